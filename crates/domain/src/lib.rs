@@ -1,0 +1,24 @@
+//! Muster's domain rules as pure functions and types.
+//!
+//! Nothing here performs I/O or reads a clock: callers pass the current time and a
+//! random source in. That keeps every rule testable without a database or a
+//! browser, and lets the browser reuse the same validation (this crate compiles
+//! for `wasm32-unknown-unknown`).
+
+#[macro_use]
+mod macros;
+pub mod config;
+pub mod errors;
+pub mod ids;
+pub mod model;
+pub mod node;
+
+pub use config::{
+    ClusterLimits, ClusterSettings, ClusterUsage, ConfigTemplate, Environment, builtin_templates,
+};
+pub use errors::FieldErrors;
+pub use ids::{ClusterId, IdError, NodeId};
+pub use model::{
+    Actor, Cluster, ClusterStatus, Event, EventCategory, NewCluster, NewEvent, Node, Severity,
+};
+pub use node::{HealthStatus, NewNode, NodeStatus};
