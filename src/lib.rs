@@ -1,1 +1,16 @@
+//! Muster's web application: the Leptos app rendered on the server and hydrated in
+//! the browser, its server functions, and (with the `ssr` feature) the server.
 
+pub mod api;
+pub mod app;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[allow(unsafe_code)] // the wasm_bindgen attribute expands to an exported extern fn
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

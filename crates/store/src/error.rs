@@ -9,7 +9,10 @@ pub enum StoreError {
     /// A uniqueness rule was broken; the string names what is taken.
     #[error("{0} already exists")]
     Conflict(String),
-    /// A rule checked against stored state was broken (a limit reached, say).
+    /// The input itself is invalid (checked again here so no caller can skip it).
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    /// The input is valid but the stored state refuses it (a limit reached, say).
     #[error("{0}")]
     Rejected(FieldErrors),
     /// The database cannot be reached or set up; the message is one line and

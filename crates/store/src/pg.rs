@@ -241,7 +241,7 @@ impl Store for PgStore {
     }
 
     async fn create_cluster(&self, new: &NewCluster, actor: &str) -> Result<Cluster, StoreError> {
-        new.validate().map_err(StoreError::Rejected)?;
+        new.validate().map_err(StoreError::Invalid)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -311,7 +311,7 @@ impl Store for PgStore {
         token_hash: Option<&str>,
         actor: &str,
     ) -> Result<Node, StoreError> {
-        node.validate().map_err(StoreError::Rejected)?;
+        node.validate().map_err(StoreError::Invalid)?;
         let mut tx = self.pool.begin().await?;
         // The UPDATE locks the cluster row, serialising concurrent adds to it.
         let row = sqlx::query(

@@ -284,7 +284,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_cluster(&self, new: &NewCluster, actor: &str) -> Result<Cluster, StoreError> {
-        new.validate().map_err(StoreError::Rejected)?;
+        new.validate().map_err(StoreError::Invalid)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -355,7 +355,7 @@ impl Store for SqliteStore {
         token_hash: Option<&str>,
         actor: &str,
     ) -> Result<Node, StoreError> {
-        node.validate().map_err(StoreError::Rejected)?;
+        node.validate().map_err(StoreError::Invalid)?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Taking the sequence first also takes the write lock for the checks below.
         let row = sqlx::query(

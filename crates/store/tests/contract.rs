@@ -75,7 +75,7 @@ async fn story(store: &dyn Store) {
     let mut bad = cluster_from_template(&dev, "");
     bad.limits.max_nodes = 0;
     match store.create_cluster(&bad, "user:admin").await {
-        Err(StoreError::Rejected(e)) => {
+        Err(StoreError::Invalid(e)) => {
             assert_eq!(e.get("max_nodes"), Some("max_nodes must be at least 1"));
             assert_eq!(e.get("name"), Some("name must not be empty"));
         }

@@ -1,0 +1,85 @@
+//! The Leptos application: the HTML shell, the router and the pages.
+
+pub mod components;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::StaticSegment;
+use leptos_router::components::{A, Route, Router, Routes};
+
+use components::theme::{THEME_BOOT_SCRIPT, ThemeToggle};
+use pages::overview::OverviewPage;
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // Applies a saved theme before first paint, so the page never flashes.
+                <script inner_html=THEME_BOOT_SCRIPT></script>
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, after hydration: the attribute tells tests
+    // (and curious users) that the WASM is live.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/muster.css" />
+        <Title text="Muster" />
+        <Router>
+            <div class="app" data-hydrated=move || hydrated.get().to_string()>
+                <header class="topbar">
+                    <A href="/" attr:class="brand">
+                        <span class="brand-mark" aria-hidden="true">"◆"</span>
+                        " Muster"
+                    </A>
+                    <nav aria-label="Main">
+                        <A href="/">"Overview"</A>
+                    </nav>
+                    <ThemeToggle />
+                </header>
+                <main id="main">
+                    <Routes fallback=|| view! { <NotFound /> }>
+                        <Route path=StaticSegment("") view=OverviewPage />
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="empty">
+            <h1>"Page not found"</h1>
+            <p>
+                "There is nothing at this address. "
+                <A href="/">"Back to the overview"</A>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,47 @@
+//! Server configuration: command-line flags with environment fallbacks, checked
+//! once at start.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use leptos::config::LeptosOptions;
+use muster_store::DatabaseUrl;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Database URL: `sqlite:PATH` (default `sqlite:data/muster.db`) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory holding the built site (pkg/ with the WASM, JS and CSS).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}
+
+impl ServeArgs {
+    /// The database to use: the configured URL, or the embedded SQLite default.
+    ///
+    /// # Errors
+    /// A one-line message naming what is wrong with the URL.
+    pub fn database_url(&self) -> Result<DatabaseUrl, String> {
+        match self.database_url.as_deref() {
+            None => Ok(DatabaseUrl::default_sqlite()),
+            Some(raw) => DatabaseUrl::parse(raw).map_err(|e| e.to_string()),
+        }
+    }
+
+    #[must_use]
+    pub fn leptos_options(&self) -> LeptosOptions {
+        LeptosOptions::builder()
+            .output_name("muster")
+            .site_root(self.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(self.addr)
+            .build()
+    }
+}

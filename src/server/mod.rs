@@ -1,0 +1,87 @@
+//! The server: configuration, shared state, HTTP routes and start-up.
+
+pub mod config;
+pub mod health;
+pub mod state;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
+
+pub use config::ServeArgs;
+pub use state::AppState;
+
+use crate::app::{App, shell};
+
+/// Builds the whole HTTP application for `state`.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let provide_state = move || provide_context(context_state.clone());
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(&state, routes, provide_state.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(provide_state, shell))
+        .layer(CompressionLayer::new())
+        .with_state(state)
+}
+
+/// Opens the database named by `args`, then serves until SIGINT or SIGTERM.
+///
+/// # Errors
+/// A one-line description of what stopped the server from starting.
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let database = args.database_url()?;
+    tracing::info!(database = %database, "opening the database");
+    let store = muster_store::connect(&database)
+        .await
+        .map_err(|e| e.to_string())?;
+    let state = AppState::new(store.clone(), args.leptos_options());
+    let addr: SocketAddr = args.addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!("Muster is listening on http://{local}");
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"));
+    store.close().await;
+    served
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

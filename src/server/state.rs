@@ -1,0 +1,41 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::*;
+use muster_store::Store;
+
+use crate::api::{AppError, ErrorCode};
+
+/// Everything a request handler or server function needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl AppState {
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, leptos_options: LeptosOptions) -> Self {
+        Self {
+            store,
+            leptos_options,
+        }
+    }
+
+    /// The state provided to server functions and SSR through Leptos' context.
+    ///
+    /// # Errors
+    /// An internal error if called outside a request (a wiring mistake).
+    pub fn from_context() -> Result<Self, AppError> {
+        use_context::<Self>().ok_or_else(|| {
+            tracing::error!("AppState missing from the Leptos context");
+            AppError::new(ErrorCode::Internal, "server state unavailable")
+        })
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
