@@ -12,6 +12,7 @@ pub mod errors;
 pub mod ids;
 pub mod model;
 pub mod node;
+pub mod protocol;
 
 pub use config::{
     ClusterLimits, ClusterSettings, ClusterUsage, ConfigTemplate, Environment, builtin_templates,

@@ -11,7 +11,7 @@ use muster_domain::{
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{PgConnection, Row};
+use sqlx::{ConnectOptions, Connection, PgConnection, Row};
 
 use crate::sqlite::one_line;
 use crate::{
@@ -20,6 +20,8 @@ use crate::{
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct PgStore {
     pool: PgPool,
@@ -168,9 +170,29 @@ impl PgStore {
                 one_line(&e)
             ))
         })?;
+        // One direct connection first: the pool would retry a refused connection
+        // until its timeout and then report only that it timed out.
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await;
+        match first {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(e)) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot connect to {shown}: {}",
+                    one_line(&e)
+                )));
+            }
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot connect to {shown}: no answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(|e| {

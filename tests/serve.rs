@@ -1,0 +1,213 @@
+//! The `muster` binary as a user starts it: no configuration (SQLite in ./data),
+//! `DATABASE_URL` pointing at PostgreSQL, and database URLs that cannot work.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use muster_store::testing::{PgDb, SqliteDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_muster");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running `muster serve`, killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env_remove("DATABASE_URL")
+            .env_remove("LEPTOS_SITE_ADDR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start muster");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn ready(&mut self, client: &reqwest::Client) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("muster exited during start-up with {status}");
+            }
+            if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await
+                && r.status() == 200
+            {
+                return r.json().await.expect("readyz JSON");
+            }
+            assert!(Instant::now() < deadline, "muster never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn check_serves_the_app(base: &str, client: &reqwest::Client, backend: &str) {
+    let health: serde_json::Value = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("healthz JSON");
+    assert_eq!(health["status"], "ok");
+
+    let page = client.get(format!("{base}/")).send().await.expect("GET /");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Fleet overview"), "{html}");
+    // The page was rendered with the seeded templates from this database.
+    for template in ["development", "staging", "production"] {
+        assert!(html.contains(template), "{template} missing on {backend}");
+    }
+    assert!(
+        html.contains("/pkg/muster.wasm"),
+        "hydration scripts missing"
+    );
+
+    let missing = client
+        .get(format!("{base}/nowhere"))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn serves_on_sqlite_with_no_configuration() {
+    let dir = SqliteDb::new();
+    let workdir = dir.url().to_string();
+    let workdir = Path::new(workdir.trim_start_matches("sqlite:"))
+        .parent()
+        .expect("test dir")
+        .to_path_buf();
+    let client = reqwest::Client::new();
+    let mut server = Server::start(&workdir, &[]);
+    let ready = server.ready(&client).await;
+    assert_eq!(ready["database"], "sqlite");
+    check_serves_the_app(&server.base, &client, "sqlite").await;
+
+    let db = workdir.join("data/muster.db");
+    assert!(db.is_file(), "the default database is ./data/muster.db");
+    assert!(
+        workdir.join("data/muster.db-wal").is_file(),
+        "SQLite runs in WAL mode"
+    );
+}
+
+#[tokio::test]
+async fn serves_on_postgres_from_database_url() {
+    let Some(pg) = PgDb::create().await else {
+        eprintln!("MUSTER_TEST_POSTGRES_URL is not set: skipping");
+        return;
+    };
+    let dir = std::env::temp_dir();
+    let client = reqwest::Client::new();
+    let url = match pg.url() {
+        muster_store::DatabaseUrl::Postgres { url, .. } => url.clone(),
+        other => panic!("not a PostgreSQL URL: {other}"),
+    };
+    {
+        let mut server = Server::start(&dir, &[("DATABASE_URL", &url)]);
+        let ready = server.ready(&client).await;
+        assert_eq!(ready["database"], "postgres");
+        check_serves_the_app(&server.base, &client, "postgres").await;
+    }
+    pg.drop().await;
+}
+
+fn run_with_database_url(url: &str) -> Output {
+    let dir = SqliteDb::new();
+    let cwd = dir.url().to_string();
+    let cwd = Path::new(cwd.trim_start_matches("sqlite:"))
+        .parent()
+        .expect("dir")
+        .to_path_buf();
+    Command::new(BIN)
+        .current_dir(cwd)
+        .args(["serve", "--addr", &format!("127.0.0.1:{}", free_port())])
+        .env("DATABASE_URL", url)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("run muster")
+}
+
+/// The process fails with exactly one line on stderr, naming the problem.
+fn assert_one_line_failure(out: &Output, expected: &str, secret: Option<&str>) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line expected, got: {stderr}"
+    );
+    assert!(stderr.starts_with("muster: "), "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "{stderr:?} should mention {expected:?}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    if let Some(secret) = secret {
+        assert!(!stderr.contains(secret), "the password leaked: {stderr}");
+    }
+}
+
+#[test]
+fn a_malformed_database_url_is_a_one_line_error() {
+    let out = run_with_database_url("mysql://root:hunter2@localhost/muster");
+    assert_one_line_failure(
+        &out,
+        "database URL must start with sqlite: or postgres://",
+        Some("hunter2"),
+    );
+    let out = run_with_database_url("postgres://app:hunter2@db.internal:notaport/muster");
+    assert_one_line_failure(&out, "is malformed", Some("hunter2"));
+}
+
+#[test]
+fn an_unreachable_database_is_a_one_line_error() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let out = run_with_database_url("postgres://app:hunter2@127.0.0.1:1/muster");
+    assert_one_line_failure(
+        &out,
+        "cannot connect to postgres://app:***@127.0.0.1:1/muster",
+        Some("hunter2"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refused"), "the cause is named: {stderr}");
+}
+
+#[test]
+fn an_unusable_sqlite_path_is_a_one_line_error() {
+    let out = run_with_database_url("sqlite:/proc/muster-cannot-be-here/muster.db");
+    assert_one_line_failure(&out, "cannot create the database directory", None);
+}
