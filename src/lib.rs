@@ -1,6 +1,10 @@
 //! Muster's web application: the Leptos app rendered on the server and hydrated in
 //! the browser, its server functions, and (with the `ssr` feature) the server.
 
+// Components return views that the framework always uses; marking each one
+// `#[must_use]` would add noise, not safety.
+#![allow(clippy::must_use_candidate)]
+
 pub mod api;
 pub mod app;
 #[cfg(feature = "ssr")]

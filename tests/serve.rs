@@ -131,7 +131,7 @@ async fn serves_on_postgres_from_database_url() {
     let client = reqwest::Client::new();
     let url = match pg.url() {
         muster_store::DatabaseUrl::Postgres { url, .. } => url.clone(),
-        other => panic!("not a PostgreSQL URL: {other}"),
+        other @ muster_store::DatabaseUrl::Sqlite { .. } => panic!("not PostgreSQL: {other}"),
     };
     {
         let mut server = Server::start(&dir, &[("DATABASE_URL", &url)]);

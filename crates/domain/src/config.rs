@@ -159,6 +159,8 @@ pub struct ClusterUsage {
 }
 
 /// The behaviour settings stored in a cluster's `config` document.
+// Each flag is an independent switch of DESIGN.md's template table.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSettings {

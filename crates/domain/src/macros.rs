@@ -1,5 +1,5 @@
 //! A string-valued enum with `as_str`, `Display`, `FromStr` (whose error names the
-//! field and lists the allowed values) and snake_case serde.
+//! field and lists the allowed values) and `snake_case` serde.
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident => $text:literal),+ $(,)? }) => {

@@ -31,7 +31,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn corrupt(column: &'static str, message: impl ToString) -> Self {
+    pub(crate) fn corrupt(column: &'static str, message: impl std::fmt::Display) -> Self {
         Self::Corrupt {
             column,
             message: message.to_string(),

@@ -37,7 +37,14 @@ fn node(name: &str, storage_gb: f64) -> NewNode {
 
 async fn story(store: &dyn Store) {
     store.ping().await.expect("ping");
+    let (dev, staging) = clusters(store).await;
+    let dev_nodes = nodes(store, &dev, &staging).await;
+    events(store, &dev, &dev_nodes).await;
+}
 
+/// Templates and clusters, with every refusal; returns a development and a
+/// staging cluster.
+async fn clusters(store: &dyn Store) -> (muster_domain::Cluster, muster_domain::Cluster) {
     // The three environment templates are seeded with the design's values.
     let templates = store.list_templates().await.expect("templates");
     let names: Vec<&str> = templates.iter().map(|t| t.name.as_str()).collect();
@@ -91,6 +98,15 @@ async fn story(store: &dyn Store) {
     let ids: Vec<_> = listed.iter().map(|c| c.id.clone()).collect();
     assert!(ids.contains(&created.id) && ids.contains(&second.id));
 
+    (created, second)
+}
+
+/// Nodes and the limits on them; returns the development cluster's nodes.
+async fn nodes(
+    store: &dyn Store,
+    created: &muster_domain::Cluster,
+    second: &muster_domain::Cluster,
+) -> Vec<muster_domain::Node> {
     // Nodes get sequences 1, 2, 3 and ids that belong to their cluster.
     let mut nodes = Vec::new();
     for (i, storage) in [(1, 30.0), (2, 30.0), (3, 40.0)] {
@@ -170,6 +186,14 @@ async fn story(store: &dyn Store) {
         Err(StoreError::NotFound("cluster"))
     ));
 
+    nodes
+}
+
+async fn events(
+    store: &dyn Store,
+    created: &muster_domain::Cluster,
+    nodes: &[muster_domain::Node],
+) {
     // Every change left its event, newest first, with the actor who made it.
     let events = store
         .list_events(Some(&created.id), 100)
