@@ -8,8 +8,11 @@
 #[macro_use]
 mod macros;
 pub mod config;
+pub mod coordination;
 pub mod errors;
+pub mod health;
 pub mod ids;
+pub mod liveness;
 pub mod model;
 pub mod node;
 pub mod protocol;
