@@ -16,6 +16,7 @@ pub mod liveness;
 pub mod model;
 pub mod node;
 pub mod protocol;
+pub mod recommendations;
 
 pub use config::{
     ClusterLimits, ClusterSettings, ClusterUsage, ConfigTemplate, Environment, builtin_templates,
