@@ -15,6 +15,7 @@ pub mod ids;
 pub mod liveness;
 pub mod model;
 pub mod node;
+pub mod operations;
 pub mod protocol;
 pub mod recommendations;
 
