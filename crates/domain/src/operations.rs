@@ -545,32 +545,7 @@ pub fn assess(op: OperationName, node: Option<&NodeId>, ctx: &GuardContext<'_>) 
         quorum_after: quorum_before,
     };
     if op == OperationName::DecommissionCluster {
-        let live = ctx
-            .members
-            .iter()
-            .filter(|m| m.status != NodeStatus::Decommissioned)
-            .count();
-        if live > 0 {
-            impact.guards.push(Guard::LiveNodes);
-            impact
-                .effects
-                .push(format!("{live} node(s) are not decommissioned"));
-        }
-        if ctx.hosted_tenants > 0 {
-            impact.guards.push(Guard::HostsTenants);
-            impact.effects.push(format!(
-                "the cluster hosts {} tenant(s)",
-                ctx.hosted_tenants
-            ));
-        }
-        impact.summary = if impact.guards.is_empty() {
-            "The cluster would be decommissioned".into()
-        } else {
-            format!(
-                "The cluster would be decommissioned although {}",
-                impact.effects.join(" and ")
-            )
-        };
+        assess_cluster_decommission(ctx, &mut impact);
         return impact;
     }
     let Some(node) = node else {
@@ -638,6 +613,35 @@ pub fn assess(op: OperationName, node: Option<&NodeId>, ctx: &GuardContext<'_>) 
     impact
 }
 
+fn assess_cluster_decommission(ctx: &GuardContext<'_>, impact: &mut Impact) {
+    let live = ctx
+        .members
+        .iter()
+        .filter(|m| m.status != NodeStatus::Decommissioned)
+        .count();
+    if live > 0 {
+        impact.guards.push(Guard::LiveNodes);
+        impact
+            .effects
+            .push(format!("{live} node(s) are not decommissioned"));
+    }
+    if ctx.hosted_tenants > 0 {
+        impact.guards.push(Guard::HostsTenants);
+        impact.effects.push(format!(
+            "the cluster hosts {} tenant(s)",
+            ctx.hosted_tenants
+        ));
+    }
+    impact.summary = if impact.guards.is_empty() {
+        "The cluster would be decommissioned".into()
+    } else {
+        format!(
+            "The cluster would be decommissioned although {}",
+            impact.effects.join(" and ")
+        )
+    };
+}
+
 /// Whether an agent may send a signal to a process: never to pid 1, the agent
 /// itself or a kernel thread unless forced.
 ///
@@ -683,7 +687,10 @@ mod tests {
     }
 
     fn params(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
+        match v {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{ClusterId, NodeId};
 use crate::node::NodeStatus;
+use crate::operations::OperationName;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -60,6 +62,68 @@ pub struct ProcessSample {
     pub memory_bytes: u64,
 }
 
+/// `POST /api/v1/agent/register`: a join token buys a node id and a node token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub protocol_version: u32,
+    pub join_token: String,
+    /// The node's name in the cluster; the hostname when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub system: SystemInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub protocol_version: u32,
+    pub cluster_id: ClusterId,
+    pub node_id: NodeId,
+    /// Shown once; the server keeps only its hash.
+    pub node_token: String,
+    pub interval_s: u32,
+}
+
+/// The node's place in the cluster, sent back with every heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRole {
+    pub is_primary: bool,
+    pub is_coordinator: bool,
+}
+
+/// An agent-side operation delivered in a heartbeat response. Agents refuse
+/// operations stamped with a term older than the newest they have seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingOperation {
+    pub id: String,
+    pub operation: OperationName,
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub force: bool,
+    pub term: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub protocol_version: u32,
+    /// The highest sequence number the server has committed for this node.
+    pub ack_seq: u64,
+    pub role: NodeRole,
+    /// The cluster's coordination term (fencing token).
+    pub term: u64,
+    #[serde(default)]
+    pub pending_operations: Vec<PendingOperation>,
+    pub next_interval_s: u32,
+}
+
+/// Whether an agent should act on an operation: only when its term is not older
+/// than the newest term the agent has seen.
+#[must_use]
+pub fn accepts_operation(newest_seen_term: u64, op: &PendingOperation) -> bool {
+    op.term >= newest_seen_term
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +141,28 @@ mod tests {
         assert_eq!(hb.status, NodeStatus::Online);
         assert_eq!(hb.metrics.process_count, 212);
         assert_eq!(hb.processes[0].name, "systemd");
+    }
+
+    #[test]
+    fn responses_round_trip_and_stale_terms_are_refused() {
+        let op = PendingOperation {
+            id: "op-1".into(),
+            operation: OperationName::CollectNow,
+            params: serde_json::Map::new(),
+            force: false,
+            term: 6,
+        };
+        let json = serde_json::json!({
+            "protocol_version": 1, "ack_seq": 42, "role": {"is_primary": true, "is_coordinator": false},
+            "term": 7, "pending_operations": [op], "next_interval_s": 10
+        });
+        let r: HeartbeatResponse = serde_json::from_value(json).expect("response");
+        assert_eq!(r.pending_operations[0].operation, OperationName::CollectNow);
+        assert!(accepts_operation(6, &op) && accepts_operation(5, &op));
+        assert!(
+            !accepts_operation(7, &op),
+            "an operation from an older term is ignored"
+        );
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub struct ClusterSnapshot<'a> {
     pub now: DateTime<Utc>,
     pub interval_s: u32,
     /// Disk usage history per node, oldest first: (time, percent).
-    pub disk_history: &'a [(NodeId, Vec<(DateTime<Utc>, f64)>)],
+    pub disk_history: &'a [(NodeId, DiskHistory)],
 }
 
 fn severity_rank(s: Severity) -> u8 {
@@ -88,119 +88,151 @@ fn severity_rank(s: Severity) -> u8 {
     }
 }
 
+/// A node's disk usage over time, oldest first: (time, percent).
+pub type DiskHistory = Vec<(DateTime<Utc>, f64)>;
+
+fn is_up(n: &NodeSnapshot) -> bool {
+    matches!(n.status, NodeStatus::Online | NodeStatus::Draining)
+}
+
+fn rec(
+    kind: RecommendationKind,
+    severity: Severity,
+    message: String,
+    node_ids: Vec<NodeId>,
+) -> Recommendation {
+    Recommendation {
+        kind,
+        severity,
+        message,
+        node_ids,
+    }
+}
+
+fn ids_where(nodes: &[&NodeSnapshot], pred: impl Fn(&NodeSnapshot) -> bool) -> Vec<NodeId> {
+    nodes
+        .iter()
+        .filter(|n| pred(n))
+        .map(|n| n.id.clone())
+        .collect()
+}
+
 /// The recommendations for a cluster, most severe first.
 #[must_use]
 pub fn recommendations(c: &ClusterSnapshot<'_>) -> Vec<Recommendation> {
-    let mut out = Vec::new();
     let live: Vec<&NodeSnapshot> = c
         .nodes
         .iter()
         .filter(|n| n.status != NodeStatus::Decommissioned)
         .collect();
     if live.is_empty() {
-        out.push(Recommendation {
-            kind: RecommendationKind::NoNodes,
-            severity: Severity::Info,
-            message: "Cluster has no nodes - add nodes to bring it online".into(),
-            node_ids: vec![],
-        });
-        return out;
+        return vec![rec(
+            RecommendationKind::NoNodes,
+            Severity::Info,
+            "Cluster has no nodes - add nodes to bring it online".into(),
+            vec![],
+        )];
     }
+    let mut out = Vec::new();
+    liveness(&live, &mut out);
+    usage(c, &live, &mut out);
+    leaders(&live, &mut out);
+    score_and_quorum(c.nodes, &live, &mut out);
+    let held = u32::try_from(live.len()).unwrap_or(u32::MAX);
+    if c.max_nodes > 0 && f64::from(held) >= CAPACITY_WARNING_RATIO * f64::from(c.max_nodes) {
+        out.push(rec(
+            RecommendationKind::NearCapacity,
+            Severity::Info,
+            format!("Cluster is at {held}/{} nodes - plan capacity", c.max_nodes),
+            vec![],
+        ));
+    }
+    forecasts(c, &mut out);
+    out.sort_by_key(|r| std::cmp::Reverse(severity_rank(r.severity)));
+    out
+}
 
-    let ids = |pred: &dyn Fn(&NodeSnapshot) -> bool| -> Vec<NodeId> {
-        live.iter()
-            .filter(|n| pred(n))
-            .map(|n| n.id.clone())
-            .collect()
-    };
-    let mut push = |kind, severity, message: String, node_ids: Vec<NodeId>| {
-        out.push(Recommendation {
-            kind,
-            severity,
-            message,
-            node_ids,
-        });
-    };
-
-    let offline = ids(&|n| n.status == NodeStatus::Offline);
+fn liveness(live: &[&NodeSnapshot], out: &mut Vec<Recommendation>) {
+    let offline = ids_where(live, |n| n.status == NodeStatus::Offline);
     if !offline.is_empty() {
         let message = format!(
             "{} node(s) are offline and should be investigated",
             offline.len()
         );
-        push(
+        out.push(rec(
             RecommendationKind::NodesOffline,
             Severity::Error,
             message,
             offline,
-        );
+        ));
     }
-    let unreachable = ids(&|n| n.status == NodeStatus::Unreachable);
+    let unreachable = ids_where(live, |n| n.status == NodeStatus::Unreachable);
     if !unreachable.is_empty() {
         let message = format!("{} node(s) are unreachable", unreachable.len());
-        push(
+        out.push(rec(
             RecommendationKind::NodesUnreachable,
             Severity::Warning,
             message,
             unreachable,
-        );
+        ));
     }
+}
 
+/// Reads one resource's usage out of a sample.
+type Reading = fn(&UsageSample) -> f64;
+
+fn usage(c: &ClusterSnapshot<'_>, live: &[&NodeSnapshot], out: &mut Vec<Recommendation>) {
     let fresh = |n: &NodeSnapshot| -> Option<UsageSample> {
-        let running = matches!(n.status, NodeStatus::Online | NodeStatus::Draining);
-        n.usage.filter(|u| {
-            running
-                && c.now - u.at
-                    <= Duration::seconds(STALE_AFTER_INTERVALS * i64::from(c.interval_s))
-        })
+        let window = Duration::seconds(STALE_AFTER_INTERVALS * i64::from(c.interval_s));
+        n.usage.filter(|u| is_up(n) && c.now - u.at <= window)
     };
-    for (kind, what, limit, value) in [
-        (
-            RecommendationKind::HighCpu,
-            "CPU",
-            HIGH_CPU_PERCENT,
-            (|u: &UsageSample| u.cpu_percent) as fn(&UsageSample) -> f64,
-        ),
+    let checks: [(RecommendationKind, &str, f64, Reading); 3] = [
+        (RecommendationKind::HighCpu, "CPU", HIGH_CPU_PERCENT, |u| {
+            u.cpu_percent
+        }),
         (
             RecommendationKind::HighMemory,
             "memory",
             HIGH_MEMORY_PERCENT,
-            |u: &UsageSample| u.memory_percent,
+            |u| u.memory_percent,
         ),
         (
             RecommendationKind::HighDisk,
             "disk",
             HIGH_DISK_PERCENT,
-            |u: &UsageSample| u.disk_percent,
+            |u| u.disk_percent,
         ),
-    ] {
-        let high = ids(&|n| fresh(n).is_some_and(|u| value(&u) > limit));
+    ];
+    for (kind, what, limit, value) in checks {
+        let high = ids_where(live, |n| fresh(n).is_some_and(|u| value(&u) > limit));
         if !high.is_empty() {
             let message = format!("{} node(s) have high {what} usage (>{limit}%)", high.len());
-            push(kind, Severity::Warning, message, high);
+            out.push(rec(kind, Severity::Warning, message, high));
         }
     }
+}
 
-    let up = |n: &NodeSnapshot| matches!(n.status, NodeStatus::Online | NodeStatus::Draining);
-    if !live.iter().any(|n| n.is_primary && up(n)) {
-        push(
+fn leaders(live: &[&NodeSnapshot], out: &mut Vec<Recommendation>) {
+    if !live.iter().any(|n| n.is_primary && is_up(n)) {
+        out.push(rec(
             RecommendationKind::NoPrimary,
             Severity::Error,
             "No online primary node found - cluster coordination may be affected".into(),
-            ids(&|n| n.is_primary),
-        );
+            ids_where(live, |n| n.is_primary),
+        ));
     }
-    if !live.iter().any(|n| n.is_coordinator && up(n)) {
-        push(
+    if !live.iter().any(|n| n.is_coordinator && is_up(n)) {
+        out.push(rec(
             RecommendationKind::NoCoordinator,
             Severity::Warning,
             "No online coordinator node found - cluster management may be affected".into(),
-            ids(&|n| n.is_coordinator),
-        );
+            ids_where(live, |n| n.is_coordinator),
+        ));
     }
+}
 
-    let conditions: Vec<_> = c
-        .nodes
+fn score_and_quorum(nodes: &[NodeSnapshot], live: &[&NodeSnapshot], out: &mut Vec<Recommendation>) {
+    let conditions: Vec<_> = nodes
         .iter()
         .map(|n| crate::health::NodeCondition {
             status: n.status,
@@ -208,102 +240,93 @@ pub fn recommendations(c: &ClusterSnapshot<'_>) -> Vec<Recommendation> {
         })
         .collect();
     let b = health_breakdown(&conditions);
-    if b.counted > 0 && b.score < LOW_SCORE {
+    if b.counted == 0 {
+        return;
+    }
+    if b.score < LOW_SCORE {
         let severity = if b.score < VERY_LOW_SCORE {
             Severity::Error
         } else {
             Severity::Warning
         };
         let message = format!("Cluster health score is low ({:.2})", b.score);
-        push(
+        out.push(rec(
             RecommendationKind::LowHealthScore,
             severity,
             message,
             vec![],
-        );
+        ));
     }
-    let not_up = ids(&|n| {
-        !up(n)
+    let not_up = ids_where(live, |n| {
+        !is_up(n)
             && !matches!(
                 n.status,
                 NodeStatus::Maintenance | NodeStatus::Decommissioned
             )
     });
-    if b.counted > 0 && 2 * b.online < b.counted {
+    if 2 * b.online < b.counted {
         let message = format!(
             "Less than 50% of nodes are online ({}/{})",
             b.online, b.counted
         );
-        push(
+        out.push(rec(
             RecommendationKind::FewNodesOnline,
             Severity::Error,
             message,
             not_up.clone(),
-        );
+        ));
     }
-    if b.counted > 0 {
-        match quorum(b.counted, b.online) {
-            QuorumStatus::MinorityPartition => push(
-                RecommendationKind::Partition,
-                Severity::Critical,
-                format!(
-                    "Cluster has lost quorum: {} of {} nodes are online (minority partition)",
-                    b.online, b.counted
-                ),
-                not_up,
+    match quorum(b.counted, b.online) {
+        QuorumStatus::MinorityPartition => out.push(rec(
+            RecommendationKind::Partition,
+            Severity::Critical,
+            format!(
+                "Cluster has lost quorum: {} of {} nodes are online (minority partition)",
+                b.online, b.counted
             ),
-            QuorumStatus::PartialPartition => push(
-                RecommendationKind::Partition,
-                Severity::Warning,
-                format!(
-                    "Cluster is partially partitioned: {} of {} nodes are online",
-                    b.online, b.counted
-                ),
-                not_up,
+            not_up,
+        )),
+        QuorumStatus::PartialPartition => out.push(rec(
+            RecommendationKind::Partition,
+            Severity::Warning,
+            format!(
+                "Cluster is partially partitioned: {} of {} nodes are online",
+                b.online, b.counted
             ),
-            QuorumStatus::Healthy => {}
-        }
+            not_up,
+        )),
+        QuorumStatus::Healthy => {}
     }
+}
 
-    let held = u32::try_from(live.len()).unwrap_or(u32::MAX);
-    if c.max_nodes > 0 && f64::from(held) >= CAPACITY_WARNING_RATIO * f64::from(c.max_nodes) {
-        let message = format!("Cluster is at {held}/{} nodes - plan capacity", c.max_nodes);
-        push(
-            RecommendationKind::NearCapacity,
-            Severity::Info,
-            message,
-            vec![],
-        );
-    }
-
+fn forecasts(c: &ClusterSnapshot<'_>, out: &mut Vec<Recommendation>) {
     for (node, history) in c.disk_history {
-        if let Some(full_at) = disk_full_at(history)
-            && full_at - c.now <= Duration::days(FORECAST_HORIZON_DAYS)
-        {
-            let left = full_at - c.now;
-            let severity = if left <= Duration::hours(FORECAST_URGENT_HOURS) {
-                Severity::Error
-            } else {
-                Severity::Warning
-            };
-            let when = if left <= Duration::zero() {
-                "now".to_owned()
-            } else if left < Duration::hours(48) {
-                format!("in about {} hour(s)", left.num_hours().max(1))
-            } else {
-                format!("in about {} days", left.num_days())
-            };
-            push(
-                RecommendationKind::DiskFullForecast,
-                severity,
-                format!("Disk on {node} is forecast to be full {when}"),
-                vec![node.clone()],
-            );
+        let Some(full_at) = disk_full_at(history) else {
+            continue;
+        };
+        let left = full_at - c.now;
+        if left > Duration::days(FORECAST_HORIZON_DAYS) {
+            continue;
         }
+        let severity = if left <= Duration::hours(FORECAST_URGENT_HOURS) {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        let when = if left <= Duration::zero() {
+            "now".to_owned()
+        } else if left < Duration::hours(48) {
+            format!("in about {} hour(s)", left.num_hours().max(1))
+        } else {
+            format!("in about {} days", left.num_days())
+        };
+        out.push(rec(
+            RecommendationKind::DiskFullForecast,
+            severity,
+            format!("Disk on {node} is forecast to be full {when}"),
+            vec![node.clone()],
+        ));
     }
-
-    out.sort_by_key(|r| std::cmp::Reverse(severity_rank(r.severity)));
-    out
 }
 
 /// When a least-squares line through `history` reaches 100 %, if it rises and
