@@ -13,6 +13,7 @@ pub mod errors;
 pub mod health;
 pub mod ids;
 pub mod liveness;
+pub mod metrics;
 pub mod model;
 pub mod node;
 pub mod operations;

@@ -62,6 +62,23 @@ pub struct ProcessSample {
     pub memory_bytes: u64,
 }
 
+/// Whether this server understands an agent speaking `version`.
+///
+/// # Errors
+/// A field-named message for the `protocol_version` field.
+pub fn check_protocol_version(version: u32) -> Result<(), crate::errors::FieldErrors> {
+    if version == PROTOCOL_VERSION {
+        Ok(())
+    } else {
+        Err(crate::errors::FieldErrors::single(
+            "protocol_version",
+            format!(
+                "protocol_version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+            ),
+        ))
+    }
+}
+
 /// `POST /api/v1/agent/register`: a join token buys a node id and a node token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +158,12 @@ mod tests {
         assert_eq!(hb.status, NodeStatus::Online);
         assert_eq!(hb.metrics.process_count, 212);
         assert_eq!(hb.processes[0].name, "systemd");
+        assert!(check_protocol_version(hb.protocol_version).is_ok());
+        let e = check_protocol_version(2).expect_err("future agent");
+        assert_eq!(
+            e.get("protocol_version"),
+            Some("protocol_version 2 is not supported; this server speaks 1")
+        );
     }
 
     #[test]
