@@ -4,8 +4,8 @@ CREATE TABLE cluster_config_templates (
     name            TEXT PRIMARY KEY,
     environment     TEXT NOT NULL CHECK (environment IN ('development', 'staging', 'production')),
     description     TEXT NOT NULL DEFAULT '',
-    max_nodes       INTEGER NOT NULL CHECK (max_nodes >= 1),
-    max_tenants     INTEGER NOT NULL CHECK (max_tenants >= 1),
+    max_nodes       BIGINT NOT NULL CHECK (max_nodes >= 1),
+    max_tenants     BIGINT NOT NULL CHECK (max_tenants >= 1),
     max_storage_gb  BIGINT NOT NULL CHECK (max_storage_gb >= 1),
     config          JSONB NOT NULL,
     builtin         BOOLEAN NOT NULL DEFAULT FALSE,
@@ -21,15 +21,17 @@ CREATE TABLE clusters (
     environment          TEXT NOT NULL CHECK (environment IN ('development', 'staging', 'production')),
     status               TEXT NOT NULL DEFAULT 'provisioning',
     health_score         DOUBLE PRECISION NOT NULL DEFAULT 0,
-    max_nodes            INTEGER NOT NULL CHECK (max_nodes >= 1),
-    max_tenants          INTEGER NOT NULL CHECK (max_tenants >= 1),
+    max_nodes            BIGINT NOT NULL CHECK (max_nodes >= 1),
+    max_tenants          BIGINT NOT NULL CHECK (max_tenants >= 1),
     max_storage_gb       BIGINT NOT NULL CHECK (max_storage_gb >= 1),
     config               JSONB NOT NULL,
     template_name        TEXT,
     primary_node_id      TEXT,
     coordinator_node_id  TEXT,
     term                 BIGINT NOT NULL DEFAULT 0,
-    next_node_seq        INTEGER NOT NULL DEFAULT 1,
+    next_node_seq        BIGINT NOT NULL DEFAULT 1,
+    maintenance          BOOLEAN NOT NULL DEFAULT FALSE,
+    ever_online          BOOLEAN NOT NULL DEFAULT FALSE,
     created_at           TIMESTAMPTZ NOT NULL,
     updated_at           TIMESTAMPTZ NOT NULL,
     decommissioned_at    TIMESTAMPTZ
@@ -42,7 +44,7 @@ CREATE INDEX clusters_region_idx ON clusters (region, id);
 CREATE TABLE cluster_nodes (
     id                     TEXT PRIMARY KEY,
     cluster_id             TEXT NOT NULL REFERENCES clusters (id),
-    seq                    INTEGER NOT NULL,
+    seq                    BIGINT NOT NULL,
     name                   TEXT NOT NULL,
     hostname               TEXT NOT NULL DEFAULT '',
     region                 TEXT NOT NULL DEFAULT '',
@@ -52,7 +54,7 @@ CREATE TABLE cluster_nodes (
     is_primary             BOOLEAN NOT NULL DEFAULT FALSE,
     is_coordinator         BOOLEAN NOT NULL DEFAULT FALSE,
     cordoned               BOOLEAN NOT NULL DEFAULT FALSE,
-    priority               INTEGER NOT NULL DEFAULT 50,
+    priority               BIGINT NOT NULL DEFAULT 50,
     roles                  JSONB NOT NULL DEFAULT '[]',
     capacity_cpu           DOUBLE PRECISION NOT NULL,
     capacity_memory_gb     DOUBLE PRECISION NOT NULL,
@@ -60,6 +62,12 @@ CREATE TABLE cluster_nodes (
     capacity_network_mbps  DOUBLE PRECISION NOT NULL DEFAULT 0,
     token_hash             TEXT,
     last_heartbeat_at      TIMESTAMPTZ,
+    last_cpu_percent       DOUBLE PRECISION,
+    last_memory_percent    DOUBLE PRECISION,
+    last_disk_percent      DOUBLE PRECISION,
+    last_sample_at         TIMESTAMPTZ,
+    maintenance_reason     TEXT,
+    maintenance_until      TIMESTAMPTZ,
     last_seq               BIGINT,
     system_info            JSONB,
     created_at             TIMESTAMPTZ NOT NULL,
@@ -96,6 +104,21 @@ CREATE TABLE cluster_metrics (
 );
 CREATE INDEX cluster_metrics_node_name_time_idx ON cluster_metrics (node_id, name, recorded_at);
 CREATE INDEX cluster_metrics_time_idx ON cluster_metrics USING BRIN (recorded_at);
+
+-- 1-minute and 1-hour rollups of cluster_metrics, kept for the cluster's retention.
+CREATE TABLE cluster_metric_rollups (
+    cluster_id    TEXT NOT NULL,
+    node_id       TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    step          TEXT NOT NULL CHECK (step IN ('1m', '1h')),
+    bucket_start  TIMESTAMPTZ NOT NULL,
+    min_value     DOUBLE PRECISION NOT NULL,
+    max_value     DOUBLE PRECISION NOT NULL,
+    avg_value     DOUBLE PRECISION NOT NULL,
+    sample_count  BIGINT NOT NULL,
+    PRIMARY KEY (node_id, name, step, bucket_start)
+);
+CREATE INDEX cluster_metric_rollups_time_idx ON cluster_metric_rollups (step, bucket_start);
 
 CREATE TABLE tenants (
     id          TEXT PRIMARY KEY,

@@ -31,6 +31,8 @@ CREATE TABLE clusters (
     coordinator_node_id  TEXT,
     term                 INTEGER NOT NULL DEFAULT 0,
     next_node_seq        INTEGER NOT NULL DEFAULT 1,
+    maintenance          INTEGER NOT NULL DEFAULT 0,
+    ever_online          INTEGER NOT NULL DEFAULT 0,
     created_at           INTEGER NOT NULL,
     updated_at           INTEGER NOT NULL,
     decommissioned_at    INTEGER
@@ -61,6 +63,12 @@ CREATE TABLE cluster_nodes (
     capacity_network_mbps  REAL NOT NULL DEFAULT 0,
     token_hash             TEXT,
     last_heartbeat_at      INTEGER,
+    last_cpu_percent       REAL,
+    last_memory_percent    REAL,
+    last_disk_percent      REAL,
+    last_sample_at         INTEGER,
+    maintenance_reason     TEXT,
+    maintenance_until      INTEGER,
     last_seq               INTEGER,
     system_info            TEXT,
     created_at             INTEGER NOT NULL,
@@ -97,6 +105,21 @@ CREATE TABLE cluster_metrics (
 );
 CREATE INDEX cluster_metrics_node_name_time_idx ON cluster_metrics (node_id, name, recorded_at);
 CREATE INDEX cluster_metrics_time_idx ON cluster_metrics (recorded_at);
+
+-- 1-minute and 1-hour rollups of cluster_metrics, kept for the cluster's retention.
+CREATE TABLE cluster_metric_rollups (
+    cluster_id    TEXT NOT NULL,
+    node_id       TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    step          TEXT NOT NULL CHECK (step IN ('1m', '1h')),
+    bucket_start  INTEGER NOT NULL,
+    min_value     REAL NOT NULL,
+    max_value     REAL NOT NULL,
+    avg_value     REAL NOT NULL,
+    sample_count  INTEGER NOT NULL,
+    PRIMARY KEY (node_id, name, step, bucket_start)
+);
+CREATE INDEX cluster_metric_rollups_time_idx ON cluster_metric_rollups (step, bucket_start);
 
 CREATE TABLE tenants (
     id          TEXT PRIMARY KEY NOT NULL,

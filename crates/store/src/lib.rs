@@ -2,14 +2,18 @@
 //! implementation, chosen once at start-up from the database URL.
 
 mod error;
+mod events;
+#[macro_use]
+mod shared;
 mod pg;
 mod sqlite;
 pub mod testing;
 mod url;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use muster_domain::{
     Cluster, ClusterId, ConfigTemplate, Event, NewCluster, NewEvent, NewNode, Node,
@@ -27,47 +31,54 @@ pub enum Backend {
     Postgres,
 }
 
+/// What a store method returns: a boxed future, so the trait can be used as
+/// `dyn Store` with the backend chosen at run time.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
 /// Everything Muster reads and writes. Each mutation writes its audit event in the
 /// same transaction as the change it records.
-#[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Checks that the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
+    fn ping(&self) -> StoreFuture<'_, ()>;
 
-    async fn list_templates(&self) -> Result<Vec<ConfigTemplate>, StoreError>;
-    async fn get_template(&self, name: &str) -> Result<ConfigTemplate, StoreError>;
+    /// Closes the pool, waiting for connections in use to be returned.
+    fn close(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+
+    fn list_templates(&self) -> StoreFuture<'_, Vec<ConfigTemplate>>;
+    fn get_template<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ConfigTemplate>;
 
     /// Creates a cluster with a fresh id and records `cluster_created`.
-    async fn create_cluster(&self, new: &NewCluster, actor: &str) -> Result<Cluster, StoreError>;
-    async fn get_cluster(&self, id: &ClusterId) -> Result<Cluster, StoreError>;
+    fn create_cluster<'a>(
+        &'a self,
+        new: &'a NewCluster,
+        actor: &'a str,
+    ) -> StoreFuture<'a, Cluster>;
+    fn get_cluster<'a>(&'a self, id: &'a ClusterId) -> StoreFuture<'a, Cluster>;
     /// Clusters that are not decommissioned, newest first.
-    async fn list_clusters(&self) -> Result<Vec<Cluster>, StoreError>;
+    fn list_clusters(&self) -> StoreFuture<'_, Vec<Cluster>>;
 
     /// Adds a node with the cluster's next sequence number and records
     /// `node_added`; refused beyond `max_nodes` or `max_storage_gb`.
-    async fn add_node(
-        &self,
-        cluster_id: &ClusterId,
-        node: &NewNode,
-        token_hash: Option<&str>,
-        actor: &str,
-    ) -> Result<Node, StoreError>;
+    fn add_node<'a>(
+        &'a self,
+        cluster_id: &'a ClusterId,
+        node: &'a NewNode,
+        token_hash: Option<&'a str>,
+        actor: &'a str,
+    ) -> StoreFuture<'a, Node>;
     /// A cluster's nodes in sequence order.
-    async fn list_nodes(&self, cluster_id: &ClusterId) -> Result<Vec<Node>, StoreError>;
+    fn list_nodes<'a>(&'a self, cluster_id: &'a ClusterId) -> StoreFuture<'a, Vec<Node>>;
 
     /// Writes an event on its own (changes write theirs inside their transaction).
-    async fn record_event(&self, event: &NewEvent) -> Result<Event, StoreError>;
+    fn record_event<'a>(&'a self, event: &'a NewEvent) -> StoreFuture<'a, Event>;
     /// The newest events first, optionally for one cluster.
-    async fn list_events(
-        &self,
-        cluster_id: Option<&ClusterId>,
+    fn list_events<'a>(
+        &'a self,
+        cluster_id: Option<&'a ClusterId>,
         limit: u32,
-    ) -> Result<Vec<Event>, StoreError>;
-
-    /// Closes the pool, waiting for connections in use to be returned.
-    async fn close(&self);
+    ) -> StoreFuture<'a, Vec<Event>>;
 }
 
 /// Connects to the database `url` names, runs its migrations and seeds the
@@ -95,43 +106,3 @@ pub fn now() -> DateTime<Utc> {
 const ID_ATTEMPTS: usize = 5;
 /// Largest page any listing returns.
 pub const MAX_PAGE: u32 = 1000;
-
-pub(crate) fn event_for_cluster_created(cluster: &Cluster, actor: &str) -> NewEvent {
-    NewEvent {
-        cluster_id: Some(cluster.id.clone()),
-        node_id: None,
-        event_type: "cluster_created".into(),
-        category: muster_domain::EventCategory::Lifecycle,
-        severity: muster_domain::Severity::Info,
-        message: format!(
-            "Cluster {} created in {} ({})",
-            cluster.name, cluster.region, cluster.environment
-        ),
-        details: serde_json::json!({
-            "template": cluster.template_name,
-            "max_nodes": cluster.max_nodes,
-            "max_tenants": cluster.max_tenants,
-            "max_storage_gb": cluster.max_storage_gb,
-        }),
-        actor: actor.to_owned(),
-    }
-}
-
-pub(crate) fn event_for_node_added(node: &Node, actor: &str) -> NewEvent {
-    NewEvent {
-        cluster_id: Some(node.cluster_id.clone()),
-        node_id: Some(node.id.clone()),
-        event_type: "node_added".into(),
-        category: muster_domain::EventCategory::Lifecycle,
-        severity: muster_domain::Severity::Info,
-        message: format!("Node {} added (sequence {})", node.name, node.id.sequence()),
-        details: serde_json::json!({
-            "roles": node.roles,
-            "priority": node.priority,
-            "capacity_cpu": node.capacity_cpu,
-            "capacity_memory_gb": node.capacity_memory_gb,
-            "capacity_storage_gb": node.capacity_storage_gb,
-        }),
-        actor: actor.to_owned(),
-    }
-}

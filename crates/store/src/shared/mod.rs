@@ -1,0 +1,73 @@
+//! The query code both backends share. SQL is written once with `$N`
+//! placeholders (PostgreSQL's, which sqlx also accepts for SQLite); what differs
+//! between the backends (time and JSON columns, how a write transaction
+//! begins) comes from a `dialect` module that each backend brings into scope as
+//! `d` before invoking these macros.
+
+#[macro_use]
+mod rows;
+#[macro_use]
+mod clusters;
+#[macro_use]
+mod events;
+#[macro_use]
+mod nodes;
+#[macro_use]
+mod templates;
+
+use std::str::FromStr;
+
+use crate::StoreError;
+
+pub(crate) fn parse<T: FromStr>(column: &'static str, v: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse::<T>().map_err(|e| StoreError::corrupt(column, e))
+}
+
+pub(crate) fn int<T: TryFrom<i64>>(column: &'static str, v: i64) -> Result<T, StoreError> {
+    T::try_from(v).map_err(|_| StoreError::corrupt(column, v))
+}
+
+/// Converts a count or limit for binding; every value Muster stores fits.
+pub(crate) fn big(v: impl TryInto<i64>) -> i64 {
+    v.try_into().unwrap_or(i64::MAX)
+}
+
+/// The first line of an error, for one-line messages.
+pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_owned()
+}
+
+/// Implements [`crate::Store`] for a backend's store type; `d` must name the
+/// backend's dialect module at the call site.
+macro_rules! impl_store {
+    ($store:ty, $backend:expr) => {
+        rows!();
+
+        impl $crate::Store for $store {
+            fn backend(&self) -> $crate::Backend {
+                $backend
+            }
+
+            fn ping(&self) -> $crate::StoreFuture<'_, ()> {
+                Box::pin(async move {
+                    sqlx::query("SELECT 1").execute(&self.pool).await?;
+                    Ok(())
+                })
+            }
+
+            fn close(
+                &self,
+            ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+                Box::pin(async move { self.pool.close().await })
+            }
+
+            template_methods!();
+            cluster_methods!();
+            node_methods!();
+            event_methods!();
+        }
+    };
+}

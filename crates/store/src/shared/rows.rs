@@ -1,0 +1,128 @@
+//! Reading rows into the domain's records, and writing events.
+
+/// Generates, in the invoking backend module, the row readers and `insert_event`.
+macro_rules! rows {
+    () => {
+        use $crate::shared::{int, parse};
+
+        fn text_id<T: std::str::FromStr>(
+            row: &d::Row,
+            column: &'static str,
+        ) -> Result<Option<T>, $crate::StoreError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            use sqlx::Row as _;
+            row.try_get::<Option<&str>, _>(column)?
+                .map(|s| parse(column, s))
+                .transpose()
+        }
+
+        fn template_from_row(
+            row: &d::Row,
+        ) -> Result<muster_domain::ConfigTemplate, $crate::StoreError> {
+            use sqlx::Row as _;
+            Ok(muster_domain::ConfigTemplate {
+                name: row.try_get("name")?,
+                environment: parse("environment", row.try_get::<&str, _>("environment")?)?,
+                description: row.try_get("description")?,
+                limits: muster_domain::ClusterLimits {
+                    max_nodes: int("max_nodes", row.try_get("max_nodes")?)?,
+                    max_tenants: int("max_tenants", row.try_get("max_tenants")?)?,
+                    max_storage_gb: int("max_storage_gb", row.try_get("max_storage_gb")?)?,
+                },
+                settings: d::get_json(row, "config")?,
+            })
+        }
+
+        fn cluster_from_row(row: &d::Row) -> Result<muster_domain::Cluster, $crate::StoreError> {
+            use sqlx::Row as _;
+            Ok(muster_domain::Cluster {
+                id: parse("id", row.try_get::<&str, _>("id")?)?,
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                region: row.try_get("region")?,
+                environment: parse("environment", row.try_get::<&str, _>("environment")?)?,
+                status: parse("status", row.try_get::<&str, _>("status")?)?,
+                health_score: row.try_get("health_score")?,
+                max_nodes: int("max_nodes", row.try_get("max_nodes")?)?,
+                max_tenants: int("max_tenants", row.try_get("max_tenants")?)?,
+                max_storage_gb: int("max_storage_gb", row.try_get("max_storage_gb")?)?,
+                config: d::get_json(row, "config")?,
+                template_name: row.try_get("template_name")?,
+                primary_node_id: text_id(row, "primary_node_id")?,
+                coordinator_node_id: text_id(row, "coordinator_node_id")?,
+                term: int("term", row.try_get("term")?)?,
+                created_at: d::get_time(row, "created_at")?,
+                updated_at: d::get_time(row, "updated_at")?,
+            })
+        }
+
+        fn node_from_row(row: &d::Row) -> Result<muster_domain::Node, $crate::StoreError> {
+            use sqlx::Row as _;
+            Ok(muster_domain::Node {
+                id: parse("id", row.try_get::<&str, _>("id")?)?,
+                cluster_id: parse("cluster_id", row.try_get::<&str, _>("cluster_id")?)?,
+                name: row.try_get("name")?,
+                hostname: row.try_get("hostname")?,
+                region: row.try_get("region")?,
+                availability_zone: row.try_get("availability_zone")?,
+                status: parse("status", row.try_get::<&str, _>("status")?)?,
+                health_status: parse("health_status", row.try_get::<&str, _>("health_status")?)?,
+                is_primary: row.try_get("is_primary")?,
+                is_coordinator: row.try_get("is_coordinator")?,
+                cordoned: row.try_get("cordoned")?,
+                priority: int("priority", row.try_get("priority")?)?,
+                roles: d::get_json(row, "roles")?,
+                capacity_cpu: row.try_get("capacity_cpu")?,
+                capacity_memory_gb: row.try_get("capacity_memory_gb")?,
+                capacity_storage_gb: row.try_get("capacity_storage_gb")?,
+                capacity_network_mbps: row.try_get("capacity_network_mbps")?,
+                last_heartbeat_at: d::get_opt_time(row, "last_heartbeat_at")?,
+                created_at: d::get_time(row, "created_at")?,
+                updated_at: d::get_time(row, "updated_at")?,
+            })
+        }
+
+        fn event_from_row(row: &d::Row) -> Result<muster_domain::Event, $crate::StoreError> {
+            use sqlx::Row as _;
+            Ok(muster_domain::Event {
+                id: row.try_get("id")?,
+                cluster_id: text_id(row, "cluster_id")?,
+                node_id: text_id(row, "node_id")?,
+                event_type: row.try_get("event_type")?,
+                category: parse("category", row.try_get::<&str, _>("category")?)?,
+                severity: parse("severity", row.try_get::<&str, _>("severity")?)?,
+                message: row.try_get("message")?,
+                details: d::get_json(row, "details")?,
+                actor: row.try_get("actor")?,
+                created_at: d::get_time(row, "created_at")?,
+            })
+        }
+
+        /// Writes `e` on `conn`, inside the caller's transaction.
+        async fn insert_event(
+            conn: &mut d::Conn,
+            e: &muster_domain::NewEvent,
+        ) -> Result<muster_domain::Event, $crate::StoreError> {
+            let row = sqlx::query(
+                "INSERT INTO cluster_events
+                    (cluster_id, node_id, event_type, category, severity, message, details, actor, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 RETURNING *",
+            )
+            .bind(e.cluster_id.as_ref().map(muster_domain::ClusterId::as_str))
+            .bind(e.node_id.as_ref().map(muster_domain::NodeId::as_str))
+            .bind(&e.event_type)
+            .bind(e.category.as_str())
+            .bind(e.severity.as_str())
+            .bind(&e.message)
+            .bind(d::json(&e.details))
+            .bind(&e.actor)
+            .bind(d::time($crate::now()))
+            .fetch_one(conn)
+            .await?;
+            event_from_row(&row)
+        }
+    };
+}
