@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod macros;
+pub mod cluster_state;
 pub mod config;
 pub mod coordination;
 pub mod errors;
@@ -26,6 +27,7 @@ pub use config::{
 pub use errors::FieldErrors;
 pub use ids::{ClusterId, IdError, NodeId};
 pub use model::{
-    Actor, Cluster, ClusterStatus, Event, EventCategory, NewCluster, NewEvent, Node, Severity,
+    Actor, Cluster, ClusterStatus, Event, EventCategory, NewCluster, NewEvent, Node,
+    NodeStatusUpdate, Severity,
 };
 pub use node::{HealthStatus, NewNode, NodeStatus};

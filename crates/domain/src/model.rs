@@ -130,8 +130,67 @@ pub struct Node {
     pub capacity_storage_gb: f64,
     pub capacity_network_mbps: f64,
     pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// The latest usage sample, from which `health_status` was judged.
+    pub usage: Option<crate::health::UsageSample>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// An operator's or script's report of a node's state (`update_node_status`):
+/// the status, optionally a health override, optionally a metrics sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeStatusUpdate {
+    pub status: NodeStatus,
+    #[serde(default)]
+    pub health_status: Option<HealthStatus>,
+    #[serde(default)]
+    pub metrics: Option<std::collections::BTreeMap<String, f64>>,
+}
+
+impl NodeStatusUpdate {
+    /// # Errors
+    /// `status` when it asks for `decommissioned` (which has its own operation),
+    /// and every bad metric.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        if self.status == NodeStatus::Decommissioned {
+            errors.add(
+                "status",
+                "status decommissioned is set by decommissioning the node, not by a status update",
+            );
+        }
+        if let Some(metrics) = &self.metrics
+            && let Err(e) =
+                crate::metrics::check_metrics(metrics.iter().map(|(k, v)| (k.as_str(), *v)))
+        {
+            for (f, m) in e.iter() {
+                errors.add(f, m);
+            }
+        }
+        errors.into_result()
+    }
+
+    /// The usage sample the metrics carry, when they name CPU, memory or disk.
+    #[must_use]
+    pub fn usage_sample(&self, at: DateTime<Utc>) -> Option<crate::health::UsageSample> {
+        let m = self.metrics.as_ref()?;
+        let get = |k: &str| m.get(k).copied();
+        let (cpu, mem, disk) = (
+            get("cpu_usage_percent"),
+            get("memory_usage_percent"),
+            get("disk_usage_percent"),
+        );
+        if cpu.is_none() && mem.is_none() && disk.is_none() {
+            return None;
+        }
+        Some(crate::health::UsageSample {
+            cpu_percent: cpu.unwrap_or(0.0),
+            memory_percent: mem.unwrap_or(0.0),
+            disk_percent: disk.unwrap_or(0.0),
+            at,
+        })
+    }
 }
 
 /// An audit-trail entry.
@@ -227,6 +286,29 @@ mod tests {
         assert_eq!(
             "degraded".parse::<ClusterStatus>(),
             Ok(ClusterStatus::Degraded)
+        );
+    }
+
+    #[test]
+    fn status_updates_are_validated() {
+        let ok: NodeStatusUpdate = serde_json::from_str(
+            r#"{"status":"online","metrics":{"cpu_usage_percent":65.2,"queue_depth":3}}"#,
+        )
+        .expect("seed shape");
+        assert_eq!(ok.validate(), Ok(()));
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let sample = ok.usage_sample(at).expect("cpu given");
+        assert!((sample.cpu_percent - 65.2).abs() < 1e-12 && sample.memory_percent.abs() < 1e-12);
+        let bad = NodeStatusUpdate {
+            status: NodeStatus::Decommissioned,
+            health_status: None,
+            metrics: Some([("cpu_usage_percent".to_owned(), 120.0)].into()),
+        };
+        let e = bad.validate().expect_err("bad");
+        assert!(e.get("status").is_some());
+        assert!(e.get("metrics.cpu_usage_percent").is_some());
+        assert!(
+            serde_json::from_str::<NodeStatusUpdate>(r#"{"status":"online","cpu":1}"#).is_err()
         );
     }
 

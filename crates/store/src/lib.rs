@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use muster_domain::{
-    Cluster, ClusterId, ConfigTemplate, Event, NewCluster, NewEvent, NewNode, Node,
+    Cluster, ClusterId, ConfigTemplate, Event, NewCluster, NewEvent, NewNode, Node, NodeId,
+    NodeStatusUpdate,
 };
 
 pub use error::StoreError;
@@ -68,6 +69,23 @@ pub trait Store: Send + Sync + 'static {
         token_hash: Option<&'a str>,
         actor: &'a str,
     ) -> StoreFuture<'a, Node>;
+    fn get_node<'a>(&'a self, id: &'a NodeId) -> StoreFuture<'a, Node>;
+    /// Applies an operator's status report (status, health override, metrics),
+    /// records what changed and updates the cluster (score, status, failover).
+    fn update_node_status<'a>(
+        &'a self,
+        id: &'a NodeId,
+        update: &'a NodeStatusUpdate,
+        actor: &'a str,
+    ) -> StoreFuture<'a, Node>;
+    /// Makes a node the primary (DESIGN.md rules: a candidate unless `force`;
+    /// priority raised to at least 100; the term increments).
+    fn promote_node<'a>(
+        &'a self,
+        id: &'a NodeId,
+        force: bool,
+        actor: &'a str,
+    ) -> StoreFuture<'a, Cluster>;
     /// A cluster's nodes in sequence order.
     fn list_nodes<'a>(&'a self, cluster_id: &'a ClusterId) -> StoreFuture<'a, Vec<Node>>;
 

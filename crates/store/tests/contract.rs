@@ -3,8 +3,8 @@
 //! its own database there).
 
 use muster_domain::{
-    ClusterStatus, Environment, EventCategory, HealthStatus, NewCluster, NewEvent, NewNode,
-    NodeStatus, Severity,
+    Cluster, ClusterStatus, Environment, EventCategory, HealthStatus, NewCluster, NewEvent,
+    NewNode, NodeStatus, NodeStatusUpdate, Severity,
 };
 use muster_store::{Store, StoreError, testing};
 
@@ -40,6 +40,168 @@ async fn story(store: &dyn Store) {
     let (dev, staging) = clusters(store).await;
     let dev_nodes = nodes(store, &dev, &staging).await;
     events(store, &dev, &dev_nodes).await;
+    failover(store, &staging).await;
+    no_failover(store, &dev).await;
+}
+
+fn online_with(cpu: f64) -> NodeStatusUpdate {
+    NodeStatusUpdate {
+        status: NodeStatus::Online,
+        health_status: None,
+        metrics: Some(
+            [
+                ("cpu_usage_percent".to_owned(), cpu),
+                ("memory_usage_percent".to_owned(), 30.0),
+                ("disk_usage_percent".to_owned(), 40.0),
+                ("queue_depth".to_owned(), 7.0),
+            ]
+            .into(),
+        ),
+    }
+}
+
+/// Status updates drive health, the cluster's score and status, elections,
+/// automatic failover (staging has it) and promotion.
+async fn failover(store: &dyn Store, staging: &Cluster) {
+    let stg = store.list_nodes(&staging.id).await.expect("staging nodes");
+    let (s1, s2) = (&stg[0], &stg[1]);
+
+    let n = store
+        .update_node_status(&s1.id, &online_with(20.0), "user:ops")
+        .await
+        .expect("s1 online");
+    assert_eq!(
+        (n.status, n.health_status),
+        (NodeStatus::Online, HealthStatus::Healthy)
+    );
+    assert!(n.is_primary && n.is_coordinator, "the only candidate leads");
+    let usage = n.usage.expect("usage recorded");
+    assert!((usage.cpu_percent - 20.0).abs() < 1e-9);
+    let c = store.get_cluster(&staging.id).await.expect("staging");
+    assert_eq!((c.status, c.term), (ClusterStatus::Degraded, 1));
+    assert!(
+        (c.health_score - 0.5).abs() < 1e-9,
+        "one healthy, one provisioning"
+    );
+    assert_eq!(c.primary_node_id.as_ref(), Some(&s1.id));
+
+    let n = store
+        .update_node_status(&s2.id, &online_with(75.0), "user:ops")
+        .await
+        .expect("s2 online");
+    assert_eq!(n.health_status, HealthStatus::Warning, "CPU above 70 %");
+    let c = store.get_cluster(&staging.id).await.expect("staging");
+    assert!((c.health_score - 0.8).abs() < 1e-9);
+    assert_eq!(c.term, 1, "healthy leaders are kept");
+
+    // The primary becomes unreachable: automatic failover to s2, one new term.
+    let down = NodeStatusUpdate {
+        status: NodeStatus::Unreachable,
+        health_status: None,
+        metrics: None,
+    };
+    store
+        .update_node_status(&s1.id, &down, "user:ops")
+        .await
+        .expect("s1 unreachable");
+    let c = store.get_cluster(&staging.id).await.expect("staging");
+    assert_eq!(
+        (
+            c.primary_node_id.as_ref(),
+            c.coordinator_node_id.as_ref(),
+            c.term
+        ),
+        (Some(&s2.id), Some(&s2.id), 2)
+    );
+    let nodes = store.list_nodes(&staging.id).await.expect("nodes");
+    assert!(!nodes[0].is_primary && nodes[1].is_primary && nodes[1].is_coordinator);
+    let events = store
+        .list_events(Some(&staging.id), 4)
+        .await
+        .expect("events");
+    let promotion = events
+        .iter()
+        .find(|e| e.event_type == "node_promotion")
+        .expect("promotion event");
+    assert!(
+        promotion.message.contains("became unreachable"),
+        "{}",
+        promotion.message
+    );
+    assert_eq!(promotion.details["term"], 2);
+    assert_eq!(promotion.category, EventCategory::Coordination);
+
+    // Promoting the unreachable node needs force; forced, it leads until the
+    // next change is judged, which fails it over again.
+    match store.promote_node(&s1.id, false, "user:ops").await {
+        Err(StoreError::Rejected(e)) => assert!(
+            e.get("force").is_some_and(|m| m.contains("unreachable")),
+            "{e}"
+        ),
+        other => panic!("promoting an unreachable node gave {other:?}"),
+    }
+    let c = store
+        .promote_node(&s1.id, true, "user:ops")
+        .await
+        .expect("forced");
+    assert_eq!((c.primary_node_id.as_ref(), c.term), (Some(&s1.id), 3));
+    assert_eq!(store.get_node(&s1.id).await.expect("s1").priority, 100);
+    store
+        .update_node_status(&s2.id, &online_with(10.0), "user:ops")
+        .await
+        .expect("s2 report");
+    let c = store.get_cluster(&staging.id).await.expect("staging");
+    assert_eq!((c.primary_node_id.as_ref(), c.term), (Some(&s2.id), 4));
+}
+
+/// Development has no automatic failover: an offline primary stays primary.
+async fn no_failover(store: &dyn Store, dev: &Cluster) {
+    let devs = store.list_nodes(&dev.id).await.expect("dev nodes");
+    for n in &devs[..2] {
+        store
+            .update_node_status(&n.id, &online_with(10.0), "user:admin")
+            .await
+            .expect("online");
+    }
+    let c = store.get_cluster(&dev.id).await.expect("dev");
+    assert_eq!(c.primary_node_id.as_ref(), Some(&devs[0].id));
+    let offline = NodeStatusUpdate {
+        status: NodeStatus::Offline,
+        health_status: None,
+        metrics: None,
+    };
+    store
+        .update_node_status(&devs[0].id, &offline, "user:admin")
+        .await
+        .expect("offline");
+    let c = store.get_cluster(&dev.id).await.expect("dev");
+    assert_eq!((c.primary_node_id.as_ref(), c.term), (Some(&devs[0].id), 1));
+    assert_eq!(c.status, ClusterStatus::Degraded, "(0 + 1 + 0) / 3 = 0.33");
+    let c = store
+        .promote_node(&devs[1].id, false, "user:admin")
+        .await
+        .expect("promote candidate");
+    assert_eq!((c.primary_node_id.as_ref(), c.term), (Some(&devs[1].id), 2));
+
+    // Bad reports are refused by field; unknown nodes are NotFound.
+    let bad = NodeStatusUpdate {
+        status: NodeStatus::Decommissioned,
+        health_status: None,
+        metrics: None,
+    };
+    assert!(matches!(
+        store.update_node_status(&devs[2].id, &bad, "x").await,
+        Err(StoreError::Invalid(_))
+    ));
+    let ghost = muster_domain::NodeId::generate(&dev.id, 99, &mut rand::rng());
+    assert!(matches!(
+        store.get_node(&ghost).await,
+        Err(StoreError::NotFound("node"))
+    ));
+    assert!(matches!(
+        store.promote_node(&ghost, true, "x").await,
+        Err(StoreError::NotFound("node"))
+    ));
 }
 
 /// Templates and clusters, with every refusal; returns a development and a

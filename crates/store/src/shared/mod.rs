@@ -11,7 +11,11 @@ mod clusters;
 #[macro_use]
 mod events;
 #[macro_use]
+mod metrics;
+#[macro_use]
 mod nodes;
+#[macro_use]
+mod reconcile;
 #[macro_use]
 mod templates;
 
@@ -45,6 +49,8 @@ pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
 macro_rules! impl_store {
     ($store:ty, $backend:expr) => {
         rows!();
+        reconcile_fns!();
+        metric_fns!();
 
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {

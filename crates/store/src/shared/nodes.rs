@@ -81,6 +81,141 @@ macro_rules! node_methods {
             })
         }
 
+        fn get_node<'a>(
+            &'a self,
+            id: &'a muster_domain::NodeId,
+        ) -> $crate::StoreFuture<'a, muster_domain::Node> {
+            Box::pin(async move {
+                let mut conn = self.pool.acquire().await?;
+                node_by_id(&mut conn, id.as_str()).await
+            })
+        }
+
+        fn update_node_status<'a>(
+            &'a self,
+            id: &'a muster_domain::NodeId,
+            update: &'a muster_domain::NodeStatusUpdate,
+            actor: &'a str,
+        ) -> $crate::StoreFuture<'a, muster_domain::Node> {
+            Box::pin(async move {
+                use muster_domain::cluster_state::{node_health_event, node_status_event};
+                update.validate().map_err($crate::StoreError::Invalid)?;
+                let now = $crate::now();
+                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let before = node_by_id(&mut tx, id.as_str()).await?;
+                let (cluster, maintenance, ever_online) =
+                    lock_cluster(&mut tx, before.cluster_id.as_str()).await?;
+                if before.status == muster_domain::NodeStatus::Decommissioned {
+                    return Err($crate::StoreError::Rejected(muster_domain::FieldErrors::single(
+                        "status",
+                        "the node is decommissioned; its status can no longer change",
+                    )));
+                }
+                if let Some(metrics) = &update.metrics {
+                    insert_metrics(&mut tx, &before.cluster_id, id, metrics, now).await?;
+                }
+                let sample = update.usage_sample(now).or(before.usage);
+                let health = update.health_status.unwrap_or_else(|| {
+                    muster_domain::health::node_health(
+                        sample.as_ref(),
+                        now,
+                        cluster.config.health_check_interval_s,
+                    )
+                });
+                let fresh = update.usage_sample(now);
+                let row = sqlx::query(
+                    "UPDATE cluster_nodes SET status = $2, health_status = $3, updated_at = $4,
+                        status_changed_at = CASE WHEN status = $2 THEN status_changed_at ELSE $4 END,
+                        last_cpu_percent = COALESCE($5, last_cpu_percent),
+                        last_memory_percent = COALESCE($6, last_memory_percent),
+                        last_disk_percent = COALESCE($7, last_disk_percent),
+                        last_sample_at = COALESCE($8, last_sample_at)
+                     WHERE id = $1 RETURNING *",
+                )
+                .bind(id.as_str())
+                .bind(update.status.as_str())
+                .bind(health.as_str())
+                .bind(d::time(now))
+                .bind(fresh.map(|s| s.cpu_percent))
+                .bind(fresh.map(|s| s.memory_percent))
+                .bind(fresh.map(|s| s.disk_percent))
+                .bind(fresh.map(|s| d::time(s.at)))
+                .fetch_one(&mut *tx)
+                .await?;
+                let node = node_from_row(&row)?;
+                if before.status != node.status {
+                    let e = node_status_event(&node, before.status, node.status, actor, None);
+                    insert_event(&mut tx, &e).await?;
+                }
+                if before.health_status != node.health_status {
+                    let e = node_health_event(&node, before.health_status, node.health_status, actor, now);
+                    insert_event(&mut tx, &e).await?;
+                }
+                reconcile_cluster(&mut tx, &cluster, maintenance, ever_online, actor).await?;
+                let node = node_by_id(&mut tx, id.as_str()).await?;
+                tx.commit().await?;
+                Ok(node)
+            })
+        }
+
+        fn promote_node<'a>(
+            &'a self,
+            id: &'a muster_domain::NodeId,
+            force: bool,
+            actor: &'a str,
+        ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
+            Box::pin(async move {
+                use muster_domain::coordination::{Leadership, PromotionError, promote};
+                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let node = node_by_id(&mut tx, id.as_str()).await?;
+                let (cluster, _, _) = lock_cluster(&mut tx, node.cluster_id.as_str()).await?;
+                let nodes = nodes_of(&mut tx, cluster.id.as_str()).await?;
+                let members: Vec<_> = nodes.iter().map(muster_domain::cluster_state::member).collect();
+                let current = Leadership {
+                    primary: cluster.primary_node_id.clone(),
+                    coordinator: cluster.coordinator_node_id.clone(),
+                };
+                let promotion = promote(&members, &current, cluster.term, id, force).map_err(|e| {
+                    let field = if matches!(e, PromotionError::NotCandidate { .. }) { "force" } else { "node_id" };
+                    $crate::StoreError::Rejected(muster_domain::FieldErrors::single(field, e.to_string()))
+                })?;
+                let leadership = &promotion.change.leadership;
+                sqlx::query("UPDATE cluster_nodes SET priority = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(i64::from(promotion.priority))
+                    .bind(d::time($crate::now()))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE clusters SET primary_node_id = $2, coordinator_node_id = $3, term = $4
+                     WHERE id = $1",
+                )
+                .bind(cluster.id.as_str())
+                .bind(leadership.primary.as_ref().map(muster_domain::NodeId::as_str))
+                .bind(leadership.coordinator.as_ref().map(muster_domain::NodeId::as_str))
+                .bind($crate::shared::big(promotion.change.term))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE cluster_nodes SET is_primary = (id = $2),
+                        is_coordinator = (id = COALESCE(CAST($3 AS TEXT), ''))
+                     WHERE cluster_id = $1",
+                )
+                .bind(cluster.id.as_str())
+                .bind(id.as_str())
+                .bind(leadership.coordinator.as_ref().map(muster_domain::NodeId::as_str))
+                .execute(&mut *tx)
+                .await?;
+                let event = $crate::events::node_promoted(&cluster, &node, &current, &promotion, force, actor);
+                insert_event(&mut tx, &event).await?;
+                // No reconcile here: a forced promotion is an operator's explicit
+                // decision and stands until the next change is judged.
+                let (cluster, _, _) = lock_cluster(&mut tx, cluster.id.as_str()).await?;
+                tx.commit().await?;
+                Ok(cluster)
+            })
+        }
+
         fn list_nodes<'a>(
             &'a self,
             cluster_id: &'a muster_domain::ClusterId,

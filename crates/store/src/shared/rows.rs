@@ -79,6 +79,15 @@ macro_rules! rows {
                 capacity_storage_gb: row.try_get("capacity_storage_gb")?,
                 capacity_network_mbps: row.try_get("capacity_network_mbps")?,
                 last_heartbeat_at: d::get_opt_time(row, "last_heartbeat_at")?,
+                usage: match d::get_opt_time(row, "last_sample_at")? {
+                    Some(at) => Some(muster_domain::health::UsageSample {
+                        cpu_percent: row.try_get::<Option<f64>, _>("last_cpu_percent")?.unwrap_or(0.0),
+                        memory_percent: row.try_get::<Option<f64>, _>("last_memory_percent")?.unwrap_or(0.0),
+                        disk_percent: row.try_get::<Option<f64>, _>("last_disk_percent")?.unwrap_or(0.0),
+                        at,
+                    }),
+                    None => None,
+                },
                 created_at: d::get_time(row, "created_at")?,
                 updated_at: d::get_time(row, "updated_at")?,
             })
