@@ -1,10 +1,11 @@
 //! A string-valued enum with `as_str`, `Display`, `FromStr` (whose error names the
 //! field and lists the allowed values) and `snake_case` serde.
 
+#[macro_export]
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 

@@ -109,6 +109,86 @@ impl NewCluster {
     }
 }
 
+/// A change to a cluster's description or configuration; absent fields stay.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub limits: Option<ClusterLimits>,
+    #[serde(default)]
+    pub config: Option<ClusterSettings>,
+}
+
+impl ClusterUpdate {
+    /// Checks each given field on its own; limits are checked against what the
+    /// cluster holds by the store, inside the transaction.
+    ///
+    /// # Errors
+    /// Every field that is wrong, named.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        if let Some(name) = &self.name {
+            check_text(&mut errors, "name", name, 1, 100);
+        }
+        if let Some(d) = &self.description {
+            check_text(&mut errors, "description", d, 0, 1000);
+        }
+        if let Some(r) = &self.region {
+            check_text(&mut errors, "region", r, 1, 100);
+        }
+        let results = [
+            self.limits.map(|l| l.validate()),
+            self.config.map(|c| c.validate()),
+        ];
+        for e in results.into_iter().flatten().filter_map(Result::err) {
+            for (field, message) in e.iter() {
+                errors.add(field, message);
+            }
+        }
+        if *self == Self::default() {
+            errors.add(
+                "update",
+                "the update changes nothing: give at least one field",
+            );
+        }
+        errors.into_result()
+    }
+}
+
+/// A customer or team whose workloads clusters host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Tenant {
+    /// # Errors
+    /// `name` when it is empty, too long or has control characters.
+    pub fn validate_name(name: &str) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        check_text(&mut errors, "name", name, 1, 100);
+        errors.into_result()
+    }
+}
+
+/// One point of a metric's history: a raw sample (min = max = avg) or a rollup.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    pub at: DateTime<Utc>,
+    pub min: f64,
+    pub max: f64,
+    pub avg: f64,
+    pub count: u64,
+}
+
 /// A node as stored. The node token itself is never part of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -310,6 +390,33 @@ mod tests {
         assert!(
             serde_json::from_str::<NodeStatusUpdate>(r#"{"status":"online","cpu":1}"#).is_err()
         );
+    }
+
+    #[test]
+    fn cluster_updates_check_what_they_change() {
+        assert!(ClusterUpdate::default().validate().is_err(), "empty update");
+        let u = ClusterUpdate {
+            name: Some(String::new()),
+            ..ClusterUpdate::default()
+        };
+        assert_eq!(
+            u.validate().expect_err("name").get("name"),
+            Some("name must not be empty")
+        );
+        let [t, ..] = builtin_templates();
+        let mut limits = t.limits;
+        limits.max_tenants = 0;
+        let u = ClusterUpdate {
+            limits: Some(limits),
+            ..ClusterUpdate::default()
+        };
+        assert!(
+            u.validate()
+                .expect_err("limits")
+                .get("max_tenants")
+                .is_some()
+        );
+        assert!(Tenant::validate_name("Acme").is_ok() && Tenant::validate_name(" ").is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The events each change writes, in one place so every backend words them alike.
 
 use muster_domain::coordination::{Leadership, Promotion};
-use muster_domain::{Cluster, EventCategory, NewEvent, Node, Severity};
+use muster_domain::{Cluster, ClusterUsage, EventCategory, NewEvent, Node, Severity, Tenant};
 
 pub(crate) fn cluster_created(cluster: &Cluster, actor: &str) -> NewEvent {
     NewEvent {
@@ -71,6 +71,135 @@ pub(crate) fn node_promoted(
             "forced": forced,
             "automatic": false,
         }),
+        actor: actor.to_owned(),
+    }
+}
+
+pub(crate) fn cluster_updated(before: &Cluster, after: &Cluster, actor: &str) -> NewEvent {
+    let mut changed = serde_json::Map::new();
+    let mut note = |field: &str, from: serde_json::Value, to: serde_json::Value| {
+        if from != to {
+            changed.insert(
+                field.to_owned(),
+                serde_json::json!({"from": from, "to": to}),
+            );
+        }
+    };
+    note(
+        "name",
+        before.name.clone().into(),
+        after.name.clone().into(),
+    );
+    note(
+        "description",
+        before.description.clone().into(),
+        after.description.clone().into(),
+    );
+    note(
+        "region",
+        before.region.clone().into(),
+        after.region.clone().into(),
+    );
+    note("max_nodes", before.max_nodes.into(), after.max_nodes.into());
+    note(
+        "max_tenants",
+        before.max_tenants.into(),
+        after.max_tenants.into(),
+    );
+    note(
+        "max_storage_gb",
+        before.max_storage_gb.into(),
+        after.max_storage_gb.into(),
+    );
+    note(
+        "config",
+        serde_json::to_value(before.config).unwrap_or_default(),
+        serde_json::to_value(after.config).unwrap_or_default(),
+    );
+    let fields: Vec<&str> = changed.keys().map(String::as_str).collect();
+    NewEvent {
+        cluster_id: Some(after.id.clone()),
+        node_id: None,
+        event_type: "cluster_config_updated".into(),
+        category: EventCategory::Configuration,
+        severity: Severity::Info,
+        message: if fields.is_empty() {
+            format!("Cluster {} configuration saved without changes", after.name)
+        } else {
+            format!(
+                "Cluster {} configuration changed: {}",
+                after.name,
+                fields.join(", ")
+            )
+        },
+        details: serde_json::Value::Object(changed),
+        actor: actor.to_owned(),
+    }
+}
+
+pub(crate) fn cluster_decommissioned(
+    cluster: &Cluster,
+    usage: &ClusterUsage,
+    forced: bool,
+    actor: &str,
+) -> NewEvent {
+    NewEvent {
+        cluster_id: Some(cluster.id.clone()),
+        node_id: None,
+        event_type: "cluster_decommissioned".into(),
+        category: EventCategory::Lifecycle,
+        severity: Severity::Warning,
+        message: if forced && (usage.nodes > 0 || usage.tenants > 0) {
+            format!(
+                "Cluster {} decommissioned by force with {} node(s) and {} tenant(s)",
+                cluster.name, usage.nodes, usage.tenants
+            )
+        } else {
+            format!("Cluster {} decommissioned", cluster.name)
+        },
+        details: serde_json::json!({"forced": forced, "nodes": usage.nodes, "tenants": usage.tenants}),
+        actor: actor.to_owned(),
+    }
+}
+
+pub(crate) fn tenant_event(
+    cluster: Option<&Cluster>,
+    tenant: &Tenant,
+    event_type: &str,
+    message: String,
+    actor: &str,
+) -> NewEvent {
+    NewEvent {
+        cluster_id: cluster.map(|c| c.id.clone()),
+        node_id: None,
+        event_type: event_type.to_owned(),
+        category: EventCategory::Configuration,
+        severity: Severity::Info,
+        message,
+        details: serde_json::json!({"tenant_id": tenant.id, "tenant": tenant.name}),
+        actor: actor.to_owned(),
+    }
+}
+
+pub(crate) fn node_retired(node: &Node, removed: bool, actor: &str) -> NewEvent {
+    NewEvent {
+        cluster_id: Some(node.cluster_id.clone()),
+        node_id: Some(node.id.clone()),
+        event_type: if removed {
+            "node_removed"
+        } else {
+            "node_decommissioned"
+        }
+        .into(),
+        category: EventCategory::Lifecycle,
+        severity: Severity::Warning,
+        message: if removed {
+            format!("Node {} removed from the inventory", node.name)
+        } else {
+            format!("Node {} decommissioned", node.name)
+        },
+        details: serde_json::json!({"sequence": node.id.sequence(), "was_primary": node.is_primary,
+            "was_coordinator": node.is_coordinator}),
         actor: actor.to_owned(),
     }
 }

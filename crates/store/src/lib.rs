@@ -6,22 +6,26 @@ mod events;
 #[macro_use]
 mod shared;
 mod pg;
+pub mod query;
 mod sqlite;
 pub mod testing;
 mod url;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use muster_domain::metrics::MetricStep;
 use muster_domain::{
-    Cluster, ClusterId, ConfigTemplate, Event, NewCluster, NewEvent, NewNode, Node, NodeId,
-    NodeStatusUpdate,
+    Cluster, ClusterId, ClusterUpdate, ConfigTemplate, Event, MetricPoint, NewCluster, NewEvent,
+    NewNode, Node, NodeId, NodeStatusUpdate, Tenant,
 };
 
 pub use error::StoreError;
 pub use pg::PgStore;
+pub use query::{ClusterQuery, ClusterSort, EventQuery, Page, page_size};
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, UrlError};
 
@@ -57,8 +61,25 @@ pub trait Store: Send + Sync + 'static {
         actor: &'a str,
     ) -> StoreFuture<'a, Cluster>;
     fn get_cluster<'a>(&'a self, id: &'a ClusterId) -> StoreFuture<'a, Cluster>;
-    /// Clusters that are not decommissioned, newest first.
-    fn list_clusters(&self) -> StoreFuture<'_, Vec<Cluster>>;
+    /// Clusters matching `q`, one page at a time.
+    fn list_clusters<'a>(&'a self, q: &'a ClusterQuery) -> StoreFuture<'a, Page<Cluster>>;
+    /// Changes a cluster's description or configuration; limits may not drop
+    /// below what the cluster holds. Records `cluster_config_updated`.
+    fn update_cluster<'a>(
+        &'a self,
+        id: &'a ClusterId,
+        update: &'a ClusterUpdate,
+        actor: &'a str,
+    ) -> StoreFuture<'a, Cluster>;
+    /// Retires a cluster; refused while nodes are not decommissioned or tenants
+    /// are hosted, unless `force` (which decommissions the nodes and moves the
+    /// tenants off).
+    fn decommission_cluster<'a>(
+        &'a self,
+        id: &'a ClusterId,
+        force: bool,
+        actor: &'a str,
+    ) -> StoreFuture<'a, Cluster>;
 
     /// Adds a node with the cluster's next sequence number and records
     /// `node_added`; refused beyond `max_nodes` or `max_storage_gb`.
@@ -86,17 +107,55 @@ pub trait Store: Send + Sync + 'static {
         force: bool,
         actor: &'a str,
     ) -> StoreFuture<'a, Cluster>;
+    /// Decommissions (`remove` false: the row stays, retired) or removes a node,
+    /// and updates the cluster (failover included).
+    fn retire_node<'a>(
+        &'a self,
+        id: &'a NodeId,
+        remove: bool,
+        actor: &'a str,
+    ) -> StoreFuture<'a, ()>;
     /// A cluster's nodes in sequence order.
     fn list_nodes<'a>(&'a self, cluster_id: &'a ClusterId) -> StoreFuture<'a, Vec<Node>>;
 
     /// Writes an event on its own (changes write theirs inside their transaction).
     fn record_event<'a>(&'a self, event: &'a NewEvent) -> StoreFuture<'a, Event>;
-    /// The newest events first, optionally for one cluster.
-    fn list_events<'a>(
+    /// Events matching `q`, newest first, one page at a time.
+    fn list_events<'a>(&'a self, q: &'a EventQuery) -> StoreFuture<'a, Page<Event>>;
+
+    /// Records one sample of several metrics of a node (batched in one statement).
+    fn record_metrics<'a>(
         &'a self,
-        cluster_id: Option<&'a ClusterId>,
-        limit: u32,
-    ) -> StoreFuture<'a, Vec<Event>>;
+        cluster_id: &'a ClusterId,
+        node_id: &'a NodeId,
+        metrics: &'a BTreeMap<String, f64>,
+    ) -> StoreFuture<'a, u64>;
+    /// A metric's history for a node between `since` and `until` at `step`.
+    fn metric_history<'a>(
+        &'a self,
+        node_id: &'a NodeId,
+        name: &'a str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        step: MetricStep,
+    ) -> StoreFuture<'a, Vec<MetricPoint>>;
+
+    fn create_tenant<'a>(&'a self, name: &'a str, actor: &'a str) -> StoreFuture<'a, Tenant>;
+    fn list_tenants(&self) -> StoreFuture<'_, Vec<Tenant>>;
+    fn cluster_tenants<'a>(&'a self, cluster_id: &'a ClusterId) -> StoreFuture<'a, Vec<Tenant>>;
+    /// Hosts a tenant on a cluster (at most `max_tenants`).
+    fn place_tenant<'a>(
+        &'a self,
+        cluster_id: &'a ClusterId,
+        tenant_id: &'a str,
+        actor: &'a str,
+    ) -> StoreFuture<'a, Tenant>;
+    fn remove_tenant<'a>(
+        &'a self,
+        cluster_id: &'a ClusterId,
+        tenant_id: &'a str,
+        actor: &'a str,
+    ) -> StoreFuture<'a, ()>;
 }
 
 /// Connects to the database `url` names, runs its migrations and seeds the
@@ -124,3 +183,5 @@ pub fn now() -> DateTime<Utc> {
 const ID_ATTEMPTS: usize = 5;
 /// Largest page any listing returns.
 pub const MAX_PAGE: u32 = 1000;
+/// Most raw samples one history query reads (two hours at one per second).
+const RAW_POINT_LIMIT: i64 = 7200;

@@ -2,11 +2,25 @@
 //! PostgreSQL when `MUSTER_TEST_POSTGRES_URL` is set (each run creates and drops
 //! its own database there).
 
+// Each story reads top to bottom as one scenario; splitting them by line count
+// would scatter the scenario, not simplify it.
+#![allow(clippy::too_many_lines)]
+
+use muster_domain::ClusterUpdate;
+use muster_domain::metrics::MetricStep;
 use muster_domain::{
     Cluster, ClusterStatus, Environment, EventCategory, HealthStatus, NewCluster, NewEvent,
     NewNode, NodeStatus, NodeStatusUpdate, Severity,
 };
-use muster_store::{Store, StoreError, testing};
+use muster_store::{ClusterQuery, ClusterSort, EventQuery, Store, StoreError, testing};
+
+fn events_of(cluster: &Cluster, limit: u32) -> EventQuery {
+    EventQuery {
+        cluster_id: Some(cluster.id.clone()),
+        limit,
+        ..EventQuery::default()
+    }
+}
 
 fn cluster_from_template(store_template: &muster_domain::ConfigTemplate, name: &str) -> NewCluster {
     NewCluster {
@@ -42,6 +56,508 @@ async fn story(store: &dyn Store) {
     events(store, &dev, &dev_nodes).await;
     failover(store, &staging).await;
     no_failover(store, &dev).await;
+    listings(store).await;
+    configuration_and_tenants(store, &staging).await;
+    metrics(store, &dev).await;
+    retirement(store, &staging).await;
+}
+
+/// Every cluster `q` matches, following `next_cursor` page by page.
+async fn every_cluster(store: &dyn Store, q: &mut ClusterQuery) -> Vec<Cluster> {
+    let mut all = Vec::new();
+    loop {
+        let page = store.list_clusters(q).await.expect("page");
+        assert!(page.items.len() <= q.limit as usize);
+        all.extend(page.items);
+        let Some(next) = page.next_cursor else { break };
+        q.cursor = Some(next);
+    }
+    all
+}
+
+/// Filters, sort orders and keyset pages of clusters and events.
+async fn listings(store: &dyn Store) {
+    let prod = store.get_template("production").await.expect("production");
+    for (i, region) in [
+        "us-east-1",
+        "us-west-2",
+        "us-east-1",
+        "eu-central-1",
+        "us-east-1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut c = cluster_from_template(
+            &prod,
+            &format!("Prod {i} {}", if i % 2 == 0 { "Alpha" } else { "Beta" }),
+        );
+        c.region = (*region).into();
+        store
+            .create_cluster(&c, "user:admin")
+            .await
+            .expect("prod cluster");
+    }
+    let q = ClusterQuery {
+        environment: Some(Environment::Production),
+        ..ClusterQuery::default()
+    };
+    assert_eq!(store.list_clusters(&q).await.expect("prod").items.len(), 5);
+    let q = ClusterQuery {
+        region: Some("us-east-1".into()),
+        environment: Some(Environment::Production),
+        ..ClusterQuery::default()
+    };
+    assert_eq!(
+        store.list_clusters(&q).await.expect("region").items.len(),
+        3
+    );
+    let q = ClusterQuery {
+        name: Some("ALPHA".into()),
+        ..ClusterQuery::default()
+    };
+    let alpha = store.list_clusters(&q).await.expect("name").items;
+    assert_eq!(alpha.len(), 3, "case-insensitive substring");
+    let q = ClusterQuery {
+        name: Some("%".into()),
+        ..ClusterQuery::default()
+    };
+    assert!(
+        store
+            .list_clusters(&q)
+            .await
+            .expect("wildcard")
+            .items
+            .is_empty(),
+        "% is literal"
+    );
+    let q = ClusterQuery {
+        status: Some(ClusterStatus::Degraded),
+        ..ClusterQuery::default()
+    };
+    assert_eq!(
+        store.list_clusters(&q).await.expect("status").items.len(),
+        2,
+        "dev and staging"
+    );
+
+    // Pages of 2 by name ascending walk every cluster exactly once, in order.
+    let mut seen = Vec::new();
+    let mut q = ClusterQuery {
+        sort: ClusterSort::Name,
+        descending: false,
+        limit: 2,
+        ..ClusterQuery::default()
+    };
+    for c in every_cluster(store, &mut q).await {
+        seen.push(c.name);
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted);
+    assert_eq!(seen.len(), 7);
+    for sort in [ClusterSort::CreatedAt, ClusterSort::HealthScore] {
+        let mut q = ClusterQuery {
+            sort,
+            limit: 3,
+            ..ClusterQuery::default()
+        };
+        let ids: Vec<_> = every_cluster(store, &mut q)
+            .await
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let unique: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!((ids.len(), unique.len()), (7, 7), "{sort}");
+    }
+    let wrong = ClusterQuery {
+        cursor: Some("not-a-cursor".into()),
+        ..ClusterQuery::default()
+    };
+    assert!(
+        matches!(store.list_clusters(&wrong).await, Err(StoreError::Invalid(e)) if e.get("cursor").is_some())
+    );
+
+    // Events: filters and pages.
+    let created = EventQuery {
+        event_type: Some("cluster_created".into()),
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    assert_eq!(
+        store
+            .list_events(&created)
+            .await
+            .expect("created")
+            .items
+            .len(),
+        7
+    );
+    let q = EventQuery {
+        category: Some(EventCategory::Coordination),
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    let coordination = store.list_events(&q).await.expect("coordination").items;
+    assert!(
+        !coordination.is_empty()
+            && coordination
+                .iter()
+                .all(|e| e.category == EventCategory::Coordination)
+    );
+    let q = EventQuery {
+        severity: Some(Severity::Error),
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    assert!(
+        store
+            .list_events(&q)
+            .await
+            .expect("errors")
+            .items
+            .iter()
+            .all(|e| e.severity == Severity::Error)
+    );
+    let mut q = EventQuery {
+        limit: 4,
+        ..EventQuery::default()
+    };
+    let mut ids = Vec::new();
+    loop {
+        let page = store.list_events(&q).await.expect("page");
+        assert!(page.items.len() <= 4);
+        ids.extend(page.items.iter().map(|e| e.id));
+        let Some(next) = page.next_cursor else { break };
+        q.cursor = Some(next);
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
+    let all = store
+        .list_events(&EventQuery {
+            limit: 1000,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("all")
+        .items;
+    assert_eq!(ids.len(), all.len());
+    let newest = all[0].created_at;
+    let q = EventQuery {
+        since: Some(newest),
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    assert!(
+        store
+            .list_events(&q)
+            .await
+            .expect("since")
+            .items
+            .iter()
+            .all(|e| e.created_at >= newest)
+    );
+    let q = EventQuery {
+        until: Some(all[all.len() - 1].created_at),
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    assert!(store.list_events(&q).await.expect("until").items.is_empty());
+}
+
+/// Configuration changes against holdings, and tenants against `max_tenants`.
+async fn configuration_and_tenants(store: &dyn Store, staging: &Cluster) {
+    let mut limits = staging.limits();
+    limits.max_nodes = 1;
+    let lower = ClusterUpdate {
+        limits: Some(limits),
+        ..ClusterUpdate::default()
+    };
+    match store
+        .update_cluster(&staging.id, &lower, "user:admin")
+        .await
+    {
+        Err(StoreError::Rejected(e)) => assert_eq!(
+            e.get("max_nodes"),
+            Some("max_nodes must be at least 2 (the cluster holds 2 node(s))")
+        ),
+        other => panic!("lowering below holdings gave {other:?}"),
+    }
+    limits.max_nodes = 2;
+    limits.max_tenants = 2;
+    let update = ClusterUpdate {
+        limits: Some(limits),
+        description: Some("two tenants".into()),
+        ..ClusterUpdate::default()
+    };
+    let c = store
+        .update_cluster(&staging.id, &update, "user:admin")
+        .await
+        .expect("update");
+    assert_eq!(
+        (c.max_nodes, c.max_tenants, c.description.as_str()),
+        (2, 2, "two tenants")
+    );
+    let last = store
+        .list_events(&events_of(staging, 1))
+        .await
+        .expect("events")
+        .items;
+    assert_eq!(last[0].event_type, "cluster_config_updated");
+    assert_eq!(last[0].details["max_nodes"]["to"], 2);
+
+    let acme = store
+        .create_tenant("Acme", "user:admin")
+        .await
+        .expect("tenant");
+    let globex = store
+        .create_tenant("Globex", "user:admin")
+        .await
+        .expect("tenant");
+    let initech = store
+        .create_tenant("Initech", "user:admin")
+        .await
+        .expect("tenant");
+    assert!(
+        matches!(store.create_tenant("Acme", "user:admin").await, Err(StoreError::Conflict(w)) if w == "tenant name")
+    );
+    assert!(matches!(
+        store.create_tenant("", "user:admin").await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.list_tenants().await.expect("tenants").len(), 3);
+    store
+        .place_tenant(&staging.id, &acme.id, "user:admin")
+        .await
+        .expect("place");
+    assert!(matches!(
+        store
+            .place_tenant(&staging.id, &acme.id, "user:admin")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .place_tenant(&staging.id, &globex.id, "user:admin")
+        .await
+        .expect("place");
+    match store
+        .place_tenant(&staging.id, &initech.id, "user:admin")
+        .await
+    {
+        Err(StoreError::Rejected(e)) => assert!(
+            e.get("tenant_id")
+                .is_some_and(|m| m.contains("max_tenants limit is 2"))
+        ),
+        other => panic!("third tenant gave {other:?}"),
+    }
+    assert!(matches!(
+        store
+            .place_tenant(&staging.id, "tenant-nope", "user:admin")
+            .await,
+        Err(StoreError::NotFound("tenant"))
+    ));
+    let hosted = store.cluster_tenants(&staging.id).await.expect("hosted");
+    assert_eq!(
+        hosted.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["Acme", "Globex"]
+    );
+    let mut fewer = limits;
+    fewer.max_tenants = 1;
+    let lower = ClusterUpdate {
+        limits: Some(fewer),
+        ..ClusterUpdate::default()
+    };
+    assert!(
+        matches!(store.update_cluster(&staging.id, &lower, "user:admin").await, Err(StoreError::Rejected(e)) if e.get("max_tenants").is_some())
+    );
+    store
+        .remove_tenant(&staging.id, &globex.id, "user:admin")
+        .await
+        .expect("remove");
+    assert!(matches!(
+        store
+            .remove_tenant(&staging.id, &globex.id, "user:admin")
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .cluster_tenants(&staging.id)
+            .await
+            .expect("hosted")
+            .len(),
+        1
+    );
+}
+
+/// Metric samples are validated, written in one batch and read back per step.
+async fn metrics(store: &dyn Store, dev: &Cluster) {
+    let node = &store.list_nodes(&dev.id).await.expect("nodes")[1];
+    let sample: std::collections::BTreeMap<String, f64> = [
+        ("cpu_usage_percent".to_owned(), 42.0),
+        ("queue_depth".to_owned(), 3.0),
+    ]
+    .into();
+    assert_eq!(
+        store
+            .record_metrics(&dev.id, &node.id, &sample)
+            .await
+            .expect("record"),
+        2
+    );
+    let bad: std::collections::BTreeMap<String, f64> =
+        [("cpu_usage_percent".to_owned(), f64::NAN)].into();
+    assert!(
+        matches!(store.record_metrics(&dev.id, &node.id, &bad).await, Err(StoreError::Invalid(e)) if e.get("metrics.cpu_usage_percent").is_some())
+    );
+    let staging_like =
+        muster_domain::ClusterId::parse("cluster-zzzzzzzz-2020-01-01-00-00-00-zzzzzzzz")
+            .expect("id");
+    assert!(
+        matches!(store.record_metrics(&staging_like, &node.id, &sample).await, Err(StoreError::Invalid(e)) if e.get("node_id").is_some())
+    );
+
+    let now = muster_store::now();
+    let since = now - chrono::Duration::hours(1);
+    let until = now + chrono::Duration::minutes(1);
+    let raw = store
+        .metric_history(&node.id, "cpu_usage_percent", since, until, MetricStep::Raw)
+        .await
+        .expect("raw");
+    // Two samples: one from the status update in no_failover (10 %) and this one (42 %).
+    let values: Vec<f64> = raw.iter().map(|p| p.avg).collect();
+    assert_eq!(values, [10.0, 42.0]);
+    let minutes = store
+        .metric_history(
+            &node.id,
+            "cpu_usage_percent",
+            since,
+            until,
+            MetricStep::Minute,
+        )
+        .await
+        .expect("1m");
+    let total: u64 = minutes.iter().map(|p| p.count).sum();
+    assert_eq!(total, 2);
+    assert!(minutes.iter().all(|p| p.min <= p.avg && p.avg <= p.max));
+    let missing = store
+        .metric_history(&node.id, "no_such_metric", since, until, MetricStep::Hour)
+        .await
+        .expect("none");
+    assert!(missing.is_empty());
+}
+
+/// Decommissioning and removing nodes fails leadership over; a cluster with
+/// nodes or tenants is only decommissioned by force.
+async fn retirement(store: &dyn Store, staging: &Cluster) {
+    let nodes = store.list_nodes(&staging.id).await.expect("nodes");
+    let primary = nodes
+        .iter()
+        .find(|n| n.is_primary)
+        .expect("a primary")
+        .clone();
+    let other = nodes
+        .iter()
+        .find(|n| !n.is_primary)
+        .expect("another")
+        .clone();
+    store
+        .update_node_status(&other.id, &online_with(5.0), "user:ops")
+        .await
+        .expect("other online");
+    store
+        .retire_node(&primary.id, false, "user:admin")
+        .await
+        .expect("decommission");
+    let c = store.get_cluster(&staging.id).await.expect("cluster");
+    assert_eq!(
+        c.primary_node_id.as_ref(),
+        Some(&other.id),
+        "failover after decommissioning the primary"
+    );
+    assert_eq!(
+        store.get_node(&primary.id).await.expect("kept").status,
+        NodeStatus::Decommissioned
+    );
+    assert!(matches!(
+        store.retire_node(&primary.id, false, "x").await,
+        Err(StoreError::Rejected(_))
+    ));
+
+    match store
+        .decommission_cluster(&staging.id, false, "user:admin")
+        .await
+    {
+        Err(StoreError::Rejected(e)) => {
+            assert!(
+                e.get("force").is_some_and(|m| m.starts_with("1 node(s)")),
+                "{e}"
+            );
+            assert!(e.get("tenants").is_some(), "{e}");
+        }
+        other => panic!("decommissioning a live cluster gave {other:?}"),
+    }
+    store
+        .retire_node(&other.id, true, "user:admin")
+        .await
+        .expect("remove");
+    assert!(matches!(
+        store.get_node(&other.id).await,
+        Err(StoreError::NotFound("node"))
+    ));
+    let c = store
+        .decommission_cluster(&staging.id, true, "user:admin")
+        .await
+        .expect("forced");
+    assert_eq!(c.status, ClusterStatus::Decommissioned);
+    assert!(
+        store
+            .cluster_tenants(&staging.id)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    assert!(matches!(
+        store.decommission_cluster(&staging.id, true, "x").await,
+        Err(StoreError::Rejected(_))
+    ));
+    let live = store
+        .list_clusters(&ClusterQuery {
+            limit: 100,
+            ..ClusterQuery::default()
+        })
+        .await
+        .expect("live")
+        .items;
+    assert!(
+        live.iter().all(|x| x.id != staging.id),
+        "decommissioned clusters are hidden by default"
+    );
+    let all = ClusterQuery {
+        include_decommissioned: true,
+        limit: 100,
+        ..ClusterQuery::default()
+    };
+    assert!(
+        store
+            .list_clusters(&all)
+            .await
+            .expect("all")
+            .items
+            .iter()
+            .any(|x| x.id == staging.id)
+    );
+    let types: Vec<String> = store
+        .list_events(&events_of(staging, 3))
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(types[0], "cluster_decommissioned");
 }
 
 fn online_with(cpu: f64) -> NodeStatusUpdate {
@@ -116,9 +632,10 @@ async fn failover(store: &dyn Store, staging: &Cluster) {
     let nodes = store.list_nodes(&staging.id).await.expect("nodes");
     assert!(!nodes[0].is_primary && nodes[1].is_primary && nodes[1].is_coordinator);
     let events = store
-        .list_events(Some(&staging.id), 4)
+        .list_events(&events_of(staging, 4))
         .await
-        .expect("events");
+        .expect("events")
+        .items;
     let promotion = events
         .iter()
         .find(|e| e.event_type == "node_promotion")
@@ -256,7 +773,11 @@ async fn clusters(store: &dyn Store) -> (muster_domain::Cluster, muster_domain::
         .create_cluster(&cluster_from_template(&staging, "Staging EU"), "user:ops")
         .await
         .expect("second cluster");
-    let listed = store.list_clusters().await.expect("list");
+    let listed = store
+        .list_clusters(&ClusterQuery::default())
+        .await
+        .expect("list")
+        .items;
     let ids: Vec<_> = listed.iter().map(|c| c.id.clone()).collect();
     assert!(ids.contains(&created.id) && ids.contains(&second.id));
 
@@ -358,9 +879,10 @@ async fn events(
 ) {
     // Every change left its event, newest first, with the actor who made it.
     let events = store
-        .list_events(Some(&created.id), 100)
+        .list_events(&events_of(created, 100))
         .await
-        .expect("events");
+        .expect("events")
+        .items;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,
@@ -387,10 +909,25 @@ async fn events(
         })
         .await
         .expect("record");
-    let latest = store.list_events(None, 1).await.expect("latest");
+    let latest = store
+        .list_events(&EventQuery {
+            limit: 1,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("latest")
+        .items;
     assert_eq!(latest, [recorded]);
     assert_eq!(
-        store.list_events(None, 5000).await.expect("all").len(),
+        store
+            .list_events(&EventQuery {
+                limit: 5000,
+                ..EventQuery::default()
+            })
+            .await
+            .expect("all")
+            .items
+            .len(),
         2 + 3 + 2 + 1
     );
 }
@@ -404,7 +941,15 @@ async fn contract_on_sqlite() {
 
     // Reopening the same file runs no migration twice and keeps the data.
     let again = db.connect().await;
-    assert_eq!(again.list_clusters().await.expect("list").len(), 2);
+    assert_eq!(
+        again
+            .list_clusters(&ClusterQuery::default())
+            .await
+            .expect("list")
+            .items
+            .len(),
+        6
+    );
     again.close().await;
 }
 
@@ -418,7 +963,15 @@ async fn contract_on_postgres() {
     story(store.as_ref()).await;
     store.close().await;
     let again = db.connect().await;
-    assert_eq!(again.list_clusters().await.expect("list").len(), 2);
+    assert_eq!(
+        again
+            .list_clusters(&ClusterQuery::default())
+            .await
+            .expect("list")
+            .items
+            .len(),
+        6
+    );
     again.close().await;
     db.drop().await;
 }

@@ -67,16 +67,178 @@ macro_rules! cluster_methods {
             })
         }
 
-        fn list_clusters(&self) -> $crate::StoreFuture<'_, Vec<muster_domain::Cluster>> {
+        fn list_clusters<'a>(
+            &'a self,
+            q: &'a $crate::ClusterQuery,
+        ) -> $crate::StoreFuture<'a, $crate::Page<muster_domain::Cluster>> {
             Box::pin(async move {
-                let rows = sqlx::query(
-                    "SELECT * FROM clusters WHERE decommissioned_at IS NULL
-                     ORDER BY created_at DESC, id DESC LIMIT $1",
+                use $crate::ClusterSort;
+                let listing = format!("clusters:{}:{}", q.sort, q.descending);
+                let cursor = q
+                    .cursor
+                    .as_deref()
+                    .map(|c| $crate::query::Cursor::decode(c, &listing))
+                    .transpose()?;
+                let column = q.sort.as_str();
+                let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+                let mut sql = String::from(
+                    "SELECT * FROM clusters
+                     WHERE (CAST($1 AS TEXT) IS NULL OR status = $1)
+                       AND (CAST($2 AS TEXT) IS NULL OR environment = $2)
+                       AND (CAST($3 AS TEXT) IS NULL OR region = $3)
+                       AND (CAST($4 AS TEXT) IS NULL OR LOWER(name) LIKE $4 ESCAPE '\\')
+                       AND ($5 OR decommissioned_at IS NULL)",
+                );
+                if cursor.is_some() {
+                    sql.push_str(&format!(
+                        " AND ({column} {cmp} $7 OR ({column} = $7 AND id {cmp} $8))"
+                    ));
+                }
+                sql.push_str(&format!(" ORDER BY {column} {dir}, id {dir} LIMIT $6"));
+                let limit = $crate::query::page_size(Some(q.limit));
+                let mut query = sqlx::query(&sql)
+                    .bind(q.status.map(|s| s.as_str()))
+                    .bind(q.environment.map(|e| e.as_str()))
+                    .bind(q.region.as_deref())
+                    .bind(q.name.as_deref().map($crate::query::contains_pattern))
+                    .bind(q.include_decommissioned)
+                    .bind(i64::from(limit) + 1);
+                if let Some(c) = &cursor {
+                    let bad = || $crate::StoreError::Invalid(muster_domain::FieldErrors::single(
+                        "cursor",
+                        "cursor is not a cursor of this listing (use next_cursor from the previous page)",
+                    ));
+                    query = match q.sort {
+                        ClusterSort::Name => query.bind(c.key.as_str().ok_or_else(bad)?.to_owned()),
+                        ClusterSort::CreatedAt => {
+                            let ms = c.key.as_i64().ok_or_else(bad)?;
+                            let t = chrono::DateTime::from_timestamp_millis(ms).ok_or_else(bad)?;
+                            query.bind(d::time(t))
+                        }
+                        ClusterSort::HealthScore => query.bind(c.key.as_f64().ok_or_else(bad)?),
+                    }
+                    .bind(c.id.clone());
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                let mut items = rows.iter().map(cluster_from_row).collect::<Result<Vec<_>, _>>()?;
+                let next_cursor = if items.len() > limit as usize {
+                    items.truncate(limit as usize);
+                    items.last().map(|last| {
+                        let key = match q.sort {
+                            ClusterSort::Name => serde_json::json!(last.name),
+                            ClusterSort::CreatedAt => serde_json::json!(last.created_at.timestamp_millis()),
+                            ClusterSort::HealthScore => serde_json::json!(last.health_score),
+                        };
+                        $crate::query::Cursor { listing, key, id: last.id.to_string() }.encode()
+                    })
+                } else {
+                    None
+                };
+                Ok($crate::Page { items, next_cursor })
+            })
+        }
+
+        fn update_cluster<'a>(
+            &'a self,
+            id: &'a muster_domain::ClusterId,
+            update: &'a muster_domain::ClusterUpdate,
+            actor: &'a str,
+        ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
+            Box::pin(async move {
+                update.validate().map_err($crate::StoreError::Invalid)?;
+                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let (cluster, maintenance, ever_online) = lock_cluster(&mut tx, id.as_str()).await?;
+                if cluster.status == muster_domain::ClusterStatus::Decommissioned {
+                    return Err(decommissioned());
+                }
+                let limits = update.limits.unwrap_or_else(|| cluster.limits());
+                let usage = usage_of(&mut tx, id.as_str()).await?;
+                limits.check_usage(&usage).map_err($crate::StoreError::Rejected)?;
+                let config = update.config.unwrap_or(cluster.config);
+                let row = sqlx::query(
+                    "UPDATE clusters SET name = $2, description = $3, region = $4, max_nodes = $5,
+                        max_tenants = $6, max_storage_gb = $7, config = $8, updated_at = $9
+                     WHERE id = $1 RETURNING *",
                 )
-                .bind(i64::from($crate::MAX_PAGE))
-                .fetch_all(&self.pool)
+                .bind(id.as_str())
+                .bind(update.name.as_deref().map_or(cluster.name.as_str(), str::trim))
+                .bind(update.description.as_deref().unwrap_or(&cluster.description))
+                .bind(update.region.as_deref().map_or(cluster.region.as_str(), str::trim))
+                .bind(i64::from(limits.max_nodes))
+                .bind(i64::from(limits.max_tenants))
+                .bind($crate::shared::big(limits.max_storage_gb))
+                .bind(d::json(&config))
+                .bind(d::time($crate::now()))
+                .fetch_one(&mut *tx)
                 .await?;
-                rows.iter().map(cluster_from_row).collect()
+                let after = cluster_from_row(&row)?;
+                insert_event(&mut tx, &$crate::events::cluster_updated(&cluster, &after, actor)).await?;
+                // auto_failover may have been switched on: judge leadership again.
+                let after = reconcile_cluster(&mut tx, &after, maintenance, ever_online, actor).await?;
+                tx.commit().await?;
+                Ok(after)
+            })
+        }
+
+        fn decommission_cluster<'a>(
+            &'a self,
+            id: &'a muster_domain::ClusterId,
+            force: bool,
+            actor: &'a str,
+        ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
+            Box::pin(async move {
+                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let (cluster, _, _) = lock_cluster(&mut tx, id.as_str()).await?;
+                if cluster.status == muster_domain::ClusterStatus::Decommissioned {
+                    return Err(decommissioned());
+                }
+                let usage = usage_of(&mut tx, id.as_str()).await?;
+                if !force && (usage.nodes > 0 || usage.tenants > 0) {
+                    let mut e = muster_domain::FieldErrors::new();
+                    if usage.nodes > 0 {
+                        e.add("force", format!(
+                            "{} node(s) are not decommissioned; decommission them first or pass force",
+                            usage.nodes
+                        ));
+                    }
+                    if usage.tenants > 0 {
+                        e.add("tenants", format!(
+                            "the cluster hosts {} tenant(s); move them first or pass force",
+                            usage.tenants
+                        ));
+                    }
+                    return Err($crate::StoreError::Rejected(e));
+                }
+                let now = d::time($crate::now());
+                sqlx::query(
+                    "UPDATE cluster_nodes SET status = 'decommissioned', is_primary = $2,
+                        is_coordinator = $2, token_hash = NULL, updated_at = $3, status_changed_at = $3
+                     WHERE cluster_id = $1 AND status <> 'decommissioned'",
+                )
+                .bind(id.as_str())
+                .bind(false)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM cluster_tenants WHERE cluster_id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let row = sqlx::query(
+                    "UPDATE clusters SET status = 'decommissioned', decommissioned_at = $2,
+                        primary_node_id = NULL, coordinator_node_id = NULL, health_score = 0,
+                        updated_at = $2
+                     WHERE id = $1 RETURNING *",
+                )
+                .bind(id.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let after = cluster_from_row(&row)?;
+                let event = $crate::events::cluster_decommissioned(&after, &usage, force, actor);
+                insert_event(&mut tx, &event).await?;
+                tx.commit().await?;
+                Ok(after)
             })
         }
     };

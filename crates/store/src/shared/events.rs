@@ -14,20 +14,60 @@ macro_rules! event_methods {
 
         fn list_events<'a>(
             &'a self,
-            cluster_id: Option<&'a muster_domain::ClusterId>,
-            limit: u32,
-        ) -> $crate::StoreFuture<'a, Vec<muster_domain::Event>> {
+            q: &'a $crate::EventQuery,
+        ) -> $crate::StoreFuture<'a, $crate::Page<muster_domain::Event>> {
             Box::pin(async move {
+                let before = match q.cursor.as_deref() {
+                    Some(text) => {
+                        let c = $crate::query::Cursor::decode(text, "events")?;
+                        Some(c.key.as_i64().ok_or_else(|| {
+                            $crate::StoreError::Invalid(muster_domain::FieldErrors::single(
+                                "cursor",
+                                "cursor is not a cursor of this listing (use next_cursor from the previous page)",
+                            ))
+                        })?)
+                    }
+                    None => None,
+                };
+                let limit = $crate::query::page_size(Some(q.limit));
                 let rows = sqlx::query(
                     "SELECT * FROM cluster_events
                      WHERE (CAST($1 AS TEXT) IS NULL OR cluster_id = $1)
-                     ORDER BY id DESC LIMIT $2",
+                       AND (CAST($2 AS TEXT) IS NULL OR node_id = $2)
+                       AND (CAST($3 AS TEXT) IS NULL OR severity = $3)
+                       AND (CAST($4 AS TEXT) IS NULL OR category = $4)
+                       AND (CAST($5 AS TEXT) IS NULL OR event_type = $5)
+                       AND ($6 IS NULL OR created_at >= $6)
+                       AND ($7 IS NULL OR created_at < $7)
+                       AND ($8 IS NULL OR id < $8)
+                     ORDER BY id DESC LIMIT $9",
                 )
-                .bind(cluster_id.map(muster_domain::ClusterId::as_str))
-                .bind(i64::from(limit.min($crate::MAX_PAGE)))
+                .bind(q.cluster_id.as_ref().map(muster_domain::ClusterId::as_str))
+                .bind(q.node_id.as_ref().map(muster_domain::NodeId::as_str))
+                .bind(q.severity.map(|s| s.as_str()))
+                .bind(q.category.map(|c| c.as_str()))
+                .bind(q.event_type.as_deref())
+                .bind(q.since.map(d::time))
+                .bind(q.until.map(d::time))
+                .bind(before)
+                .bind(i64::from(limit) + 1)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter().map(event_from_row).collect()
+                let mut items = rows.iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?;
+                let next_cursor = if items.len() > limit as usize {
+                    items.truncate(limit as usize);
+                    items.last().map(|e| {
+                        $crate::query::Cursor {
+                            listing: "events".into(),
+                            key: serde_json::json!(e.id),
+                            id: String::new(),
+                        }
+                        .encode()
+                    })
+                } else {
+                    None
+                };
+                Ok($crate::Page { items, next_cursor })
             })
         }
     };

@@ -18,6 +18,8 @@ mod nodes;
 mod reconcile;
 #[macro_use]
 mod templates;
+#[macro_use]
+mod tenants;
 
 use std::str::FromStr;
 
@@ -74,6 +76,8 @@ macro_rules! impl_store {
             cluster_methods!();
             node_methods!();
             event_methods!();
+            metric_methods!();
+            tenant_methods!();
         }
     };
 }

@@ -216,6 +216,48 @@ macro_rules! node_methods {
             })
         }
 
+        fn retire_node<'a>(
+            &'a self,
+            id: &'a muster_domain::NodeId,
+            remove: bool,
+            actor: &'a str,
+        ) -> $crate::StoreFuture<'a, ()> {
+            Box::pin(async move {
+                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let node = node_by_id(&mut tx, id.as_str()).await?;
+                let (cluster, maintenance, ever_online) =
+                    lock_cluster(&mut tx, node.cluster_id.as_str()).await?;
+                if !remove && node.status == muster_domain::NodeStatus::Decommissioned {
+                    return Err($crate::StoreError::Rejected(muster_domain::FieldErrors::single(
+                        "node_id",
+                        "the node is already decommissioned",
+                    )));
+                }
+                let now = d::time($crate::now());
+                if remove {
+                    sqlx::query("DELETE FROM cluster_nodes WHERE id = $1")
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    sqlx::query(
+                        "UPDATE cluster_nodes SET status = 'decommissioned', token_hash = NULL,
+                            is_primary = $2, is_coordinator = $2, updated_at = $3, status_changed_at = $3
+                         WHERE id = $1",
+                    )
+                    .bind(id.as_str())
+                    .bind(false)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                insert_event(&mut tx, &$crate::events::node_retired(&node, remove, actor)).await?;
+                reconcile_cluster(&mut tx, &cluster, maintenance, ever_online, actor).await?;
+                tx.commit().await?;
+                Ok(())
+            })
+        }
+
         fn list_nodes<'a>(
             &'a self,
             cluster_id: &'a muster_domain::ClusterId,

@@ -20,6 +20,37 @@ macro_rules! reconcile_fns {
             Ok((cluster_from_row(&row)?, row.try_get("maintenance")?, row.try_get("ever_online")?))
         }
 
+        fn decommissioned() -> $crate::StoreError {
+            $crate::StoreError::Rejected(muster_domain::FieldErrors::single(
+                "cluster_id",
+                "the cluster is decommissioned and can no longer change",
+            ))
+        }
+
+        /// What a cluster holds now: live nodes, their storage, and tenants.
+        async fn usage_of(
+            conn: &mut d::Conn,
+            cluster_id: &str,
+        ) -> Result<muster_domain::ClusterUsage, $crate::StoreError> {
+            use sqlx::Row as _;
+            let row = sqlx::query(
+                "SELECT
+                    (SELECT COUNT(*) FROM cluster_nodes
+                      WHERE cluster_id = $1 AND status <> 'decommissioned') AS nodes,
+                    (SELECT COALESCE(SUM(capacity_storage_gb), 0.0) FROM cluster_nodes
+                      WHERE cluster_id = $1 AND status <> 'decommissioned') AS storage,
+                    (SELECT COUNT(*) FROM cluster_tenants WHERE cluster_id = $1) AS tenants",
+            )
+            .bind(cluster_id)
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(muster_domain::ClusterUsage {
+                nodes: int("nodes", row.try_get("nodes")?)?,
+                tenants: int("tenants", row.try_get("tenants")?)?,
+                storage_gb: row.try_get("storage")?,
+            })
+        }
+
         async fn nodes_of(
             conn: &mut d::Conn,
             cluster_id: &str,

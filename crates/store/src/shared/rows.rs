@@ -109,6 +109,15 @@ macro_rules! rows {
             })
         }
 
+        fn tenant_from_row(row: &d::Row) -> Result<muster_domain::Tenant, $crate::StoreError> {
+            use sqlx::Row as _;
+            Ok(muster_domain::Tenant {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                created_at: d::get_time(row, "created_at")?,
+            })
+        }
+
         /// Writes `e` on `conn`, inside the caller's transaction.
         async fn insert_event(
             conn: &mut d::Conn,
