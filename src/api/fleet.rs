@@ -16,10 +16,13 @@ pub struct FleetOverview {
 #[server(prefix = "/fn", endpoint = "fleet_overview")]
 pub async fn get_fleet_overview() -> Result<FleetOverview, AppError> {
     let state = crate::server::AppState::from_context()?;
-    let (clusters, templates) =
-        tokio::try_join!(state.store.list_clusters(), state.store.list_templates())?;
+    let query = muster_store::ClusterQuery::default();
+    let (clusters, templates) = tokio::try_join!(
+        state.store.list_clusters(&query),
+        state.store.list_templates()
+    )?;
     Ok(FleetOverview {
-        clusters,
+        clusters: clusters.items,
         templates,
     })
 }

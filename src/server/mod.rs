@@ -2,7 +2,9 @@
 
 pub mod config;
 pub mod health;
+pub mod rest;
 pub mod state;
+pub mod tokens;
 
 use std::net::SocketAddr;
 
@@ -20,11 +22,13 @@ use crate::app::{App, shell};
 /// Builds the whole HTTP application for `state`.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
+    let (api, _) = rest::router();
     let context_state = state.clone();
     let provide_state = move || provide_context(context_state.clone());
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .nest("/api/v1", api)
         .leptos_routes_with_context(&state, routes, provide_state.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

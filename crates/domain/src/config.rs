@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{FieldErrors, check_text};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Environment {
@@ -46,6 +47,7 @@ impl FromStr for Environment {
 }
 
 /// The capacity limits a cluster is held to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterLimits {
     pub max_nodes: u32,
@@ -149,6 +151,7 @@ impl ClusterLimits {
 }
 
 /// What a cluster currently holds, checked against its limits.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct ClusterUsage {
     /// Nodes that are not decommissioned.
@@ -161,6 +164,7 @@ pub struct ClusterUsage {
 /// The behaviour settings stored in a cluster's `config` document.
 // Each flag is an independent switch of DESIGN.md's template table.
 #[allow(clippy::struct_excessive_bools)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSettings {
@@ -209,8 +213,41 @@ impl ClusterSettings {
     }
 }
 
+/// Settings to change, each optional: what a request gives is laid over a
+/// template's settings (`{"auto_scaling": true}` changes only that).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    pub retention_days: Option<u32>,
+    pub health_check_interval_s: Option<u32>,
+    pub auto_scaling: Option<bool>,
+    pub high_availability: Option<bool>,
+    pub auto_failover: Option<bool>,
+    pub encryption_enabled: Option<bool>,
+    pub monitoring_enabled: Option<bool>,
+}
+
+impl SettingsPatch {
+    #[must_use]
+    pub fn apply(self, base: ClusterSettings) -> ClusterSettings {
+        ClusterSettings {
+            retention_days: self.retention_days.unwrap_or(base.retention_days),
+            health_check_interval_s: self
+                .health_check_interval_s
+                .unwrap_or(base.health_check_interval_s),
+            auto_scaling: self.auto_scaling.unwrap_or(base.auto_scaling),
+            high_availability: self.high_availability.unwrap_or(base.high_availability),
+            auto_failover: self.auto_failover.unwrap_or(base.auto_failover),
+            encryption_enabled: self.encryption_enabled.unwrap_or(base.encryption_enabled),
+            monitoring_enabled: self.monitoring_enabled.unwrap_or(base.monitoring_enabled),
+        }
+    }
+}
+
 /// A named, reusable configuration; the three built-in ones are seeded into the
 /// database and admins may add and edit more.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigTemplate {
     pub name: String,
@@ -471,6 +508,23 @@ mod tests {
             e.get("max_nodes"),
             Some("the cluster already holds 3 node(s), its max_nodes limit is 3")
         );
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_names() {
+        let [dev, ..] = builtin_templates();
+        let patch: SettingsPatch =
+            serde_json::from_str(r#"{"auto_scaling": true}"#).expect("patch");
+        let s = patch.apply(dev.settings);
+        assert!(s.auto_scaling);
+        assert_eq!(
+            ClusterSettings {
+                auto_scaling: false,
+                ..s
+            },
+            dev.settings
+        );
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"autoScaling": true}"#).is_err());
     }
 
     #[test]

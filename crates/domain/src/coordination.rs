@@ -115,6 +115,7 @@ fn replacements<'a>(candidates: &[&'a Member], except: Option<&NodeId>) -> Vec<&
 }
 
 /// Who leads: a primary and a coordinator, either possibly absent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Leadership {
     pub primary: Option<NodeId>,
@@ -145,6 +146,7 @@ pub fn elect(members: &[Member]) -> Leadership {
 }
 
 /// One candidate in the failover plan.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanCandidate {
     pub node_id: NodeId,
@@ -153,6 +155,7 @@ pub struct PlanCandidate {
 }
 
 /// A node that may not lead, and why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanExclusion {
     pub node_id: NodeId,
@@ -161,6 +164,7 @@ pub struct PlanExclusion {
 
 /// The ordered candidates with the reasons for their order, who would lead
 /// if chosen from scratch now, and who may not lead.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailoverPlan {
     pub candidates: Vec<PlanCandidate>,
@@ -208,6 +212,7 @@ pub fn failover_plan(members: &[Member]) -> FailoverPlan {
 }
 
 /// What happens if a node fails: who would lead afterwards.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WhatIf {
     pub failed: NodeId,

@@ -35,6 +35,7 @@ pub const ACTIVE_AT: f64 = 0.9;
 pub const DEGRADED_AT: f64 = 0.3;
 
 /// The latest usage sample of a node, in percent of its capacity.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct UsageSample {
     pub cpu_percent: f64,
@@ -136,6 +137,7 @@ impl NodeCondition {
 }
 
 /// The cluster health score and what it is made of.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct HealthBreakdown {
     /// Mean weight of the counted nodes, 0 with none; in [0, 1].
@@ -219,6 +221,7 @@ pub fn cluster_status(score: f64, flags: ClusterFlags) -> ClusterStatus {
 }
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// Whether the cluster's online nodes form a majority of its counted nodes.
     QuorumStatus, "quorum" {
         Healthy => "healthy",

@@ -327,6 +327,43 @@ impl From<NodeId> for String {
     }
 }
 
+#[cfg(feature = "openapi")]
+mod schema {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+
+    fn id_schema(pattern: &str, example: &str, description: &str) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+            .description(Some(description))
+            .examples([example])
+            .into()
+    }
+
+    impl utoipa::PartialSchema for super::ClusterId {
+        fn schema() -> RefOr<Schema> {
+            id_schema(
+                "^cluster-[a-z0-9]{8}-[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[a-z0-9]{8}$",
+                "cluster-a1b2c3d4-2026-01-21-12-00-00-e5f6g7h8",
+                "Cluster id: random part, creation time (UTC), random part",
+            )
+        }
+    }
+    impl utoipa::ToSchema for super::ClusterId {}
+
+    impl utoipa::PartialSchema for super::NodeId {
+        fn schema() -> RefOr<Schema> {
+            id_schema(
+                "^node-[a-z0-9]{8}-[0-9]{4}-[0-9]{2}-[0-9]{2}-[1-9][0-9]*-[a-z0-9]{8}$",
+                "node-a1b2c3d4-2026-01-21-1-1i2j3k4l",
+                "Node id: its cluster's random part and date, its sequence, a random part",
+            )
+        }
+    }
+    impl utoipa::ToSchema for super::NodeId {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,8 @@ pub mod protocol;
 pub mod recommendations;
 
 pub use config::{
-    ClusterLimits, ClusterSettings, ClusterUsage, ConfigTemplate, Environment, builtin_templates,
+    ClusterLimits, ClusterSettings, ClusterUsage, ConfigTemplate, Environment, SettingsPatch,
+    builtin_templates,
 };
 pub use errors::FieldErrors;
 pub use ids::{ClusterId, IdError, NodeId};

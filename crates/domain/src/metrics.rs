@@ -96,6 +96,7 @@ pub fn check_metrics<'a>(
 }
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// Resolution of a metric history.
     MetricStep, "step" {
         Raw => "raw",

@@ -10,6 +10,7 @@ use crate::ids::{ClusterId, NodeId};
 use crate::node::{HealthStatus, NodeStatus};
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// A cluster's status (DESIGN.md §4, Cluster health score and status).
     ClusterStatus, "status" {
         Provisioning => "provisioning",
@@ -22,6 +23,7 @@ text_enum!(
 );
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     EventCategory, "category" {
         System => "system",
         Health => "health",
@@ -33,6 +35,7 @@ text_enum!(
 );
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// Event severities, in increasing order of urgency.
     Severity, "severity" {
         Debug => "debug",
@@ -44,6 +47,7 @@ text_enum!(
 );
 
 /// A cluster as stored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
     pub id: ClusterId,
@@ -79,6 +83,7 @@ impl Cluster {
 
 /// A cluster about to be created: a template's limits and settings, possibly
 /// adjusted, with the cluster's own name, description and region.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewCluster {
     pub name: String,
@@ -110,6 +115,7 @@ impl NewCluster {
 }
 
 /// A change to a cluster's description or configuration; absent fields stay.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterUpdate {
@@ -162,6 +168,7 @@ impl ClusterUpdate {
 }
 
 /// A customer or team whose workloads clusters host.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {
     pub id: String,
@@ -180,6 +187,7 @@ impl Tenant {
 }
 
 /// One point of a metric's history: a raw sample (min = max = avg) or a rollup.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {
     pub at: DateTime<Utc>,
@@ -190,6 +198,7 @@ pub struct MetricPoint {
 }
 
 /// A node as stored. The node token itself is never part of it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub id: NodeId,
@@ -218,6 +227,7 @@ pub struct Node {
 
 /// An operator's or script's report of a node's state (`update_node_status`):
 /// the status, optionally a health override, optionally a metrics sample.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeStatusUpdate {
@@ -274,6 +284,7 @@ impl NodeStatusUpdate {
 }
 
 /// An audit-trail entry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub id: i64,

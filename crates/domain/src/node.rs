@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::errors::{FieldErrors, check_text};
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// A node's lifecycle and liveness status (DESIGN.md §4, Node liveness).
     NodeStatus, "status" {
         Provisioning => "provisioning",
@@ -18,6 +19,7 @@ text_enum!(
 );
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// A node's health from its latest sample; `Unknown` when there is none.
     HealthStatus, "health_status" {
         Healthy => "healthy",
@@ -28,6 +30,7 @@ text_enum!(
 );
 
 /// A node as an admin describes it when adding it to a cluster.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewNode {

@@ -22,6 +22,7 @@ use crate::ids::NodeId;
 use crate::node::NodeStatus;
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     OperationName, "operation" {
         Cordon => "cordon",
         Uncordon => "uncordon",
@@ -41,6 +42,7 @@ text_enum!(
 );
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// What a user may do, each role including the ones before it.
     Role, "role" {
         Viewer => "viewer",
@@ -66,6 +68,7 @@ impl Role {
 }
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// Rate limit classes: how often one user may run operations of a class.
     RateClass, "rate_class" {
         Routine => "routine",
@@ -87,6 +90,7 @@ impl RateClass {
 }
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     OperationTarget, "target" {
         Node => "node",
         Cluster => "cluster",
@@ -455,6 +459,7 @@ fn check_value(kind: ParamKind, value: &Value, now: DateTime<Utc>) -> Result<Val
 }
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// A reason an operation needs `force`.
     Guard, "guard" {
         Primary => "primary",

@@ -31,6 +31,7 @@ pub const FORECAST_MIN_POINTS: usize = 3;
 pub const FORECAST_MIN_SPAN_MINUTES: i64 = 10;
 
 text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     RecommendationKind, "kind" {
         NoNodes => "no_nodes",
         NodesOffline => "nodes_offline",
@@ -48,6 +49,7 @@ text_enum!(
     }
 );
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
     pub kind: RecommendationKind,

@@ -78,7 +78,7 @@ macro_rules! metric_methods {
                 // seen them, so a chart never has a gap at its right edge.
                 let rows = sqlx::query(
                     "SELECT value, recorded_at FROM cluster_metrics
-                     WHERE node_id = $1 AND name = $2 AND recorded_at >= $3 AND recorded_at < $4
+                     WHERE node_id = $1 AND name = $2 AND recorded_at >= $3 AND recorded_at <= $4
                      ORDER BY recorded_at LIMIT $5",
                 )
                 .bind(node_id.as_str())
@@ -102,7 +102,7 @@ macro_rules! metric_methods {
                     "SELECT bucket_start, min_value, max_value, avg_value, sample_count
                      FROM cluster_metric_rollups
                      WHERE node_id = $1 AND name = $2 AND step = $3
-                       AND bucket_start >= $4 AND bucket_start < $5
+                       AND bucket_start >= $4 AND bucket_start <= $5
                      ORDER BY bucket_start",
                 )
                 .bind(node_id.as_str())

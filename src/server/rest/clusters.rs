@@ -1,0 +1,373 @@
+//! `/api/v1/clusters`: create, list, read, change and retire clusters; their
+//! health, failover plan, nodes, metrics and tenants.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use muster_domain::{
+    Cluster, ClusterUpdate, Environment, FieldErrors, NewCluster, NewNode, Node, SettingsPatch,
+    Tenant,
+};
+use muster_store::{ClusterQuery, ClusterSort, Page};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{ClusterPath, JsonBody, QueryParams};
+use super::{ACTOR, ErrorBody};
+use crate::api::clusters::{ClusterHealth, ClusterInfo, cluster_health, cluster_info};
+use crate::api::{AppError, ErrorCode};
+use crate::server::AppState;
+
+/// `create_cluster`: a template's limits and settings, adjusted by what is given.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCluster {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub region: String,
+    /// Template to start from; defaults to the environment's template.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Defaults to the template's environment.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    #[serde(default)]
+    pub max_nodes: Option<u32>,
+    #[serde(default)]
+    pub max_tenants: Option<u32>,
+    #[serde(default)]
+    pub max_storage_gb: Option<u64>,
+    /// Settings laid over the template's.
+    #[serde(default)]
+    pub config: Option<SettingsPatch>,
+}
+
+#[utoipa::path(post, path = "/clusters", tag = "clusters", request_body = CreateCluster,
+    responses((status = 201, body = Cluster), (status = 404, description = "template not found", body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_cluster(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<CreateCluster>,
+) -> Result<(StatusCode, Json<Cluster>), AppError> {
+    let template_name = match (&req.template, req.environment) {
+        (Some(t), _) => t.clone(),
+        (None, Some(env)) => env.as_str().to_owned(),
+        (None, None) => {
+            return Err(AppError::invalid(FieldErrors::single(
+                "template",
+                "template: give a template name or an environment",
+            )));
+        }
+    };
+    let template = state
+        .store
+        .get_template(&template_name)
+        .await
+        .map_err(|e| match e {
+            muster_store::StoreError::NotFound(_) => AppError::with_fields(
+                ErrorCode::NotFound,
+                FieldErrors::single(
+                    "template",
+                    format!("template {template_name:?} does not exist"),
+                ),
+            ),
+            other => other.into(),
+        })?;
+    let mut limits = template.limits;
+    limits.max_nodes = req.max_nodes.unwrap_or(limits.max_nodes);
+    limits.max_tenants = req.max_tenants.unwrap_or(limits.max_tenants);
+    limits.max_storage_gb = req.max_storage_gb.unwrap_or(limits.max_storage_gb);
+    let new = NewCluster {
+        name: req.name,
+        description: req.description,
+        region: req.region,
+        environment: req.environment.unwrap_or(template.environment),
+        limits,
+        settings: req.config.unwrap_or_default().apply(template.settings),
+        template_name: Some(template.name),
+    };
+    new.validate().map_err(AppError::invalid)?;
+    let cluster = state.store.create_cluster(&new, ACTOR).await?;
+    Ok((StatusCode::CREATED, Json(cluster)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClusterPage {
+    pub items: Vec<Cluster>,
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/clusters", tag = "clusters",
+    params(
+        ("status" = Option<String>, Query, description = "provisioning, active, degraded, offline, maintenance or decommissioned"),
+        ("environment" = Option<String>, Query, description = "development, staging or production"),
+        ("region" = Option<String>, Query),
+        ("name" = Option<String>, Query, description = "case-insensitive part of the name"),
+        ("sort" = Option<String>, Query, description = "name, created_at or health_score; prefix - for descending (default -created_at)"),
+        ("cursor" = Option<String>, Query),
+        ("limit" = Option<u32>, Query, description = "1 to 1000, default 50"),
+    ),
+    responses((status = 200, body = ClusterPage), (status = 400, body = ErrorBody)))]
+pub async fn list_clusters(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Page<Cluster>>, AppError> {
+    let q = QueryParams::parse(
+        query.as_deref(),
+        &[
+            "status",
+            "environment",
+            "region",
+            "name",
+            "sort",
+            "cursor",
+            "limit",
+        ],
+    )?;
+    let (sort, descending) = match q.text("sort") {
+        None => (ClusterSort::CreatedAt, true),
+        Some(s) => {
+            let (name, desc) = s.strip_prefix('-').map_or((s, false), |n| (n, true));
+            let sort = name.parse::<ClusterSort>().map_err(|e| {
+                AppError::with_fields(ErrorCode::BadRequest, FieldErrors::single("sort", e))
+            })?;
+            (sort, desc)
+        }
+    };
+    let query = ClusterQuery {
+        status: q.get("status")?,
+        environment: q.get("environment")?,
+        region: q.text("region").map(str::to_owned),
+        name: q.text("name").map(str::to_owned),
+        sort,
+        descending,
+        include_decommissioned: q.get("status")?
+            == Some(muster_domain::ClusterStatus::Decommissioned),
+        cursor: q.text("cursor").map(str::to_owned),
+        limit: muster_store::page_size(q.get("limit")?),
+    };
+    Ok(Json(state.store.list_clusters(&query).await?))
+}
+
+#[utoipa::path(get, path = "/clusters/{id}", tag = "clusters",
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 200, body = ClusterInfo), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_cluster_info(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+) -> Result<Json<ClusterInfo>, AppError> {
+    Ok(Json(cluster_info(state.store.as_ref(), &id).await?))
+}
+
+#[utoipa::path(patch, path = "/clusters/{id}", tag = "clusters", request_body = ClusterUpdate,
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 200, body = Cluster), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn update_cluster(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+    JsonBody(update): JsonBody<ClusterUpdate>,
+) -> Result<Json<Cluster>, AppError> {
+    update.validate().map_err(AppError::invalid)?;
+    Ok(Json(state.store.update_cluster(&id, &update, ACTOR).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForceFlag {
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[utoipa::path(post, path = "/clusters/{id}/decommission", tag = "clusters", request_body = ForceFlag,
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 200, body = Cluster), (status = 404, body = ErrorBody),
+        (status = 409, description = "nodes or tenants remain; pass force", body = ErrorBody)))]
+pub async fn decommission_cluster(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+    JsonBody(flag): JsonBody<ForceFlag>,
+) -> Result<Json<Cluster>, AppError> {
+    Ok(Json(
+        state
+            .store
+            .decommission_cluster(&id, flag.force, ACTOR)
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/clusters/{id}/health", tag = "health",
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 200, body = ClusterHealth), (status = 404, body = ErrorBody)))]
+pub async fn get_cluster_health(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+) -> Result<Json<ClusterHealth>, AppError> {
+    let (cluster, nodes) =
+        tokio::try_join!(state.store.get_cluster(&id), state.store.list_nodes(&id))?;
+    Ok(Json(cluster_health(&cluster, &nodes)))
+}
+
+#[utoipa::path(get, path = "/clusters/{id}/failover-plan", tag = "clusters",
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 200, body = FailoverPlanView), (status = 404, body = ErrorBody)))]
+pub async fn get_failover_plan(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+) -> Result<Json<FailoverPlanView>, AppError> {
+    use muster_domain::coordination::{Leadership, failover_plan, what_if_fails};
+    let (cluster, nodes) =
+        tokio::try_join!(state.store.get_cluster(&id), state.store.list_nodes(&id))?;
+    let members: Vec<_> = nodes
+        .iter()
+        .map(muster_domain::cluster_state::member)
+        .collect();
+    let current = Leadership {
+        primary: cluster.primary_node_id.clone(),
+        coordinator: cluster.coordinator_node_id.clone(),
+    };
+    let what_if = members
+        .iter()
+        .filter(|m| m.status != muster_domain::NodeStatus::Decommissioned)
+        .map(|m| what_if_fails(&members, &current, &m.id))
+        .collect();
+    Ok(Json(FailoverPlanView {
+        current,
+        term: cluster.term,
+        auto_failover: cluster.config.auto_failover,
+        plan: failover_plan(&members),
+        what_if,
+    }))
+}
+
+/// The failover plan with who leads now and, for each node, what its failure
+/// would do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailoverPlanView {
+    pub current: muster_domain::coordination::Leadership,
+    pub term: u64,
+    pub auto_failover: bool,
+    pub plan: muster_domain::coordination::FailoverPlan,
+    pub what_if: Vec<muster_domain::coordination::WhatIf>,
+}
+
+/// `add_cluster_node`'s answer: the node and its token, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddedNode {
+    pub node: Node,
+    /// The node agent's credential; only its hash is stored.
+    pub node_token: String,
+}
+
+#[utoipa::path(post, path = "/clusters/{id}/nodes", tag = "nodes", request_body = NewNode,
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 201, body = AddedNode), (status = 404, body = ErrorBody),
+        (status = 409, description = "max_nodes or max_storage_gb reached", body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_cluster_node(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+    JsonBody(node): JsonBody<NewNode>,
+) -> Result<(StatusCode, Json<AddedNode>), AppError> {
+    node.validate().map_err(AppError::invalid)?;
+    let token = crate::server::tokens::new_token("mnt");
+    let node = state
+        .store
+        .add_node(
+            &id,
+            &node,
+            Some(&crate::server::tokens::hash_token(&token)),
+            ACTOR,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AddedNode {
+            node,
+            node_token: token,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/clusters/{id}/nodes", tag = "nodes",
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 200, body = Vec<Node>), (status = 404, body = ErrorBody)))]
+pub async fn list_cluster_nodes(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+) -> Result<Json<Vec<Node>>, AppError> {
+    state.store.get_cluster(&id).await?;
+    Ok(Json(state.store.list_nodes(&id).await?))
+}
+
+/// `record_cluster_metrics`: one sample of a node's metrics.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordMetrics {
+    pub node_id: muster_domain::NodeId,
+    pub metrics: std::collections::BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recorded {
+    pub recorded: u64,
+}
+
+#[utoipa::path(post, path = "/clusters/{id}/metrics", tag = "metrics", request_body = RecordMetrics,
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 201, body = Recorded), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn record_cluster_metrics(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+    JsonBody(req): JsonBody<RecordMetrics>,
+) -> Result<(StatusCode, Json<Recorded>), AppError> {
+    muster_domain::metrics::check_metrics(req.metrics.iter().map(|(k, v)| (k.as_str(), *v)))
+        .map_err(AppError::invalid)?;
+    let recorded = state
+        .store
+        .record_metrics(&id, &req.node_id, &req.metrics)
+        .await?;
+    Ok((StatusCode::CREATED, Json(Recorded { recorded })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceTenant {
+    pub tenant_id: String,
+}
+
+#[utoipa::path(post, path = "/clusters/{id}/tenants", tag = "tenants", request_body = PlaceTenant,
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 201, body = Tenant), (status = 404, body = ErrorBody),
+        (status = 409, description = "already hosted, or max_tenants reached", body = ErrorBody)))]
+pub async fn place_tenant(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+    JsonBody(req): JsonBody<PlaceTenant>,
+) -> Result<(StatusCode, Json<Tenant>), AppError> {
+    let tenant = state.store.place_tenant(&id, &req.tenant_id, ACTOR).await?;
+    Ok((StatusCode::CREATED, Json(tenant)))
+}
+
+#[utoipa::path(get, path = "/clusters/{id}/tenants", tag = "tenants",
+    params(("id" = String, Path, description = "cluster id")),
+    responses((status = 200, body = Vec<Tenant>), (status = 404, body = ErrorBody)))]
+pub async fn list_cluster_tenants(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+) -> Result<Json<Vec<Tenant>>, AppError> {
+    state.store.get_cluster(&id).await?;
+    Ok(Json(state.store.cluster_tenants(&id).await?))
+}
+
+#[utoipa::path(delete, path = "/clusters/{id}/tenants/{tenant_id}", tag = "tenants",
+    params(("id" = String, Path, description = "cluster id"), ("tenant_id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove_tenant(
+    State(state): State<AppState>,
+    ClusterPath(id): ClusterPath,
+    axum::extract::Path((_, tenant_id)): axum::extract::Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    state.store.remove_tenant(&id, &tenant_id, ACTOR).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

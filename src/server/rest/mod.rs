@@ -1,0 +1,109 @@
+//! The REST API under `/api/v1`, described by `/api/v1/openapi.json`, which is
+//! generated from these handlers.
+
+pub mod clusters;
+pub mod events;
+pub mod extract;
+pub mod nodes;
+pub mod tenants;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::get;
+use muster_domain::ClusterStatus;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::clusters::{ClusterHealth, cluster_health};
+use crate::api::{AppError, ErrorCode};
+use crate::server::AppState;
+
+/// Who changes are attributed to until sign-in exists.
+pub(crate) const ACTOR: &str = "user:anonymous";
+
+/// The error body every route answers with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code: bad_request, unauthorized, forbidden, not_found,
+    /// conflict, invalid, payload_too_large, rate_limited, unavailable, internal.
+    pub error: String,
+    pub message: String,
+    /// Messages per field, for input errors.
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "every cluster's health", body = Vec<ClusterHealth>)))]
+pub async fn health_summary(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ClusterHealth>>, AppError> {
+    let mut query = muster_store::ClusterQuery {
+        limit: muster_store::MAX_PAGE,
+        ..muster_store::ClusterQuery::default()
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = state.store.list_clusters(&query).await?;
+        for cluster in page.items {
+            if cluster.status == ClusterStatus::Decommissioned {
+                continue;
+            }
+            let nodes = state.store.list_nodes(&cluster.id).await?;
+            out.push(cluster_health(&cluster, &nodes));
+        }
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(Json(out))
+}
+
+/// The REST routes and the OpenAPI document describing them.
+pub fn router() -> (axum::Router<AppState>, OpenApi) {
+    let (router, mut api) = OpenApiRouter::<AppState>::new()
+        .routes(routes!(clusters::create_cluster, clusters::list_clusters))
+        .routes(routes!(
+            clusters::get_cluster_info,
+            clusters::update_cluster
+        ))
+        .routes(routes!(clusters::decommission_cluster))
+        .routes(routes!(clusters::get_cluster_health))
+        .routes(routes!(clusters::get_failover_plan))
+        .routes(routes!(
+            clusters::add_cluster_node,
+            clusters::list_cluster_nodes
+        ))
+        .routes(routes!(clusters::record_cluster_metrics))
+        .routes(routes!(
+            clusters::place_tenant,
+            clusters::list_cluster_tenants
+        ))
+        .routes(routes!(clusters::remove_tenant))
+        .routes(routes!(nodes::get_node, nodes::remove_node))
+        .routes(routes!(nodes::update_node_status))
+        .routes(routes!(nodes::promote_to_primary))
+        .routes(routes!(nodes::decommission_node))
+        .routes(routes!(nodes::node_metrics))
+        .routes(routes!(events::get_cluster_events))
+        .routes(routes!(tenants::create_tenant, tenants::list_tenants))
+        .routes(routes!(tenants::list_templates))
+        .routes(routes!(health_summary))
+        .split_for_parts();
+    api.info.title = "Muster API".into();
+    api.info.version = env!("CARGO_PKG_VERSION").into();
+    api.info.description = Some("Clusters, nodes, health, events and metrics. Errors answer {\"error\", \"message\", \"fields\"}.".into());
+    api.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    let doc = api.clone();
+    let router = router
+        .route(
+            "/openapi.json",
+            get(move || std::future::ready(Json(doc.clone()))),
+        )
+        .fallback(|| async { AppError::new(ErrorCode::NotFound, "no such API route") })
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES));
+    (router, api)
+}

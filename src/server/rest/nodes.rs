@@ -1,0 +1,125 @@
+//! `/api/v1/nodes/{id}`: a node's record, status reports, promotion,
+//! retirement and metric history.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use muster_domain::metrics::MetricStep;
+use muster_domain::{Cluster, FieldErrors, MetricPoint, Node, NodeStatusUpdate};
+
+use super::clusters::ForceFlag;
+use super::extract::{JsonBody, NodePath, QueryParams};
+use super::{ACTOR, ErrorBody};
+use crate::api::{AppError, ErrorCode};
+use crate::server::AppState;
+
+#[utoipa::path(get, path = "/nodes/{id}", tag = "nodes",
+    params(("id" = String, Path, description = "node id")),
+    responses((status = 200, body = Node), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_node(
+    State(state): State<AppState>,
+    NodePath(id): NodePath,
+) -> Result<Json<Node>, AppError> {
+    Ok(Json(state.store.get_node(&id).await?))
+}
+
+#[utoipa::path(post, path = "/nodes/{id}/status", tag = "nodes", request_body = NodeStatusUpdate,
+    params(("id" = String, Path, description = "node id")),
+    responses((status = 200, body = Node), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn update_node_status(
+    State(state): State<AppState>,
+    NodePath(id): NodePath,
+    JsonBody(update): JsonBody<NodeStatusUpdate>,
+) -> Result<Json<Node>, AppError> {
+    update.validate().map_err(AppError::invalid)?;
+    Ok(Json(
+        state.store.update_node_status(&id, &update, ACTOR).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/nodes/{id}/promote", tag = "nodes", request_body = ForceFlag,
+    params(("id" = String, Path, description = "node id")),
+    responses((status = 200, description = "the cluster with its new primary and term", body = Cluster),
+        (status = 404, body = ErrorBody), (status = 409, description = "not a candidate; pass force", body = ErrorBody)))]
+pub async fn promote_to_primary(
+    State(state): State<AppState>,
+    NodePath(id): NodePath,
+    JsonBody(flag): JsonBody<ForceFlag>,
+) -> Result<Json<Cluster>, AppError> {
+    Ok(Json(
+        state.store.promote_node(&id, flag.force, ACTOR).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/nodes/{id}/decommission", tag = "nodes",
+    params(("id" = String, Path, description = "node id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn decommission_node(
+    State(state): State<AppState>,
+    NodePath(id): NodePath,
+) -> Result<StatusCode, AppError> {
+    state.store.retire_node(&id, false, ACTOR).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/nodes/{id}", tag = "nodes",
+    params(("id" = String, Path, description = "node id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove_node(
+    State(state): State<AppState>,
+    NodePath(id): NodePath,
+) -> Result<StatusCode, AppError> {
+    state.store.retire_node(&id, true, ACTOR).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/nodes/{id}/metrics", tag = "metrics",
+    params(("id" = String, Path, description = "node id"),
+        ("name" = String, Query, description = "metric name, e.g. cpu_usage_percent"),
+        ("since" = Option<String>, Query, description = "RFC 3339; default one hour ago"),
+        ("until" = Option<String>, Query, description = "RFC 3339, inclusive; default now"),
+        ("step" = Option<String>, Query, description = "raw, 1m or 1h; default chosen from the span")),
+    responses((status = 200, body = Vec<MetricPoint>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn node_metrics(
+    State(state): State<AppState>,
+    NodePath(id): NodePath,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<MetricPoint>>, AppError> {
+    let q = QueryParams::parse(query.as_deref(), &["name", "since", "until", "step"])?;
+    let name = q.text("name").ok_or_else(|| {
+        AppError::with_fields(
+            ErrorCode::BadRequest,
+            FieldErrors::single("name", "name is required"),
+        )
+    })?;
+    if !muster_domain::metrics::is_metric_name(name) {
+        return Err(AppError::with_fields(
+            ErrorCode::BadRequest,
+            FieldErrors::single("name", "name is not a metric name"),
+        ));
+    }
+    let now = muster_store::now();
+    let until = q
+        .get::<chrono::DateTime<chrono::Utc>>("until")?
+        .unwrap_or(now);
+    let since = q
+        .get::<chrono::DateTime<chrono::Utc>>("since")?
+        .unwrap_or(until - chrono::Duration::hours(1));
+    if since >= until {
+        return Err(AppError::with_fields(
+            ErrorCode::BadRequest,
+            FieldErrors::single("since", "since must be before until"),
+        ));
+    }
+    let step = q
+        .get::<MetricStep>("step")?
+        .unwrap_or_else(|| MetricStep::finest_for(since, until));
+    state.store.get_node(&id).await?;
+    Ok(Json(
+        state
+            .store
+            .metric_history(&id, name, since, until, step)
+            .await?,
+    ))
+}
