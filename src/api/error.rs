@@ -8,6 +8,8 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use muster_domain::FieldErrors;
 use serde::{Deserialize, Serialize};
 
+/// Machine-readable error codes; each maps to one HTTP status.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -41,6 +43,8 @@ impl ErrorCode {
     }
 }
 
+/// The body of every error answer: `{"error", "message", "fields"}`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{ClusterPath, JsonBody, QueryParams};
-use super::{ACTOR, ErrorBody};
+use super::ACTOR;
 use crate::api::clusters::{ClusterHealth, ClusterInfo, cluster_health, cluster_info};
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
@@ -44,8 +44,8 @@ pub struct CreateCluster {
 }
 
 #[utoipa::path(post, path = "/clusters", tag = "clusters", request_body = CreateCluster,
-    responses((status = 201, body = Cluster), (status = 404, description = "template not found", body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Cluster), (status = 404, description = "template not found", body = AppError),
+        (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn create_cluster(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<CreateCluster>,
@@ -108,7 +108,7 @@ pub struct ClusterPage {
         ("cursor" = Option<String>, Query),
         ("limit" = Option<u32>, Query, description = "1 to 1000, default 50"),
     ),
-    responses((status = 200, body = ClusterPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = ClusterPage), (status = 400, body = AppError)))]
 pub async fn list_clusters(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -152,7 +152,7 @@ pub async fn list_clusters(
 
 #[utoipa::path(get, path = "/clusters/{id}", tag = "clusters",
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 200, body = ClusterInfo), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ClusterInfo), (status = 400, body = AppError), (status = 404, body = AppError)))]
 pub async fn get_cluster_info(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -162,8 +162,8 @@ pub async fn get_cluster_info(
 
 #[utoipa::path(patch, path = "/clusters/{id}", tag = "clusters", request_body = ClusterUpdate,
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 200, body = Cluster), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Cluster), (status = 404, body = AppError), (status = 409, body = AppError),
+        (status = 422, body = AppError)))]
 pub async fn update_cluster(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -182,8 +182,8 @@ pub struct ForceFlag {
 
 #[utoipa::path(post, path = "/clusters/{id}/decommission", tag = "clusters", request_body = ForceFlag,
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 200, body = Cluster), (status = 404, body = ErrorBody),
-        (status = 409, description = "nodes or tenants remain; pass force", body = ErrorBody)))]
+    responses((status = 200, body = Cluster), (status = 404, body = AppError),
+        (status = 409, description = "nodes or tenants remain; pass force", body = AppError)))]
 pub async fn decommission_cluster(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -199,7 +199,7 @@ pub async fn decommission_cluster(
 
 #[utoipa::path(get, path = "/clusters/{id}/health", tag = "health",
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 200, body = ClusterHealth), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ClusterHealth), (status = 404, body = AppError)))]
 pub async fn get_cluster_health(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -211,7 +211,7 @@ pub async fn get_cluster_health(
 
 #[utoipa::path(get, path = "/clusters/{id}/failover-plan", tag = "clusters",
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 200, body = FailoverPlanView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = FailoverPlanView), (status = 404, body = AppError)))]
 pub async fn get_failover_plan(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -262,8 +262,8 @@ pub struct AddedNode {
 
 #[utoipa::path(post, path = "/clusters/{id}/nodes", tag = "nodes", request_body = NewNode,
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 201, body = AddedNode), (status = 404, body = ErrorBody),
-        (status = 409, description = "max_nodes or max_storage_gb reached", body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = AddedNode), (status = 404, body = AppError),
+        (status = 409, description = "max_nodes or max_storage_gb reached", body = AppError), (status = 422, body = AppError)))]
 pub async fn add_cluster_node(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -291,7 +291,7 @@ pub async fn add_cluster_node(
 
 #[utoipa::path(get, path = "/clusters/{id}/nodes", tag = "nodes",
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 200, body = Vec<Node>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<Node>), (status = 404, body = AppError)))]
 pub async fn list_cluster_nodes(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -315,7 +315,7 @@ pub struct Recorded {
 
 #[utoipa::path(post, path = "/clusters/{id}/metrics", tag = "metrics", request_body = RecordMetrics,
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 201, body = Recorded), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Recorded), (status = 404, body = AppError), (status = 422, body = AppError)))]
 pub async fn record_cluster_metrics(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -338,8 +338,8 @@ pub struct PlaceTenant {
 
 #[utoipa::path(post, path = "/clusters/{id}/tenants", tag = "tenants", request_body = PlaceTenant,
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 201, body = Tenant), (status = 404, body = ErrorBody),
-        (status = 409, description = "already hosted, or max_tenants reached", body = ErrorBody)))]
+    responses((status = 201, body = Tenant), (status = 404, body = AppError),
+        (status = 409, description = "already hosted, or max_tenants reached", body = AppError)))]
 pub async fn place_tenant(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -351,7 +351,7 @@ pub async fn place_tenant(
 
 #[utoipa::path(get, path = "/clusters/{id}/tenants", tag = "tenants",
     params(("id" = String, Path, description = "cluster id")),
-    responses((status = 200, body = Vec<Tenant>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<Tenant>), (status = 404, body = AppError)))]
 pub async fn list_cluster_tenants(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
@@ -362,7 +362,7 @@ pub async fn list_cluster_tenants(
 
 #[utoipa::path(delete, path = "/clusters/{id}/tenants/{tenant_id}", tag = "tenants",
     params(("id" = String, Path, description = "cluster id"), ("tenant_id" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = AppError)))]
 pub async fn remove_tenant(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,

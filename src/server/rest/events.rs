@@ -7,7 +7,6 @@ use muster_store::{EventQuery, Page};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::ErrorBody;
 use super::extract::QueryParams;
 use crate::api::AppError;
 use crate::server::AppState;
@@ -28,7 +27,7 @@ pub struct EventPage {
         ("until" = Option<String>, Query, description = "RFC 3339, exclusive"),
         ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1 to 1000, default 50"),
     ),
-    responses((status = 200, body = EventPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = EventPage), (status = 400, body = AppError)))]
 pub async fn get_cluster_events(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

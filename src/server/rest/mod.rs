@@ -11,8 +11,6 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
 use muster_domain::ClusterStatus;
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,17 +21,6 @@ use crate::server::AppState;
 
 /// Who changes are attributed to until sign-in exists.
 pub(crate) const ACTOR: &str = "user:anonymous";
-
-/// The error body every route answers with.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// Machine-readable code: bad_request, unauthorized, forbidden, not_found,
-    /// conflict, invalid, payload_too_large, rate_limited, unavailable, internal.
-    pub error: String,
-    pub message: String,
-    /// Messages per field, for input errors.
-    pub fields: Option<std::collections::BTreeMap<String, String>>,
-}
 
 #[utoipa::path(get, path = "/health", tag = "health",
     responses((status = 200, description = "every cluster's health", body = Vec<ClusterHealth>)))]

@@ -9,13 +9,13 @@ use muster_domain::{Cluster, FieldErrors, MetricPoint, Node, NodeStatusUpdate};
 
 use super::clusters::ForceFlag;
 use super::extract::{JsonBody, NodePath, QueryParams};
-use super::{ACTOR, ErrorBody};
+use super::ACTOR;
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
 
 #[utoipa::path(get, path = "/nodes/{id}", tag = "nodes",
     params(("id" = String, Path, description = "node id")),
-    responses((status = 200, body = Node), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Node), (status = 400, body = AppError), (status = 404, body = AppError)))]
 pub async fn get_node(
     State(state): State<AppState>,
     NodePath(id): NodePath,
@@ -25,8 +25,8 @@ pub async fn get_node(
 
 #[utoipa::path(post, path = "/nodes/{id}/status", tag = "nodes", request_body = NodeStatusUpdate,
     params(("id" = String, Path, description = "node id")),
-    responses((status = 200, body = Node), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Node), (status = 404, body = AppError), (status = 409, body = AppError),
+        (status = 422, body = AppError)))]
 pub async fn update_node_status(
     State(state): State<AppState>,
     NodePath(id): NodePath,
@@ -41,7 +41,7 @@ pub async fn update_node_status(
 #[utoipa::path(post, path = "/nodes/{id}/promote", tag = "nodes", request_body = ForceFlag,
     params(("id" = String, Path, description = "node id")),
     responses((status = 200, description = "the cluster with its new primary and term", body = Cluster),
-        (status = 404, body = ErrorBody), (status = 409, description = "not a candidate; pass force", body = ErrorBody)))]
+        (status = 404, body = AppError), (status = 409, description = "not a candidate; pass force", body = AppError)))]
 pub async fn promote_to_primary(
     State(state): State<AppState>,
     NodePath(id): NodePath,
@@ -54,7 +54,7 @@ pub async fn promote_to_primary(
 
 #[utoipa::path(post, path = "/nodes/{id}/decommission", tag = "nodes",
     params(("id" = String, Path, description = "node id")),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = AppError), (status = 409, body = AppError)))]
 pub async fn decommission_node(
     State(state): State<AppState>,
     NodePath(id): NodePath,
@@ -65,7 +65,7 @@ pub async fn decommission_node(
 
 #[utoipa::path(delete, path = "/nodes/{id}", tag = "nodes",
     params(("id" = String, Path, description = "node id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = AppError)))]
 pub async fn remove_node(
     State(state): State<AppState>,
     NodePath(id): NodePath,
@@ -80,7 +80,7 @@ pub async fn remove_node(
         ("since" = Option<String>, Query, description = "RFC 3339; default one hour ago"),
         ("until" = Option<String>, Query, description = "RFC 3339, inclusive; default now"),
         ("step" = Option<String>, Query, description = "raw, 1m or 1h; default chosen from the span")),
-    responses((status = 200, body = Vec<MetricPoint>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<MetricPoint>), (status = 400, body = AppError), (status = 404, body = AppError)))]
 pub async fn node_metrics(
     State(state): State<AppState>,
     NodePath(id): NodePath,

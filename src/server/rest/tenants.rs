@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::extract::JsonBody;
-use super::{ACTOR, ErrorBody};
+use super::ACTOR;
 use crate::api::AppError;
 use crate::server::AppState;
 
@@ -19,7 +19,7 @@ pub struct CreateTenant {
 }
 
 #[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = CreateTenant,
-    responses((status = 201, body = Tenant), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Tenant), (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn create_tenant(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<CreateTenant>,
