@@ -12,8 +12,8 @@ use muster_store::{ClusterQuery, ClusterSort, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ClusterPath, JsonBody, QueryParams};
 use super::ACTOR;
+use super::extract::{ClusterPath, JsonBody, QueryParams};
 use crate::api::clusters::{ClusterHealth, ClusterInfo, cluster_health, cluster_info};
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;

@@ -7,8 +7,8 @@ use muster_domain::{ConfigTemplate, Tenant};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::extract::JsonBody;
 use super::ACTOR;
+use super::extract::JsonBody;
 use crate::api::AppError;
 use crate::server::AppState;
 
