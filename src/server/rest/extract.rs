@@ -95,6 +95,11 @@ fn field_of(path: &str, message: &str) -> String {
         .iter()
         .find_map(|p| message.strip_prefix(p))
         .and_then(|rest| rest.split('`').next());
+    // A top-level array where an object belongs is the body's fault, not an
+    // element's: serde reads structs from arrays, so the path would be "[0]".
+    if path.starts_with('[') {
+        return "body".to_owned();
+    }
     let base = if path == "." { "" } else { path };
     match (named, message.starts_with("unknown field")) {
         // For an unknown field serde's path already ends at that field.
