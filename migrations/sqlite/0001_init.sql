@@ -121,6 +121,12 @@ CREATE TABLE cluster_metric_rollups (
 );
 CREATE INDEX cluster_metric_rollups_time_idx ON cluster_metric_rollups (step, bucket_start);
 
+-- How far each rollup step has been computed: buckets before up_to are final.
+CREATE TABLE metric_rollup_watermarks (
+    step   TEXT PRIMARY KEY CHECK (step IN ('1m', '1h')),
+    up_to  INTEGER NOT NULL
+);
+
 CREATE TABLE tenants (
     id          TEXT PRIMARY KEY NOT NULL,
     name        TEXT NOT NULL UNIQUE,

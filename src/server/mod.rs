@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod health;
+pub mod jobs;
 // Handlers list their error answers in their OpenAPI `responses`.
 #[allow(clippy::missing_errors_doc)]
 pub mod rest;
@@ -60,10 +61,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!("Muster is listening on http://{local}");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let metrics_job = jobs::spawn_metrics_job(store.clone(), stopped);
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"));
+    let _ = stop.send(true);
+    let _ = metrics_job.await;
     store.close().await;
     served
 }

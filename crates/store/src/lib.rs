@@ -140,6 +140,11 @@ pub trait Store: Send + Sync + 'static {
         step: MetricStep,
     ) -> StoreFuture<'a, Vec<MetricPoint>>;
 
+    /// One run of the metrics job: roll complete minutes and hours up, then
+    /// drop raw samples past 48 h and rollups past their cluster's retention.
+    /// `None` when another replica holds the job's lock.
+    fn roll_up_metrics(&self, now: DateTime<Utc>) -> StoreFuture<'_, Option<RollupReport>>;
+
     fn create_tenant<'a>(&'a self, name: &'a str, actor: &'a str) -> StoreFuture<'a, Tenant>;
     fn list_tenants(&self) -> StoreFuture<'_, Vec<Tenant>>;
     fn cluster_tenants<'a>(&'a self, cluster_id: &'a ClusterId) -> StoreFuture<'a, Vec<Tenant>>;
@@ -178,6 +183,18 @@ pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
+
+/// What one run of the metrics job did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollupReport {
+    pub minutes: u64,
+    pub hours: u64,
+    pub raw_deleted: u64,
+    pub rollups_deleted: u64,
+}
+
+/// Advisory lock key of the metrics job on PostgreSQL ("muster-m").
+const ROLLUP_JOB_LOCK: i64 = 0x6d75_7374_6572_2d6d;
 
 /// How many times a freshly generated id is retried after a collision.
 const ID_ATTEMPTS: usize = 5;

@@ -43,6 +43,27 @@ pub(crate) mod dialect {
         Ok(row.try_get(column)?)
     }
 
+    /// The start of the minute / hour holding a time column, in UTC whatever
+    /// the session's time zone.
+    pub fn minute_of(column: &str) -> String {
+        format!("(date_trunc('minute', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')")
+    }
+
+    pub fn hour_of(column: &str) -> String {
+        format!("(date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')")
+    }
+
+    /// `column` is older than `days` (an SQL integer expression) before `$now`.
+    pub fn older_than_days(column: &str, days: &str, now: &str) -> String {
+        format!("{column} < {now} - make_interval(days => CAST({days} AS INTEGER))")
+    }
+
+    /// A cluster's retention in days, read from its `config` document.
+    pub const RETENTION_DAYS: &str = "CAST(c.config->>'retention_days' AS INTEGER)";
+
+    /// Replicas share the database: one runs a background job at a time.
+    pub const TRY_JOB_LOCK: Option<&str> = Some("SELECT pg_try_advisory_xact_lock($1)");
+
     pub fn json<T: Serialize + ?Sized>(v: &T) -> Json<serde_json::Value> {
         Json(serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
     }

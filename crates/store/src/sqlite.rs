@@ -48,6 +48,26 @@ pub(crate) mod dialect {
             .transpose()
     }
 
+    /// The start of the minute / hour holding a time column, in the column's type.
+    pub fn minute_of(column: &str) -> String {
+        format!("(({column} / 60000) * 60000)")
+    }
+
+    pub fn hour_of(column: &str) -> String {
+        format!("(({column} / 3600000) * 3600000)")
+    }
+
+    /// `column` is older than `days` (an SQL integer expression) before `$now`.
+    pub fn older_than_days(column: &str, days: &str, now: &str) -> String {
+        format!("{column} < {now} - ({days}) * 86400000")
+    }
+
+    /// A cluster's retention in days, read from its `config` document.
+    pub const RETENTION_DAYS: &str = "CAST(json_extract(c.config, '$.retention_days') AS INTEGER)";
+
+    /// Background jobs need no lock: SQLite has one writer, and one server.
+    pub const TRY_JOB_LOCK: Option<&str> = None;
+
     pub fn json<T: Serialize + ?Sized>(v: &T) -> String {
         // Serialising plain data to a string cannot fail.
         serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())

@@ -447,6 +447,90 @@ async fn metrics(store: &dyn Store, dev: &Cluster) {
         .await
         .expect("none");
     assert!(missing.is_empty());
+
+    // The job rolls complete minutes and hours up, once.
+    let later = now + chrono::Duration::hours(2);
+    let report = store
+        .roll_up_metrics(later)
+        .await
+        .expect("job")
+        .expect("lock free");
+    assert!(report.minutes >= 2 && report.hours >= 2, "{report:?}");
+    let again = store
+        .roll_up_metrics(later)
+        .await
+        .expect("job")
+        .expect("lock free");
+    assert_eq!(
+        (again.minutes, again.hours),
+        (0, 0),
+        "watermarks stop double work"
+    );
+    let wide_until = later + chrono::Duration::hours(1);
+    let hours = store
+        .metric_history(
+            &node.id,
+            "cpu_usage_percent",
+            since,
+            wide_until,
+            MetricStep::Hour,
+        )
+        .await
+        .expect("1h");
+    let h: u64 = hours.iter().map(|p| p.count).sum();
+    assert_eq!(h, 2, "{hours:?}");
+    let (lo, hi) = (
+        hours.iter().map(|p| p.min).fold(f64::MAX, f64::min),
+        hours.iter().map(|p| p.max).fold(f64::MIN, f64::max),
+    );
+    assert_eq!((lo, hi), (10.0, 42.0));
+
+    // Raw samples go after 48 h; the rollups stay for the retention (7 days).
+    let report = store
+        .roll_up_metrics(now + chrono::Duration::hours(49))
+        .await
+        .expect("job")
+        .expect("lock");
+    assert!(report.raw_deleted >= 3, "{report:?}");
+    let raw = store
+        .metric_history(
+            &node.id,
+            "cpu_usage_percent",
+            since,
+            wide_until,
+            MetricStep::Raw,
+        )
+        .await
+        .expect("raw");
+    assert!(raw.is_empty());
+    let kept = store
+        .metric_history(
+            &node.id,
+            "cpu_usage_percent",
+            since,
+            wide_until,
+            MetricStep::Minute,
+        )
+        .await
+        .expect("1m");
+    assert_eq!(kept.iter().map(|p| p.count).sum::<u64>(), 2);
+    let report = store
+        .roll_up_metrics(now + chrono::Duration::days(8))
+        .await
+        .expect("job")
+        .expect("lock");
+    assert!(report.rollups_deleted >= 4, "{report:?}");
+    let gone = store
+        .metric_history(
+            &node.id,
+            "cpu_usage_percent",
+            since,
+            wide_until,
+            MetricStep::Minute,
+        )
+        .await
+        .expect("1m");
+    assert!(gone.is_empty());
 }
 
 /// Decommissioning and removing nodes fails leadership over; a cluster with

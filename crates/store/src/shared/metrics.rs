@@ -35,6 +35,45 @@ macro_rules! metric_fns {
     };
 }
 
+/// Helpers of the rollup job, generated into each backend module.
+macro_rules! rollup_fns {
+    () => {
+        /// Where the last rollup of `step` stopped, or where the data `first`
+        /// (an SQL query for the oldest time, aliased `t`) starts.
+        async fn watermark(
+            conn: &mut d::Conn,
+            step: &str,
+            first: &str,
+        ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::StoreError> {
+            let row = sqlx::query("SELECT up_to FROM metric_rollup_watermarks WHERE step = $1")
+                .bind(step)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = row {
+                return Ok(Some(d::get_time(&row, "up_to")?));
+            }
+            let row = sqlx::query(first).fetch_one(&mut *conn).await?;
+            d::get_opt_time(&row, "t")
+        }
+
+        async fn set_watermark(
+            conn: &mut d::Conn,
+            step: &str,
+            up_to: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), $crate::StoreError> {
+            sqlx::query(
+                "INSERT INTO metric_rollup_watermarks (step, up_to) VALUES ($1, $2)
+                 ON CONFLICT (step) DO UPDATE SET up_to = excluded.up_to",
+            )
+            .bind(step)
+            .bind(d::time(up_to))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+    };
+}
+
 macro_rules! metric_methods {
     () => {
         fn record_metrics<'a>(
@@ -142,6 +181,105 @@ macro_rules! metric_methods {
                     .into_iter()
                     .map(|(at, r)| muster_domain::MetricPoint { at, min: r.min, max: r.max, avg: r.avg, count: r.count })
                     .collect())
+            })
+        }
+
+        fn roll_up_metrics<'a>(
+            &'a self,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::StoreFuture<'a, Option<$crate::RollupReport>> {
+            Box::pin(async move {
+                use muster_domain::metrics::{MetricStep, RAW_RETENTION_HOURS, bucket_start};
+                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                if let Some(lock) = d::TRY_JOB_LOCK {
+                    let got: bool = sqlx::query_scalar(lock)
+                        .bind($crate::ROLLUP_JOB_LOCK)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if !got {
+                        return Ok(None);
+                    }
+                }
+                let mut report = $crate::RollupReport::default();
+
+                // Minutes: from the raw samples of every complete minute not yet rolled up.
+                let minute_end = bucket_start(now, MetricStep::Minute);
+                let from = watermark(&mut tx, "1m", "SELECT MIN(recorded_at) AS t FROM cluster_metrics").await?;
+                if let Some(from) = from.filter(|f| *f < minute_end) {
+                    let bucket = d::minute_of("recorded_at");
+                    let sql = format!(
+                        "INSERT INTO cluster_metric_rollups
+                            (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
+                         SELECT cluster_id, node_id, name, '1m', {bucket}, MIN(value), MAX(value), AVG(value), COUNT(*)
+                         FROM cluster_metrics WHERE recorded_at >= $1 AND recorded_at < $2
+                         GROUP BY cluster_id, node_id, name, {bucket}
+                         ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET
+                            min_value = excluded.min_value, max_value = excluded.max_value,
+                            avg_value = excluded.avg_value, sample_count = excluded.sample_count"
+                    );
+                    report.minutes = sqlx::query(&sql)
+                        .bind(d::time(from))
+                        .bind(d::time(minute_end))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                set_watermark(&mut tx, "1m", minute_end).await?;
+
+                // Hours: from the minutes of every complete hour not yet rolled up.
+                let hour_end = bucket_start(now, MetricStep::Hour);
+                let from = watermark(
+                    &mut tx,
+                    "1h",
+                    "SELECT MIN(bucket_start) AS t FROM cluster_metric_rollups WHERE step = '1m'",
+                )
+                .await?;
+                if let Some(from) = from.filter(|f| *f < hour_end) {
+                    let bucket = d::hour_of("bucket_start");
+                    let sql = format!(
+                        "INSERT INTO cluster_metric_rollups
+                            (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
+                         SELECT cluster_id, node_id, name, '1h', {bucket}, MIN(min_value), MAX(max_value),
+                            SUM(avg_value * sample_count) / SUM(sample_count), SUM(sample_count)
+                         FROM cluster_metric_rollups
+                         WHERE step = '1m' AND bucket_start >= $1 AND bucket_start < $2
+                         GROUP BY cluster_id, node_id, name, {bucket}
+                         ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET
+                            min_value = excluded.min_value, max_value = excluded.max_value,
+                            avg_value = excluded.avg_value, sample_count = excluded.sample_count"
+                    );
+                    report.hours = sqlx::query(&sql)
+                        .bind(d::time(bucket_start(from, MetricStep::Hour)))
+                        .bind(d::time(hour_end))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                set_watermark(&mut tx, "1h", hour_end).await?;
+
+                // Retention: raw samples for 48 h, rollups for the cluster's retention.
+                report.raw_deleted = sqlx::query("DELETE FROM cluster_metrics WHERE recorded_at < $1")
+                    .bind(d::time(now - chrono::Duration::hours(RAW_RETENTION_HOURS)))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let expired = d::older_than_days(
+                    "cluster_metric_rollups.bucket_start",
+                    d::RETENTION_DAYS,
+                    "$1",
+                );
+                let sql = format!(
+                    "DELETE FROM cluster_metric_rollups WHERE EXISTS (
+                        SELECT 1 FROM clusters c
+                        WHERE c.id = cluster_metric_rollups.cluster_id AND {expired})"
+                );
+                report.rollups_deleted = sqlx::query(&sql)
+                    .bind(d::time(now))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(Some(report))
             })
         }
     };

@@ -53,6 +53,7 @@ macro_rules! impl_store {
         rows!();
         reconcile_fns!();
         metric_fns!();
+        rollup_fns!();
 
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {

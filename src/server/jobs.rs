@@ -1,0 +1,38 @@
+//! Background work: the metrics rollup and retention job. Each job runs on a
+//! timer until shutdown; on PostgreSQL the store makes sure only one replica
+//! runs a job at a time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use muster_store::Store;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often the metrics job runs.
+pub const ROLLUP_EVERY: Duration = Duration::from_secs(60);
+
+/// Starts the metrics job; it stops when `stop` turns true.
+pub fn spawn_metrics_job(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ROLLUP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => break,
+            }
+            match store.roll_up_metrics(muster_store::now()).await {
+                Ok(Some(r)) if r != muster_store::RollupReport::default() => tracing::debug!(
+                    minutes = r.minutes,
+                    hours = r.hours,
+                    raw_deleted = r.raw_deleted,
+                    rollups_deleted = r.rollups_deleted,
+                    "metrics rolled up"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "metrics rollup failed; retrying next minute"),
+            }
+        }
+    })
+}
