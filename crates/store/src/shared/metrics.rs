@@ -184,10 +184,10 @@ macro_rules! metric_methods {
             })
         }
 
-        fn roll_up_metrics<'a>(
-            &'a self,
+        fn roll_up_metrics(
+            &self,
             now: chrono::DateTime<chrono::Utc>,
-        ) -> $crate::StoreFuture<'a, Option<$crate::RollupReport>> {
+        ) -> $crate::StoreFuture<'_, Option<$crate::RollupReport>> {
             Box::pin(async move {
                 use muster_domain::metrics::{MetricStep, RAW_RETENTION_HOURS, bucket_start};
                 let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
