@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// How often the metrics job runs.
-pub const ROLLUP_EVERY: Duration = Duration::from_secs(60);
+pub const ROLLUP_EVERY: Duration = Duration::from_mins(1);
 
 /// Starts the metrics job; it stops when `stop` turns true.
 pub fn spawn_metrics_job(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
