@@ -641,6 +641,31 @@ async fn bad_input_sweep(api: &Api) {
         }
     }
     assert!(requests > 500, "the sweep covered {requests} requests");
+
+    // Every server function, with the same junk bodies.
+    let root = api.base.trim_end_matches("/api/v1");
+    let fns: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    assert!(fns.len() >= 18, "{fns:?}");
+    for path in fns {
+        for body in bodies {
+            let res = api
+                .http
+                .post(format!("{root}{path}"))
+                .header("content-type", "application/json")
+                .body(body.to_vec())
+                .send()
+                .await
+                .expect("send");
+            let status = res.status();
+            let text = res.text().await.expect("body");
+            assert!(
+                !status.is_server_error(),
+                "{path} {body:?} gave {status}: {text}"
+            );
+        }
+    }
 }
 
 async fn openapi_lists_every_route(api: &Api) {
@@ -701,12 +726,146 @@ async fn openapi_lists_every_route(api: &Api) {
     assert_eq!(api.get("/no/such/route").await.0, StatusCode::NOT_FOUND);
 }
 
+/// The same operations through the server functions the dashboard calls.
+async fn server_functions(api: &Api) {
+    let root = api.base.trim_end_matches("/api/v1");
+    let call = |name: &str, args: Value| {
+        let url = format!("{root}/fn/{name}");
+        let http = api.http.clone();
+        async move {
+            let res = http.post(url).json(&args).send().await.expect("server fn");
+            let status = res.status();
+            let text = res.text().await.expect("body");
+            (
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
+            )
+        }
+    };
+    let (s, c) = call(
+        "create_cluster",
+        json!({"request": {"name": "Fn Dev", "region": "local", "environment": "development"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    let id = c["id"].as_str().expect("id").to_owned();
+    assert_field_error(
+        &call(
+            "create_cluster",
+            json!({"request": {"name": "", "region": "x", "environment": "staging"}}),
+        )
+        .await,
+        422,
+        "name",
+    );
+    let dup = call(
+        "create_cluster",
+        json!({"request": {"name": "Fn Dev", "region": "local", "environment": "development"}}),
+    )
+    .await;
+    assert_eq!(
+        (dup.0, dup.1["error"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    let garbage = api
+        .http
+        .post(format!("{root}/fn/create_cluster"))
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .expect("send");
+    assert!(garbage.status().is_client_error(), "{}", garbage.status());
+
+    let (s, added) = call("add_cluster_node", json!({"id": id, "node": {"name": "d1", "capacity_cpu": 2.0, "capacity_memory_gb": 4.0, "capacity_storage_gb": 10.0}})).await;
+    assert_eq!(s, StatusCode::OK, "{added}");
+    let node = added["node"]["id"].as_str().expect("node").to_owned();
+    let (s, n) = call(
+        "update_node_status",
+        json!({"id": node, "update": {"status": "online", "metrics": {"cpu_usage_percent": 12.0}}}),
+    )
+    .await;
+    assert_eq!((s, n["status"].as_str()), (StatusCode::OK, Some("online")));
+    let (s, info) = call("get_cluster_info", json!({"id": id})).await;
+    assert_eq!(
+        (s, info["cluster"]["primary_node_id"].as_str()),
+        (StatusCode::OK, Some(node.as_str()))
+    );
+    let missing = call(
+        "get_cluster_info",
+        json!({"id": "cluster-zzzzzzzz-2020-01-01-00-00-00-zzzzzzzz"}),
+    )
+    .await;
+    assert_eq!(missing.0, StatusCode::NOT_FOUND, "{}", missing.1);
+    let bad = call("get_cluster_info", json!({"id": "nope"})).await;
+    assert!(bad.0.is_client_error(), "{} {}", bad.0, bad.1);
+    let (s, plan) = call("get_failover_plan", json!({"id": id})).await;
+    assert_eq!(
+        (s, plan["plan"]["candidates"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
+    assert_field_error(
+        &call("promote_to_primary", json!({"id": node, "force": false})).await,
+        409,
+        "node_id",
+    );
+    let (s, page) = call(
+        "list_clusters",
+        json!({"query": {"environment": "development", "limit": 10}}),
+    )
+    .await;
+    assert_eq!(
+        (s, page["items"][0]["id"].as_str()),
+        (StatusCode::OK, Some(id.as_str()))
+    );
+    let (s, events) = call(
+        "get_cluster_events",
+        json!({"query": {"cluster_id": id, "limit": 5}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(events["items"].as_array().is_some_and(|e| !e.is_empty()));
+    let now = chrono::Utc::now();
+    let (s, points) = call("node_metric_history", json!({"id": node, "name": "cpu_usage_percent",
+        "since": now - chrono::Duration::hours(1), "until": now + chrono::Duration::minutes(1), "step": "raw"})).await;
+    assert_eq!(
+        (s, points.as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
+    let (s, t) = call("create_tenant", json!({"name": "Fn Tenant"})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        call("place_tenant", json!({"id": id, "tenant_id": t["id"]}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("remove_tenant", json!({"id": id, "tenant_id": t["id"]}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("retire_node", json!({"id": node, "remove": false}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, gone) = call("decommission_cluster", json!({"id": id, "force": false})).await;
+    assert_eq!(
+        (s, gone["status"].as_str()),
+        (StatusCode::OK, Some("decommissioned"))
+    );
+}
+
 async fn run(store: Arc<dyn Store>) {
     let api = Api::start(store).await;
     openapi_lists_every_route(&api).await;
     let (id, nodes) = clusters_and_nodes(&api).await;
     status_health_and_coordination(&api, &id, &nodes).await;
     events_tenants_and_retirement(&api, &id, &nodes).await;
+    server_functions(&api).await;
     bad_input_sweep(&api).await;
 }
 

@@ -1,11 +1,69 @@
 //! What the cluster pages and the REST API show about a cluster: the cluster,
 //! its nodes, its health with the breakdown, recommendations and failover plan.
 
-use muster_domain::coordination::FailoverPlan;
+use leptos::prelude::*;
+use muster_domain::coordination::{FailoverPlan, Leadership, WhatIf};
 use muster_domain::health::{HealthBreakdown, QuorumStatus};
+use muster_domain::query::{ClusterQuery, Page};
 use muster_domain::recommendations::Recommendation;
-use muster_domain::{Cluster, ClusterId, ClusterStatus, Node, Tenant};
+use muster_domain::{
+    Cluster, ClusterId, ClusterStatus, ClusterUpdate, Environment, NewNode, Node, SettingsPatch,
+    Tenant,
+};
 use serde::{Deserialize, Serialize};
+
+use super::AppError;
+
+/// Who changes are attributed to until sign-in exists.
+#[cfg(feature = "ssr")]
+pub(crate) const ACTOR: &str = "user:anonymous";
+
+/// `create_cluster`: a template's limits and settings, adjusted by what is given.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClusterRequest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub region: String,
+    /// Template to start from; defaults to the environment's template.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Defaults to the template's environment.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    #[serde(default)]
+    pub max_nodes: Option<u32>,
+    #[serde(default)]
+    pub max_tenants: Option<u32>,
+    #[serde(default)]
+    pub max_storage_gb: Option<u64>,
+    /// Settings laid over the template's.
+    #[serde(default)]
+    pub config: Option<SettingsPatch>,
+}
+
+/// The failover plan with who leads now and, for each node, what its failure
+/// would do.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailoverPlanView {
+    pub current: Leadership,
+    pub term: u64,
+    pub auto_failover: bool,
+    pub plan: FailoverPlan,
+    pub what_if: Vec<WhatIf>,
+}
+
+/// `add_cluster_node`'s answer: the node and its token, shown this once.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedNode {
+    pub node: Node,
+    /// The node agent's credential; only its hash is stored.
+    pub node_token: String,
+}
 
 /// A cluster's health: score with its breakdown, status and quorum.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -32,18 +90,185 @@ pub struct ClusterInfo {
 }
 
 #[cfg(feature = "ssr")]
-pub use server::{cluster_health, cluster_info};
+pub use server::{add_node, cluster_health, cluster_info, create, failover_view};
+
+#[server(prefix = "/fn", endpoint = "create_cluster", input = leptos::server_fn::codec::Json)]
+pub async fn create_cluster(request: CreateClusterRequest) -> Result<Cluster, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    create(state.store.as_ref(), request).await
+}
+
+#[server(prefix = "/fn", endpoint = "list_clusters", input = leptos::server_fn::codec::Json)]
+pub async fn list_clusters(query: ClusterQuery) -> Result<Page<Cluster>, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(state.store.list_clusters(&query).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "get_cluster_info", input = leptos::server_fn::codec::Json)]
+pub async fn get_cluster_info(id: ClusterId) -> Result<ClusterInfo, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    cluster_info(state.store.as_ref(), &id).await
+}
+
+#[server(prefix = "/fn", endpoint = "update_cluster", input = leptos::server_fn::codec::Json)]
+pub async fn update_cluster(id: ClusterId, update: ClusterUpdate) -> Result<Cluster, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    update.validate().map_err(AppError::invalid)?;
+    Ok(state.store.update_cluster(&id, &update, ACTOR).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "decommission_cluster", input = leptos::server_fn::codec::Json)]
+pub async fn decommission_cluster(id: ClusterId, force: bool) -> Result<Cluster, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(state.store.decommission_cluster(&id, force, ACTOR).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "get_failover_plan", input = leptos::server_fn::codec::Json)]
+pub async fn get_failover_plan(id: ClusterId) -> Result<FailoverPlanView, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    failover_view(state.store.as_ref(), &id).await
+}
+
+#[server(prefix = "/fn", endpoint = "add_cluster_node", input = leptos::server_fn::codec::Json)]
+pub async fn add_cluster_node(id: ClusterId, node: NewNode) -> Result<AddedNode, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    add_node(state.store.as_ref(), &id, &node).await
+}
+
+#[server(prefix = "/fn", endpoint = "create_tenant", input = leptos::server_fn::codec::Json)]
+pub async fn create_tenant(name: String) -> Result<Tenant, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Tenant::validate_name(&name).map_err(AppError::invalid)?;
+    Ok(state.store.create_tenant(&name, ACTOR).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "list_tenants", input = leptos::server_fn::codec::Json)]
+pub async fn list_tenants() -> Result<Vec<Tenant>, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(state.store.list_tenants().await?)
+}
+
+#[server(prefix = "/fn", endpoint = "place_tenant", input = leptos::server_fn::codec::Json)]
+pub async fn place_tenant(id: ClusterId, tenant_id: String) -> Result<Tenant, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(state.store.place_tenant(&id, &tenant_id, ACTOR).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "remove_tenant", input = leptos::server_fn::codec::Json)]
+pub async fn remove_tenant(id: ClusterId, tenant_id: String) -> Result<(), AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(state.store.remove_tenant(&id, &tenant_id, ACTOR).await?)
+}
 
 #[cfg(feature = "ssr")]
 mod server {
-    use muster_domain::coordination::failover_plan;
+    use muster_domain::coordination::{Leadership, failover_plan, what_if_fails};
     use muster_domain::health::{NodeCondition, health_breakdown, quorum};
     use muster_domain::recommendations::{ClusterSnapshot, NodeSnapshot, recommendations};
-    use muster_domain::{Cluster, ClusterId, Node};
-    use muster_store::Store;
+    use muster_domain::{Cluster, ClusterId, FieldErrors, NewCluster, NewNode, Node, NodeStatus};
+    use muster_store::{Store, StoreError};
 
-    use super::{ClusterHealth, ClusterInfo};
-    use crate::api::AppError;
+    use super::{
+        ACTOR, AddedNode, ClusterHealth, ClusterInfo, CreateClusterRequest, FailoverPlanView,
+    };
+    use crate::api::{AppError, ErrorCode};
+
+    /// `create_cluster`: the template (named, or the environment's) with the
+    /// request's adjustments laid over it, validated, then stored.
+    ///
+    /// # Errors
+    /// 404 for an unknown template, 409 for a taken name, 422 for invalid fields.
+    pub async fn create(store: &dyn Store, req: CreateClusterRequest) -> Result<Cluster, AppError> {
+        let template_name = match (&req.template, req.environment) {
+            (Some(t), _) => t.clone(),
+            (None, Some(env)) => env.as_str().to_owned(),
+            (None, None) => {
+                return Err(AppError::invalid(FieldErrors::single(
+                    "template",
+                    "template: give a template name or an environment",
+                )));
+            }
+        };
+        let template = store
+            .get_template(&template_name)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => AppError::with_fields(
+                    ErrorCode::NotFound,
+                    FieldErrors::single(
+                        "template",
+                        format!("template {template_name:?} does not exist"),
+                    ),
+                ),
+                other => other.into(),
+            })?;
+        let mut limits = template.limits;
+        limits.max_nodes = req.max_nodes.unwrap_or(limits.max_nodes);
+        limits.max_tenants = req.max_tenants.unwrap_or(limits.max_tenants);
+        limits.max_storage_gb = req.max_storage_gb.unwrap_or(limits.max_storage_gb);
+        let new = NewCluster {
+            name: req.name,
+            description: req.description,
+            region: req.region,
+            environment: req.environment.unwrap_or(template.environment),
+            limits,
+            settings: req.config.unwrap_or_default().apply(template.settings),
+            template_name: Some(template.name),
+        };
+        new.validate().map_err(AppError::invalid)?;
+        Ok(store.create_cluster(&new, ACTOR).await?)
+    }
+
+    /// `add_cluster_node`: stores the node with the hash of a fresh token and
+    /// hands the token back once.
+    ///
+    /// # Errors
+    /// 404 for an unknown cluster, 409 past the limits, 422 for invalid fields.
+    pub async fn add_node(
+        store: &dyn Store,
+        id: &ClusterId,
+        node: &NewNode,
+    ) -> Result<AddedNode, AppError> {
+        node.validate().map_err(AppError::invalid)?;
+        let token = crate::server::tokens::new_token("mnt");
+        let hash = crate::server::tokens::hash_token(&token);
+        let node = store.add_node(id, node, Some(&hash), ACTOR).await?;
+        Ok(AddedNode {
+            node,
+            node_token: token,
+        })
+    }
+
+    /// The failover plan, who leads now, and each node's "what if it fails".
+    ///
+    /// # Errors
+    /// 404 for an unknown cluster.
+    pub async fn failover_view(
+        store: &dyn Store,
+        id: &ClusterId,
+    ) -> Result<FailoverPlanView, AppError> {
+        let (cluster, nodes) = tokio::try_join!(store.get_cluster(id), store.list_nodes(id))?;
+        let members: Vec<_> = nodes
+            .iter()
+            .map(muster_domain::cluster_state::member)
+            .collect();
+        let current = Leadership {
+            primary: cluster.primary_node_id.clone(),
+            coordinator: cluster.coordinator_node_id.clone(),
+        };
+        let what_if = members
+            .iter()
+            .filter(|m| m.status != NodeStatus::Decommissioned)
+            .map(|m| what_if_fails(&members, &current, &m.id))
+            .collect();
+        Ok(FailoverPlanView {
+            current,
+            term: cluster.term,
+            auto_failover: cluster.config.auto_failover,
+            plan: failover_plan(&members),
+            what_if,
+        })
+    }
 
     /// Health of `cluster` judged from `nodes` as they are now.
     #[must_use]

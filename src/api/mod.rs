@@ -3,6 +3,8 @@
 
 pub mod clusters;
 pub mod error;
+pub mod events;
 pub mod fleet;
+pub mod nodes;
 
 pub use error::{AppError, ErrorCode};

@@ -1,6 +1,7 @@
 //! The server: configuration, shared state, HTTP routes and start-up.
 
 pub mod config;
+pub mod fn_status;
 pub mod health;
 pub mod jobs;
 // Handlers list their error answers in their OpenAPI `responses`.
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(provide_state, shell))
+        .layer(axum::middleware::from_fn(fn_status::status_from_error))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

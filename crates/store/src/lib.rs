@@ -6,7 +6,7 @@ mod events;
 #[macro_use]
 mod shared;
 mod pg;
-pub mod query;
+mod query;
 mod sqlite;
 pub mod testing;
 mod url;
@@ -24,8 +24,8 @@ use muster_domain::{
 };
 
 pub use error::StoreError;
+pub use muster_domain::query::{ClusterQuery, ClusterSort, EventQuery, MAX_PAGE, Page, page_size};
 pub use pg::PgStore;
-pub use query::{ClusterQuery, ClusterSort, EventQuery, Page, page_size};
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, UrlError};
 
@@ -198,7 +198,5 @@ const ROLLUP_JOB_LOCK: i64 = 0x6d75_7374_6572_2d6d;
 
 /// How many times a freshly generated id is retried after a collision.
 const ID_ATTEMPTS: usize = 5;
-/// Largest page any listing returns.
-pub const MAX_PAGE: u32 = 1000;
 /// Most raw samples one history query reads (two hours at one per second).
 const RAW_POINT_LIMIT: i64 = 7200;

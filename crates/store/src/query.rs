@@ -1,19 +1,8 @@
-//! Listings: filters, sort orders, keyset cursors and pages.
+//! Keyset cursors and search patterns for the listings of `muster_domain::query`.
 
-use chrono::{DateTime, Utc};
-use muster_domain::{
-    ClusterId, ClusterStatus, Environment, EventCategory, FieldErrors, NodeId, Severity,
-};
+use crate::StoreError;
+use muster_domain::FieldErrors;
 use serde::{Deserialize, Serialize};
-
-use crate::{MAX_PAGE, StoreError};
-
-/// One page of a listing; `next_cursor` fetches the next one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
 
 /// Where the previous page ended: the sort key of its last row and that row's
 /// id, tagged with the listing so a cursor cannot be replayed on another one.
@@ -63,64 +52,6 @@ impl Cursor {
     }
 }
 
-/// Clamps a requested page size to 1..=[`MAX_PAGE`], 50 by default.
-#[must_use]
-pub fn page_size(limit: Option<u32>) -> u32 {
-    limit.unwrap_or(50).clamp(1, MAX_PAGE)
-}
-
-muster_domain::text_enum!(
-    /// What clusters are ordered by.
-    ClusterSort, "sort" {
-        Name => "name",
-        CreatedAt => "created_at",
-        HealthScore => "health_score",
-    }
-);
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterQuery {
-    pub status: Option<ClusterStatus>,
-    pub environment: Option<Environment>,
-    pub region: Option<String>,
-    /// Case-insensitive substring of the name.
-    pub name: Option<String>,
-    pub sort: ClusterSort,
-    pub descending: bool,
-    pub include_decommissioned: bool,
-    pub cursor: Option<String>,
-    pub limit: u32,
-}
-
-impl Default for ClusterQuery {
-    fn default() -> Self {
-        Self {
-            status: None,
-            environment: None,
-            region: None,
-            name: None,
-            sort: ClusterSort::CreatedAt,
-            descending: true,
-            include_decommissioned: false,
-            cursor: None,
-            limit: 50,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct EventQuery {
-    pub cluster_id: Option<ClusterId>,
-    pub node_id: Option<NodeId>,
-    pub severity: Option<Severity>,
-    pub category: Option<EventCategory>,
-    pub event_type: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub cursor: Option<String>,
-    pub limit: u32,
-}
-
 /// A `LIKE` pattern matching `text` anywhere, lower-cased, with `%`, `_` and
 /// `\` escaped (the queries say `ESCAPE '\'`).
 #[must_use]
@@ -168,8 +99,5 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(contains_pattern("Prod_1%"), "%prod\\_1\\%%");
-        assert_eq!(page_size(None), 50);
-        assert_eq!(page_size(Some(0)), 1);
-        assert_eq!(page_size(Some(5000)), 1000);
     }
 }

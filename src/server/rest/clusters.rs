@@ -4,91 +4,27 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use muster_domain::{
-    Cluster, ClusterUpdate, Environment, FieldErrors, NewCluster, NewNode, Node, SettingsPatch,
-    Tenant,
-};
+use muster_domain::{Cluster, ClusterUpdate, FieldErrors, NewNode, Node, Tenant};
 use muster_store::{ClusterQuery, ClusterSort, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ACTOR;
 use super::extract::{ClusterPath, JsonBody, QueryParams};
-use crate::api::clusters::{ClusterHealth, ClusterInfo, cluster_health, cluster_info};
+use crate::api::clusters::{
+    ACTOR, AddedNode, ClusterHealth, ClusterInfo, CreateClusterRequest, FailoverPlanView, add_node,
+    cluster_health, cluster_info, create, failover_view,
+};
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
 
-/// `create_cluster`: a template's limits and settings, adjusted by what is given.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateCluster {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    pub region: String,
-    /// Template to start from; defaults to the environment's template.
-    #[serde(default)]
-    pub template: Option<String>,
-    /// Defaults to the template's environment.
-    #[serde(default)]
-    pub environment: Option<Environment>,
-    #[serde(default)]
-    pub max_nodes: Option<u32>,
-    #[serde(default)]
-    pub max_tenants: Option<u32>,
-    #[serde(default)]
-    pub max_storage_gb: Option<u64>,
-    /// Settings laid over the template's.
-    #[serde(default)]
-    pub config: Option<SettingsPatch>,
-}
-
-#[utoipa::path(post, path = "/clusters", tag = "clusters", request_body = CreateCluster,
+#[utoipa::path(post, path = "/clusters", tag = "clusters", request_body = CreateClusterRequest,
     responses((status = 201, body = Cluster), (status = 404, description = "template not found", body = AppError),
         (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn create_cluster(
     State(state): State<AppState>,
-    JsonBody(req): JsonBody<CreateCluster>,
+    JsonBody(req): JsonBody<CreateClusterRequest>,
 ) -> Result<(StatusCode, Json<Cluster>), AppError> {
-    let template_name = match (&req.template, req.environment) {
-        (Some(t), _) => t.clone(),
-        (None, Some(env)) => env.as_str().to_owned(),
-        (None, None) => {
-            return Err(AppError::invalid(FieldErrors::single(
-                "template",
-                "template: give a template name or an environment",
-            )));
-        }
-    };
-    let template = state
-        .store
-        .get_template(&template_name)
-        .await
-        .map_err(|e| match e {
-            muster_store::StoreError::NotFound(_) => AppError::with_fields(
-                ErrorCode::NotFound,
-                FieldErrors::single(
-                    "template",
-                    format!("template {template_name:?} does not exist"),
-                ),
-            ),
-            other => other.into(),
-        })?;
-    let mut limits = template.limits;
-    limits.max_nodes = req.max_nodes.unwrap_or(limits.max_nodes);
-    limits.max_tenants = req.max_tenants.unwrap_or(limits.max_tenants);
-    limits.max_storage_gb = req.max_storage_gb.unwrap_or(limits.max_storage_gb);
-    let new = NewCluster {
-        name: req.name,
-        description: req.description,
-        region: req.region,
-        environment: req.environment.unwrap_or(template.environment),
-        limits,
-        settings: req.config.unwrap_or_default().apply(template.settings),
-        template_name: Some(template.name),
-    };
-    new.validate().map_err(AppError::invalid)?;
-    let cluster = state.store.create_cluster(&new, ACTOR).await?;
+    let cluster = create(state.store.as_ref(), req).await?;
     Ok((StatusCode::CREATED, Json(cluster)))
 }
 
@@ -216,48 +152,7 @@ pub async fn get_failover_plan(
     State(state): State<AppState>,
     ClusterPath(id): ClusterPath,
 ) -> Result<Json<FailoverPlanView>, AppError> {
-    use muster_domain::coordination::{Leadership, failover_plan, what_if_fails};
-    let (cluster, nodes) =
-        tokio::try_join!(state.store.get_cluster(&id), state.store.list_nodes(&id))?;
-    let members: Vec<_> = nodes
-        .iter()
-        .map(muster_domain::cluster_state::member)
-        .collect();
-    let current = Leadership {
-        primary: cluster.primary_node_id.clone(),
-        coordinator: cluster.coordinator_node_id.clone(),
-    };
-    let what_if = members
-        .iter()
-        .filter(|m| m.status != muster_domain::NodeStatus::Decommissioned)
-        .map(|m| what_if_fails(&members, &current, &m.id))
-        .collect();
-    Ok(Json(FailoverPlanView {
-        current,
-        term: cluster.term,
-        auto_failover: cluster.config.auto_failover,
-        plan: failover_plan(&members),
-        what_if,
-    }))
-}
-
-/// The failover plan with who leads now and, for each node, what its failure
-/// would do.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FailoverPlanView {
-    pub current: muster_domain::coordination::Leadership,
-    pub term: u64,
-    pub auto_failover: bool,
-    pub plan: muster_domain::coordination::FailoverPlan,
-    pub what_if: Vec<muster_domain::coordination::WhatIf>,
-}
-
-/// `add_cluster_node`'s answer: the node and its token, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AddedNode {
-    pub node: Node,
-    /// The node agent's credential; only its hash is stored.
-    pub node_token: String,
+    Ok(Json(failover_view(state.store.as_ref(), &id).await?))
 }
 
 #[utoipa::path(post, path = "/clusters/{id}/nodes", tag = "nodes", request_body = NewNode,
@@ -269,23 +164,9 @@ pub async fn add_cluster_node(
     ClusterPath(id): ClusterPath,
     JsonBody(node): JsonBody<NewNode>,
 ) -> Result<(StatusCode, Json<AddedNode>), AppError> {
-    node.validate().map_err(AppError::invalid)?;
-    let token = crate::server::tokens::new_token("mnt");
-    let node = state
-        .store
-        .add_node(
-            &id,
-            &node,
-            Some(&crate::server::tokens::hash_token(&token)),
-            ACTOR,
-        )
-        .await?;
     Ok((
         StatusCode::CREATED,
-        Json(AddedNode {
-            node,
-            node_token: token,
-        }),
+        Json(add_node(state.store.as_ref(), &id, &node).await?),
     ))
 }
 

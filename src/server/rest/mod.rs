@@ -19,9 +19,6 @@ use crate::api::clusters::{ClusterHealth, cluster_health};
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
 
-/// Who changes are attributed to until sign-in exists.
-pub(crate) const ACTOR: &str = "user:anonymous";
-
 #[utoipa::path(get, path = "/health", tag = "health",
     responses((status = 200, description = "every cluster's health", body = Vec<ClusterHealth>)))]
 pub async fn health_summary(

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use muster_domain::metrics::MetricStep;
 use muster_domain::{Cluster, FieldErrors, MetricPoint, Node, NodeStatusUpdate};
 
-use super::ACTOR;
 use super::clusters::ForceFlag;
 use super::extract::{JsonBody, NodePath, QueryParams};
+use crate::api::clusters::ACTOR;
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
 

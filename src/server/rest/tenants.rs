@@ -7,9 +7,9 @@ use muster_domain::{ConfigTemplate, Tenant};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::ACTOR;
 use super::extract::JsonBody;
 use crate::api::AppError;
+use crate::api::clusters::ACTOR;
 use crate::server::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -95,7 +95,7 @@ macro_rules! cluster_methods {
                     ));
                 }
                 sql.push_str(&format!(" ORDER BY {column} {dir}, id {dir} LIMIT $6"));
-                let limit = $crate::query::page_size(Some(q.limit));
+                let limit = $crate::page_size(Some(q.limit));
                 let mut query = sqlx::query(&sql)
                     .bind(q.status.map(|s| s.as_str()))
                     .bind(q.environment.map(|e| e.as_str()))

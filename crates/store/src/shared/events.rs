@@ -29,7 +29,7 @@ macro_rules! event_methods {
                     }
                     None => None,
                 };
-                let limit = $crate::query::page_size(Some(q.limit));
+                let limit = $crate::page_size(Some(q.limit));
                 let rows = sqlx::query(
                     "SELECT * FROM cluster_events
                      WHERE (CAST($1 AS TEXT) IS NULL OR cluster_id = $1)

@@ -1,0 +1,13 @@
+//! Server function for the audit trail.
+
+use leptos::prelude::*;
+use muster_domain::Event;
+use muster_domain::query::{EventQuery, Page};
+
+use super::AppError;
+
+#[server(prefix = "/fn", endpoint = "get_cluster_events", input = leptos::server_fn::codec::Json)]
+pub async fn get_cluster_events(query: EventQuery) -> Result<Page<Event>, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(state.store.list_events(&query).await?)
+}

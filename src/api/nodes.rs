@@ -1,0 +1,65 @@
+//! Server functions for nodes: status reports, promotion, retirement and
+//! metric history. The REST routes call the same store operations.
+
+use leptos::prelude::*;
+use muster_domain::metrics::MetricStep;
+use muster_domain::{Cluster, MetricPoint, Node, NodeId, NodeStatusUpdate};
+
+use super::AppError;
+#[cfg(feature = "ssr")]
+use super::clusters::ACTOR;
+
+#[server(prefix = "/fn", endpoint = "get_node", input = leptos::server_fn::codec::Json)]
+pub async fn get_node(id: NodeId) -> Result<Node, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(state.store.get_node(&id).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "update_node_status", input = leptos::server_fn::codec::Json)]
+pub async fn update_node_status(id: NodeId, update: NodeStatusUpdate) -> Result<Node, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    update.validate().map_err(AppError::invalid)?;
+    Ok(state.store.update_node_status(&id, &update, ACTOR).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "promote_to_primary", input = leptos::server_fn::codec::Json)]
+pub async fn promote_to_primary(id: NodeId, force: bool) -> Result<Cluster, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(state.store.promote_node(&id, force, ACTOR).await?)
+}
+
+/// Decommissions the node (`remove` false) or deletes it from the inventory.
+#[server(prefix = "/fn", endpoint = "retire_node", input = leptos::server_fn::codec::Json)]
+pub async fn retire_node(id: NodeId, remove: bool) -> Result<(), AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(state.store.retire_node(&id, remove, ACTOR).await?)
+}
+
+#[server(prefix = "/fn", endpoint = "node_metric_history", input = leptos::server_fn::codec::Json)]
+pub async fn node_metric_history(
+    id: NodeId,
+    name: String,
+    since: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+    step: Option<MetricStep>,
+) -> Result<Vec<MetricPoint>, AppError> {
+    use muster_domain::FieldErrors;
+    let state = crate::server::AppState::from_context()?;
+    if !muster_domain::metrics::is_metric_name(&name) {
+        return Err(AppError::invalid(FieldErrors::single(
+            "name",
+            "name is not a metric name",
+        )));
+    }
+    if since >= until {
+        return Err(AppError::invalid(FieldErrors::single(
+            "since",
+            "since must be before until",
+        )));
+    }
+    let step = step.unwrap_or_else(|| MetricStep::finest_for(since, until));
+    Ok(state
+        .store
+        .metric_history(&id, &name, since, until, step)
+        .await?)
+}
