@@ -21,6 +21,7 @@ pub mod operations;
 pub mod protocol;
 pub mod query;
 pub mod recommendations;
+pub mod users;
 
 pub use config::{
     ClusterLimits, ClusterSettings, ClusterUsage, ConfigTemplate, Environment, SettingsPatch,

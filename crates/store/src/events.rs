@@ -203,3 +203,21 @@ pub(crate) fn node_retired(node: &Node, removed: bool, actor: &str) -> NewEvent 
         actor: actor.to_owned(),
     }
 }
+
+pub(crate) fn user_changed(
+    user: &muster_domain::users::User,
+    event_type: &str,
+    what: &str,
+    actor: &str,
+) -> NewEvent {
+    NewEvent {
+        cluster_id: None,
+        node_id: None,
+        event_type: event_type.to_owned(),
+        category: EventCategory::Security,
+        severity: Severity::Info,
+        message: format!("User {} {what}", user.username),
+        details: serde_json::json!({"user_id": user.id, "username": user.username, "role": user.role}),
+        actor: actor.to_owned(),
+    }
+}

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use muster_domain::metrics::MetricStep;
+use muster_domain::users::{Role, User};
 use muster_domain::{
     Cluster, ClusterId, ClusterUpdate, ConfigTemplate, Event, MetricPoint, NewCluster, NewEvent,
     NewNode, Node, NodeId, NodeStatusUpdate, Tenant,
@@ -145,6 +146,22 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when another replica holds the job's lock.
     fn roll_up_metrics(&self, now: DateTime<Utc>) -> StoreFuture<'_, Option<RollupReport>>;
 
+    fn count_users(&self) -> StoreFuture<'_, u64>;
+    /// Creates a user (username normalised, tenants checked) and records
+    /// `user_created`.
+    fn create_user<'a>(&'a self, new: &'a NewUser, actor: &'a str) -> StoreFuture<'a, User>;
+    /// A user and their password hash, for signing in; `None` when unknown.
+    fn user_credentials<'a>(&'a self, username: &'a str)
+    -> StoreFuture<'a, Option<(User, String)>>;
+    /// Replaces a user's password hash and records `password_changed`.
+    fn set_password<'a>(
+        &'a self,
+        username: &'a str,
+        password_hash: &'a str,
+        actor: &'a str,
+    ) -> StoreFuture<'a, User>;
+    fn list_users(&self) -> StoreFuture<'_, Vec<User>>;
+
     fn create_tenant<'a>(&'a self, name: &'a str, actor: &'a str) -> StoreFuture<'a, Tenant>;
     fn list_tenants(&self) -> StoreFuture<'_, Vec<Tenant>>;
     fn cluster_tenants<'a>(&'a self, cluster_id: &'a ClusterId) -> StoreFuture<'a, Vec<Tenant>>;
@@ -182,6 +199,15 @@ pub async fn connect(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// A user to create; the password is already hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub tenants: Vec<String>,
 }
 
 /// What one run of the metrics job did.

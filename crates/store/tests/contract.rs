@@ -60,6 +60,122 @@ async fn story(store: &dyn Store) {
     configuration_and_tenants(store, &staging).await;
     metrics(store, &dev).await;
     retirement(store, &staging).await;
+    users(store).await;
+}
+
+/// Users: names normalised and unique, tenants checked, passwords replaced.
+async fn users(store: &dyn Store) {
+    use muster_domain::users::Role;
+    use muster_store::NewUser;
+    assert_eq!(store.count_users().await.expect("count"), 0);
+    let tenant = store
+        .create_tenant("Umbrella", "system")
+        .await
+        .expect("tenant");
+    let viewer = store
+        .create_user(
+            &NewUser {
+                username: " Vera ".into(),
+                password_hash: "h1".into(),
+                role: Role::Viewer,
+                tenants: vec![tenant.id.clone()],
+            },
+            "system",
+        )
+        .await
+        .expect("create");
+    assert_eq!(
+        (
+            viewer.username.as_str(),
+            viewer.role,
+            viewer.tenants.clone()
+        ),
+        ("vera", Role::Viewer, vec![tenant.id.clone()])
+    );
+    assert!(!viewer.is_unscoped() && !viewer.disabled);
+    let dup = NewUser {
+        username: "VERA".into(),
+        password_hash: "h".into(),
+        role: Role::Admin,
+        tenants: vec![],
+    };
+    assert!(
+        matches!(store.create_user(&dup, "system").await, Err(StoreError::Conflict(w)) if w == "username")
+    );
+    let bad = NewUser {
+        username: "no spaces".into(),
+        password_hash: "h".into(),
+        role: Role::Admin,
+        tenants: vec![],
+    };
+    assert!(
+        matches!(store.create_user(&bad, "system").await, Err(StoreError::Invalid(e)) if e.get("username").is_some())
+    );
+    let ghost = NewUser {
+        username: "ghost".into(),
+        password_hash: "h".into(),
+        role: Role::Viewer,
+        tenants: vec!["tenant-nope".into()],
+    };
+    assert!(matches!(
+        store.create_user(&ghost, "system").await,
+        Err(StoreError::NotFound("tenant"))
+    ));
+    assert!(
+        store
+            .user_credentials("ghost")
+            .await
+            .expect("lookup")
+            .is_none(),
+        "a refused user leaves nothing"
+    );
+
+    let (found, hash) = store
+        .user_credentials("Vera")
+        .await
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!((found, hash.as_str()), (viewer.clone(), "h1"));
+    store
+        .set_password("vera", "h2", "user:vera")
+        .await
+        .expect("set");
+    assert_eq!(
+        store
+            .user_credentials("vera")
+            .await
+            .expect("lookup")
+            .expect("exists")
+            .1,
+        "h2"
+    );
+    assert!(matches!(
+        store.set_password("nobody", "h", "x").await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(
+        store
+            .user_credentials("not a name!")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert_eq!(store.count_users().await.expect("count"), 1);
+    assert_eq!(store.list_users().await.expect("list"), [viewer]);
+    let security = EventQuery {
+        category: Some(EventCategory::Security),
+        limit: 10,
+        ..EventQuery::default()
+    };
+    let types: Vec<String> = store
+        .list_events(&security)
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(types, ["password_changed", "user_created", "login_failed"]);
 }
 
 /// Every cluster `q` matches, following `next_cursor` page by page.

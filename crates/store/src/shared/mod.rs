@@ -20,6 +20,8 @@ mod reconcile;
 mod templates;
 #[macro_use]
 mod tenants;
+#[macro_use]
+mod users;
 
 use std::str::FromStr;
 
@@ -54,6 +56,7 @@ macro_rules! impl_store {
         reconcile_fns!();
         metric_fns!();
         rollup_fns!();
+        user_fns!();
 
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {
@@ -79,6 +82,7 @@ macro_rules! impl_store {
             event_methods!();
             metric_methods!();
             tenant_methods!();
+            user_methods!();
         }
     };
 }
