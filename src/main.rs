@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use muster::server::cli::UserCommand;
 use muster::server::{self, ServeArgs};
 
 #[derive(Debug, Parser)]
@@ -20,6 +21,9 @@ struct Cli {
 enum Command {
     /// Serve the dashboard and the API (the default).
     Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 fn main() -> ExitCode {
@@ -41,11 +45,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let args = match cli.command {
-        Some(Command::Serve(args)) => args,
-        None => cli.serve,
+    let outcome = match cli.command {
+        Some(Command::User(cmd)) => runtime
+            .block_on(server::cli::run(cmd))
+            .map(|done| println!("{done}")),
+        Some(Command::Serve(args)) => runtime.block_on(server::serve(args)),
+        None => runtime.block_on(server::serve(cli.serve)),
     };
-    match runtime.block_on(server::serve(args)) {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("muster: {message}");

@@ -211,3 +211,194 @@ fn an_unusable_sqlite_path_is_a_one_line_error() {
     let out = run_with_database_url("sqlite:/proc/muster-cannot-be-here/muster.db");
     assert_one_line_failure(&out, "cannot create the database directory", None);
 }
+
+/// Runs `muster` with `args`, feeding `stdin`, against the SQLite file `db`.
+fn muster_with_stdin(db: &SqliteDb, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", db.url().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run muster");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("muster output")
+}
+
+#[tokio::test]
+async fn the_first_start_creates_admin_once() {
+    use muster::server::auth::{ensure_first_admin, passwords::PasswordHasher};
+    let db = SqliteDb::new();
+    let store = db.connect().await;
+    let hasher = PasswordHasher::new();
+    let e = ensure_first_admin(store.as_ref(), &hasher, Some("short"))
+        .await
+        .expect_err("too short");
+    assert!(
+        e.starts_with("MUSTER_ADMIN_PASSWORD: password must be at least 12"),
+        "{e}"
+    );
+    ensure_first_admin(store.as_ref(), &hasher, Some("a long admin password"))
+        .await
+        .expect("admin");
+    let (admin, hash) = store
+        .user_credentials("admin")
+        .await
+        .expect("lookup")
+        .expect("admin exists");
+    assert_eq!(admin.role, muster_domain::users::Role::Admin);
+    assert!(admin.is_unscoped());
+    assert!(
+        hasher
+            .verify("a long admin password", &hash)
+            .await
+            .expect("verify")
+    );
+    // A second start changes nothing, whatever the variable now says.
+    ensure_first_admin(store.as_ref(), &hasher, Some("another password!"))
+        .await
+        .expect("no-op");
+    assert_eq!(store.count_users().await.expect("count"), 1);
+    assert!(
+        hasher
+            .verify(
+                "a long admin password",
+                &store
+                    .user_credentials("admin")
+                    .await
+                    .expect("l")
+                    .expect("a")
+                    .1
+            )
+            .await
+            .expect("v")
+    );
+    store.close().await;
+
+    let fresh = SqliteDb::new();
+    let store = fresh.connect().await;
+    ensure_first_admin(store.as_ref(), &hasher, None)
+        .await
+        .expect("generated");
+    assert!(
+        store
+            .user_credentials("admin")
+            .await
+            .expect("lookup")
+            .is_some()
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn users_are_managed_from_the_command_line() {
+    let db = SqliteDb::new();
+    let store = db.connect().await;
+    store.create_tenant("Acme", "test").await.expect("tenant");
+    store.close().await;
+
+    let out = muster_with_stdin(
+        &db,
+        &[
+            "user",
+            "add",
+            "--username",
+            "Olga",
+            "--role",
+            "viewer",
+            "--tenant",
+            "acme",
+        ],
+        "viewer password 1\n",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().last(),
+        Some("created olga (viewer, 1 tenant(s))")
+    );
+
+    let again = muster_with_stdin(
+        &db,
+        &["user", "add", "--username", "olga", "--role", "admin"],
+        "another password 1\n",
+    );
+    assert_one_line_failure(&again, "user \"olga\" already exists", None);
+    let short = muster_with_stdin(
+        &db,
+        &["user", "add", "--username", "pat", "--role", "admin"],
+        "short\n",
+    );
+    assert_one_line_failure(
+        &short,
+        "password must be at least 12 characters",
+        Some("short\n"),
+    );
+    let tenant = muster_with_stdin(
+        &db,
+        &[
+            "user",
+            "add",
+            "--username",
+            "pat",
+            "--role",
+            "admin",
+            "--tenant",
+            "Nope",
+        ],
+        "a good password\n",
+    );
+    assert_one_line_failure(&tenant, "no tenant is named or numbered \"Nope\"", None);
+    let role = muster_with_stdin(
+        &db,
+        &["user", "add", "--username", "pat", "--role", "god"],
+        "a good password\n",
+    );
+    assert_eq!(role.status.code(), Some(2), "clap refuses the role");
+    assert!(
+        String::from_utf8_lossy(&role.stderr)
+            .contains("role must be one of viewer, operator, admin")
+    );
+
+    let reset = muster_with_stdin(
+        &db,
+        &["user", "reset-password", "OLGA"],
+        "a brand new password\n",
+    );
+    assert_eq!(
+        reset.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let nobody = muster_with_stdin(
+        &db,
+        &["user", "reset-password", "nobody"],
+        "a brand new password\n",
+    );
+    assert_one_line_failure(&nobody, "no user is named \"nobody\"", None);
+
+    assert_password(&db, "olga", "a brand new password", 1).await;
+}
+
+/// `user` signs in with `password` and is scoped to `tenants` tenant(s).
+async fn assert_password(db: &SqliteDb, user: &str, password: &str, tenants: usize) {
+    let store = db.connect().await;
+    let (found, hash) = store
+        .user_credentials(user)
+        .await
+        .expect("lookup")
+        .expect("user exists");
+    assert_eq!(found.tenants.len(), tenants);
+    let hasher = muster::server::auth::passwords::PasswordHasher::new();
+    assert!(hasher.verify(password, &hash).await.expect("verify"));
+    store.close().await;
+}

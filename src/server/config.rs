@@ -18,9 +18,41 @@ pub struct ServeArgs {
     #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Password of the first user, `admin`, created when the database has no
+    /// users; without it a random one is generated and logged once.
+    #[arg(
+        long = "admin-password",
+        env = "MUSTER_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+
     /// Directory holding the built site (pkg/ with the WASM, JS and CSS).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+}
+
+/// Where the database is, for commands other than `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL (as for `serve`); default `sqlite:data/muster.db`.
+    #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// # Errors
+    /// A one-line message naming what is wrong with the URL.
+    pub fn database_url(&self) -> Result<DatabaseUrl, String> {
+        parse_database_url(self.database_url.as_deref())
+    }
+}
+
+fn parse_database_url(raw: Option<&str>) -> Result<DatabaseUrl, String> {
+    match raw {
+        None => Ok(DatabaseUrl::default_sqlite()),
+        Some(raw) => DatabaseUrl::parse(raw).map_err(|e| e.to_string()),
+    }
 }
 
 impl ServeArgs {
@@ -29,10 +61,7 @@ impl ServeArgs {
     /// # Errors
     /// A one-line message naming what is wrong with the URL.
     pub fn database_url(&self) -> Result<DatabaseUrl, String> {
-        match self.database_url.as_deref() {
-            None => Ok(DatabaseUrl::default_sqlite()),
-            Some(raw) => DatabaseUrl::parse(raw).map_err(|e| e.to_string()),
-        }
+        parse_database_url(self.database_url.as_deref())
     }
 
     #[must_use]

@@ -1,5 +1,7 @@
 //! The server: configuration, shared state, HTTP routes and start-up.
 
+pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod fn_status;
 pub mod health;
@@ -18,7 +20,7 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
 
-pub use config::ServeArgs;
+pub use config::{DatabaseArgs, ServeArgs};
 pub use state::AppState;
 
 use crate::app::{App, shell};
@@ -56,6 +58,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = muster_store::connect(&database)
         .await
         .map_err(|e| e.to_string())?;
+    let hasher = auth::passwords::PasswordHasher::new();
+    auth::ensure_first_admin(store.as_ref(), &hasher, args.admin_password.as_deref()).await?;
     let state = AppState::new(store.clone(), args.leptos_options());
     let addr: SocketAddr = args.addr;
     let listener = tokio::net::TcpListener::bind(addr)
