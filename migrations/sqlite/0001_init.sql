@@ -157,9 +157,13 @@ CREATE TABLE user_tenants (
     PRIMARY KEY (user_id, tenant_id)
 );
 
--- Shaped as tower-sessions' SQLite store expects (configured with this table name).
+-- Sign-in sessions (tower-sessions records, JSON), with their user so that a
+-- password change or a disabled account can end every session of that user.
 CREATE TABLE sessions (
     id           TEXT PRIMARY KEY NOT NULL,
-    data         BLOB NOT NULL,
+    user_id      TEXT REFERENCES users (id) ON DELETE CASCADE,
+    data         TEXT NOT NULL,
     expiry_date  INTEGER NOT NULL
 );
+CREATE INDEX sessions_user_idx ON sessions (user_id);
+CREATE INDEX sessions_expiry_idx ON sessions (expiry_date);

@@ -161,6 +161,27 @@ pub trait Store: Send + Sync + 'static {
         actor: &'a str,
     ) -> StoreFuture<'a, User>;
     fn list_users(&self) -> StoreFuture<'_, Vec<User>>;
+    fn get_user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, User>;
+
+    /// Stores a new session; `false` when the id is taken (the caller draws
+    /// another).
+    fn session_create<'a>(&'a self, session: &'a SessionRecord) -> StoreFuture<'a, bool>;
+    fn session_save<'a>(&'a self, session: &'a SessionRecord) -> StoreFuture<'a, ()>;
+    /// A session that has not expired by `now`.
+    fn session_load<'a>(
+        &'a self,
+        id: &'a str,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<'a, Option<SessionRecord>>;
+    fn session_delete<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
+    /// Ends a user's sessions, but `except` (the caller's own); how many ended.
+    fn sessions_end_for_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        except: Option<&'a str>,
+    ) -> StoreFuture<'a, u64>;
+    /// Deletes expired sessions; how many.
+    fn sessions_prune(&self, now: DateTime<Utc>) -> StoreFuture<'_, u64>;
 
     fn create_tenant<'a>(&'a self, name: &'a str, actor: &'a str) -> StoreFuture<'a, Tenant>;
     fn list_tenants(&self) -> StoreFuture<'_, Vec<Tenant>>;
@@ -208,6 +229,15 @@ pub struct NewUser {
     pub password_hash: String,
     pub role: Role,
     pub tenants: Vec<String>,
+}
+
+/// A stored session: an opaque JSON document, its user and its expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub data: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// What one run of the metrics job did.

@@ -161,7 +161,7 @@ async fn users(store: &dyn Store) {
             .is_none()
     );
     assert_eq!(store.count_users().await.expect("count"), 1);
-    assert_eq!(store.list_users().await.expect("list"), [viewer]);
+    assert_eq!(store.list_users().await.expect("list"), [viewer.clone()]);
     let security = EventQuery {
         category: Some(EventCategory::Security),
         limit: 10,
@@ -176,6 +176,74 @@ async fn users(store: &dyn Store) {
         .map(|e| e.event_type)
         .collect();
     assert_eq!(types, ["password_changed", "user_created", "login_failed"]);
+    sessions(store, &viewer).await;
+}
+
+/// Sessions: created once per id, saved, loaded until they expire, ended one
+/// by one or all of a user's but one.
+async fn sessions(store: &dyn Store, user: &muster_domain::users::User) {
+    use muster_store::SessionRecord;
+    let now = muster_store::now();
+    let record = |id: &str, minutes: i64| SessionRecord {
+        id: id.into(),
+        user_id: Some(user.id.clone()),
+        data: format!("{{\"n\":\"{id}\"}}"),
+        expires_at: now + chrono::Duration::minutes(minutes),
+    };
+    assert!(
+        store
+            .session_create(&record("s1", 30))
+            .await
+            .expect("create")
+    );
+    assert!(
+        !store
+            .session_create(&record("s1", 30))
+            .await
+            .expect("create"),
+        "ids are never reused"
+    );
+    assert!(
+        store
+            .session_create(&record("s2", 30))
+            .await
+            .expect("create")
+    );
+    assert!(
+        store
+            .session_create(&record("s3", -1))
+            .await
+            .expect("create")
+    );
+    let mut s1 = record("s1", 60);
+    s1.data = "{\"n\":\"changed\"}".into();
+    store.session_save(&s1).await.expect("save");
+    assert_eq!(store.session_load("s1", now).await.expect("load"), Some(s1));
+    assert_eq!(
+        store.session_load("s3", now).await.expect("load"),
+        None,
+        "expired"
+    );
+    assert_eq!(store.sessions_prune(now).await.expect("prune"), 1);
+    assert_eq!(
+        store
+            .sessions_end_for_user(&user.id, Some("s1"))
+            .await
+            .expect("end"),
+        1
+    );
+    assert!(store.session_load("s2", now).await.expect("load").is_none());
+    assert!(store.session_load("s1", now).await.expect("load").is_some());
+    store.session_delete("s1").await.expect("delete");
+    assert!(store.session_load("s1", now).await.expect("load").is_none());
+    assert_eq!(
+        store.get_user(&user.id).await.expect("user").username,
+        user.username
+    );
+    assert!(matches!(
+        store.get_user("user-nope").await,
+        Err(StoreError::NotFound("user"))
+    ));
 }
 
 /// Every cluster `q` matches, following `next_cursor` page by page.

@@ -17,6 +17,8 @@ mod nodes;
 #[macro_use]
 mod reconcile;
 #[macro_use]
+mod sessions;
+#[macro_use]
 mod templates;
 #[macro_use]
 mod tenants;
@@ -83,6 +85,7 @@ macro_rules! impl_store {
             metric_methods!();
             tenant_methods!();
             user_methods!();
+            session_methods!();
         }
     };
 }
