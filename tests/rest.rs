@@ -698,6 +698,9 @@ async fn openapi_lists_every_route(api: &Api) {
         ("/tenants", "post"),
         ("/tenants", "get"),
         ("/templates", "get"),
+        ("/auth/login", "post"),
+        ("/auth/logout", "post"),
+        ("/auth/me", "get"),
     ];
     for (path, method) in expected {
         assert!(
@@ -859,8 +862,114 @@ async fn server_functions(api: &Api) {
     );
 }
 
+/// The session cookie a response sets, as `name=value`.
+fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.starts_with("muster_session=").then(|| {
+                assert!(
+                    v.contains("HttpOnly") && v.contains("SameSite=Lax") && v.contains("Path=/"),
+                    "{v}"
+                );
+                v.split(';').next().unwrap_or_default().to_owned()
+            })
+        })
+}
+
+/// Signing in and out: refusals are alike and recorded, the session id changes
+/// at each sign-in, and signing out ends the session on the server.
+async fn sign_in_and_out(api: &Api) {
+    let login = |username: &str, password: &str| {
+        let body = json!({"username": username, "password": password});
+        api.http
+            .post(format!("{}/auth/login", api.base))
+            .json(&body)
+            .send()
+    };
+    let me = |cookie: Option<String>| {
+        let mut req = api.http.get(format!("{}/auth/me", api.base));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    for (user, password) in [
+        ("admin", "wrong password!"),
+        ("nobody", "whatever password"),
+    ] {
+        let res = login(user, password).await.expect("login");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(session_cookie(&res).is_none());
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(
+            body["message"], "invalid username or password",
+            "the same answer either way"
+        );
+    }
+    let (_, failed) = api.get("/events?type=login_failed").await;
+    assert_eq!(failed["items"].as_array().map(Vec::len), Some(2));
+
+    let res = login("Admin", "the admin password").await.expect("login");
+    assert_eq!(res.status(), StatusCode::OK);
+    let first = session_cookie(&res).expect("session cookie");
+    let user: Value = res.json().await.expect("user");
+    assert_eq!(
+        (user["username"].as_str(), user["role"].as_str()),
+        (Some("admin"), Some("admin"))
+    );
+    assert_eq!(
+        me(Some(first.clone())).await.expect("me").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        me(None).await.expect("me").status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Signing in again from the same browser gives a new session id.
+    let again = api
+        .http
+        .post(format!("{}/auth/login", api.base))
+        .header("cookie", first.clone())
+        .json(&json!({"username": "admin", "password": "the admin password"}))
+        .send()
+        .await
+        .expect("login");
+    let second = session_cookie(&again).expect("new cookie");
+    assert_ne!(first, second, "the session id is cycled at sign-in");
+    assert_eq!(
+        me(Some(first)).await.expect("me").status(),
+        StatusCode::UNAUTHORIZED,
+        "the old id is dead"
+    );
+
+    let out = api
+        .http
+        .post(format!("{}/auth/logout", api.base))
+        .header("cookie", second.clone())
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        me(Some(second)).await.expect("me").status(),
+        StatusCode::UNAUTHORIZED,
+        "ended on the server"
+    );
+    let (_, ok) = api.get("/events?type=login_succeeded").await;
+    assert_eq!(ok["items"].as_array().map(Vec::len), Some(2));
+}
+
 async fn run(store: Arc<dyn Store>) {
+    let hasher = muster::server::auth::passwords::PasswordHasher::new();
+    muster::server::auth::ensure_first_admin(store.as_ref(), &hasher, Some("the admin password"))
+        .await
+        .expect("admin");
     let api = Api::start(store).await;
+    sign_in_and_out(&api).await;
     openapi_lists_every_route(&api).await;
     let (id, nodes) = clusters_and_nodes(&api).await;
     status_health_and_coordination(&api, &id, &nodes).await;

@@ -27,6 +27,11 @@ pub struct ServeArgs {
     )]
     pub admin_password: Option<String>,
 
+    /// Mark session cookies `Secure`; set it when Muster is served over HTTPS
+    /// (directly or behind a TLS-terminating proxy).
+    #[arg(long = "secure-cookies", env = "MUSTER_SECURE_COOKIES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub secure_cookies: bool,
+
     /// Directory holding the built site (pkg/ with the WASM, JS and CSS).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -44,6 +44,10 @@ pub fn router(state: AppState) -> Router {
             _,
         >(provide_state, shell))
         .layer(axum::middleware::from_fn(fn_status::status_from_error))
+        .layer(auth::sessions::layer(
+            state.store.clone(),
+            state.secure_cookies,
+        ))
         .layer(CompressionLayer::new())
         .with_state(state)
 }
@@ -58,9 +62,17 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = muster_store::connect(&database)
         .await
         .map_err(|e| e.to_string())?;
-    let hasher = auth::passwords::PasswordHasher::new();
-    auth::ensure_first_admin(store.as_ref(), &hasher, args.admin_password.as_deref()).await?;
     let state = AppState::new(store.clone(), args.leptos_options());
+    auth::ensure_first_admin(
+        store.as_ref(),
+        &state.hasher,
+        args.admin_password.as_deref(),
+    )
+    .await?;
+    let state = AppState {
+        secure_cookies: args.secure_cookies,
+        ..state
+    };
     let addr: SocketAddr = args.addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

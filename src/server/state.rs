@@ -11,6 +11,9 @@ use crate::api::{AppError, ErrorCode};
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub leptos_options: LeptosOptions,
+    pub hasher: super::auth::passwords::PasswordHasher,
+    /// Session cookies carry `Secure` (behind TLS).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -19,6 +22,8 @@ impl AppState {
         Self {
             store,
             leptos_options,
+            hasher: super::auth::passwords::PasswordHasher::new(),
+            secure_cookies: false,
         }
     }
 

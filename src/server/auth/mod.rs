@@ -1,6 +1,7 @@
 //! Signing in: password hashing and the first administrator.
 
 pub mod passwords;
+pub mod sessions;
 
 use muster_store::{NewUser, Store};
 

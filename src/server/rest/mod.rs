@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, described by `/api/v1/openapi.json`, which is
 //! generated from these handlers.
 
+pub mod auth;
 pub mod clusters;
 pub mod events;
 pub mod extract;
@@ -76,6 +77,9 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
         .routes(routes!(tenants::list_templates))
         .routes(routes!(health_summary))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
         .split_for_parts();
     api.info.title = "Muster API".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();

@@ -1,0 +1,140 @@
+//! `/api/v1/auth`: sign in, sign out, and who am I.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use muster_domain::users::User;
+use muster_domain::{EventCategory, NewEvent, Severity};
+use serde::Deserialize;
+use tower_sessions::Session;
+use utoipa::ToSchema;
+
+use super::extract::JsonBody;
+use crate::api::{AppError, ErrorCode};
+use crate::server::AppState;
+use crate::server::auth::sessions::{MaybeUser, sign_in, sign_out};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// A hash that matches no password, verified when the user is unknown so an
+/// unknown name takes as long to refuse as a wrong password.
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3l7g3ZLmHjQPy0r5G5Q1vVJ0R1m3R0qTnl0tM3bJm0Y";
+
+fn refused() -> AppError {
+    AppError::new(ErrorCode::Unauthorized, "invalid username or password")
+}
+
+async fn security_event(
+    state: &AppState,
+    event_type: &str,
+    severity: Severity,
+    message: String,
+    username: &str,
+) {
+    let event = NewEvent {
+        cluster_id: None,
+        node_id: None,
+        event_type: event_type.to_owned(),
+        category: EventCategory::Security,
+        severity,
+        message,
+        details: serde_json::json!({"username": username.chars().take(64).collect::<String>()}),
+        actor: "system".to_owned(),
+    };
+    if let Err(e) = state.store.record_event(&event).await {
+        tracing::warn!(error = %e, "could not record a security event");
+    }
+}
+
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Credentials,
+    responses((status = 200, description = "signed in; the session cookie is set", body = User),
+        (status = 401, body = AppError), (status = 422, body = AppError)))]
+pub async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    JsonBody(creds): JsonBody<Credentials>,
+) -> Result<Json<User>, AppError> {
+    let found = state.store.user_credentials(&creds.username).await?;
+    let hash = found.as_ref().map_or(DECOY_HASH, |(_, h)| h.as_str());
+    let matches = state
+        .hasher
+        .verify(&creds.password, hash)
+        .await
+        .map_err(|_| {
+            AppError::new(
+                ErrorCode::Unavailable,
+                "sign-in is unavailable; try again shortly",
+            )
+        })?;
+    match found {
+        Some((user, _)) if matches && !user.disabled => {
+            sign_in(&session, &user).await?;
+            let message = format!("User {} signed in", user.username);
+            security_event(
+                &state,
+                "login_succeeded",
+                Severity::Info,
+                message,
+                &user.username,
+            )
+            .await;
+            Ok(Json(user))
+        }
+        Some((user, _)) if matches => {
+            let message = format!("Sign-in refused: user {} is disabled", user.username);
+            security_event(
+                &state,
+                "login_failed",
+                Severity::Warning,
+                message,
+                &user.username,
+            )
+            .await;
+            Err(refused())
+        }
+        _ => {
+            let message = "Sign-in failed: wrong username or password".to_owned();
+            security_event(
+                &state,
+                "login_failed",
+                Severity::Warning,
+                message,
+                &creds.username,
+            )
+            .await;
+            Err(refused())
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204)))]
+pub async fn logout(session: Session) -> Result<StatusCode, AppError> {
+    sign_out(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    responses((status = 200, body = User), (status = 401, body = AppError)))]
+pub async fn me(user: MaybeUser) -> Result<Json<User>, AppError> {
+    user.0
+        .map(Json)
+        .ok_or_else(|| AppError::new(ErrorCode::Unauthorized, "not signed in"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DECOY_HASH;
+
+    #[tokio::test]
+    async fn the_decoy_hash_is_well_formed_and_matches_nothing_typed() {
+        let h = crate::server::auth::passwords::PasswordHasher::new();
+        assert!(argon2::password_hash::PasswordHash::new(DECOY_HASH).is_ok());
+        assert!(!h.verify("", DECOY_HASH).await.expect("verify"));
+        assert!(!h.verify("admin", DECOY_HASH).await.expect("verify"));
+    }
+}
