@@ -161,7 +161,10 @@ async fn users(store: &dyn Store) {
             .is_none()
     );
     assert_eq!(store.count_users().await.expect("count"), 1);
-    assert_eq!(store.list_users().await.expect("list"), std::slice::from_ref(&viewer));
+    assert_eq!(
+        store.list_users().await.expect("list"),
+        std::slice::from_ref(&viewer)
+    );
     let security = EventQuery {
         category: Some(EventCategory::Security),
         limit: 10,
