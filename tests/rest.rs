@@ -912,6 +912,47 @@ async fn sign_in_and_out(api: &Api) {
     let (_, failed) = api.get("/events?type=login_failed").await;
     assert_eq!(failed["items"].as_array().map(Vec::len), Some(2));
 
+    // A browser on another site cannot sign in (or change anything) here.
+    let host = api
+        .base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let forged = api
+        .http
+        .post(format!("{}/auth/login", api.base))
+        .header("origin", "http://evil.example")
+        .json(&json!({"username": "admin", "password": "the admin password"}))
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(session_cookie(&forged).is_none());
+    let forged_change = api
+        .http
+        .post(format!("{}/tenants", api.base))
+        .header("origin", "https://evil.example")
+        .json(&json!({"name": "Forged"}))
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged_change.status(), StatusCode::FORBIDDEN);
+    let same_site = api
+        .http
+        .post(format!("{}/auth/login", api.base))
+        .header("origin", format!("http://{host}"))
+        .json(&json!({"username": "admin", "password": "the admin password"}))
+        .send()
+        .await
+        .expect("same site");
+    assert_eq!(
+        same_site.status(),
+        StatusCode::OK,
+        "the server's own pages may post"
+    );
+
     let res = login("Admin", "the admin password").await.expect("login");
     assert_eq!(res.status(), StatusCode::OK);
     let first = session_cookie(&res).expect("session cookie");
@@ -960,7 +1001,7 @@ async fn sign_in_and_out(api: &Api) {
         "ended on the server"
     );
     let (_, ok) = api.get("/events?type=login_succeeded").await;
-    assert_eq!(ok["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(ok["items"].as_array().map(Vec::len), Some(3));
 }
 
 async fn run(store: Arc<dyn Store>) {

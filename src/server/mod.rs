@@ -6,6 +6,7 @@ pub mod config;
 pub mod fn_status;
 pub mod health;
 pub mod jobs;
+pub mod origin;
 // Handlers list their error answers in their OpenAPI `responses`.
 #[allow(clippy::missing_errors_doc)]
 pub mod rest;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
             _,
         >(provide_state, shell))
         .layer(axum::middleware::from_fn(fn_status::status_from_error))
+        .layer(axum::middleware::from_fn(origin::refuse_cross_site))
         .layer(auth::sessions::layer(
             state.store.clone(),
             state.secure_cookies,
