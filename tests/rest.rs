@@ -28,6 +28,7 @@ impl Api {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(listener, app).await.expect("serve");
         });
         Self {
@@ -1004,12 +1005,80 @@ async fn sign_in_and_out(api: &Api) {
     assert_eq!(ok["items"].as_array().map(Vec::len), Some(3));
 }
 
+/// Guessing is throttled per client address and per account, across replicas
+/// (the counts live in the database); refusals carry Retry-After.
+async fn throttling(api: &Api, store: &dyn Store) {
+    let now = muster_store::now();
+    let try_login = |username: &'static str, password: &'static str| {
+        api.http
+            .post(format!("{}/auth/login", api.base))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+    };
+    let retry_after = |res: &reqwest::Response| -> i64 {
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After")
+    };
+
+    // An account closes after 100 failures in an hour, even to the right password.
+    let account = vec!["user:admin".to_owned()];
+    let (earlier, _) = store
+        .login_failures(&account[0], now - chrono::Duration::hours(1))
+        .await
+        .expect("count");
+    for _ in earlier..100 {
+        store
+            .record_login_failure(&account, now)
+            .await
+            .expect("seed");
+    }
+    let res = try_login("ADMIN", "the admin password")
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!((3500..=3600).contains(&retry_after(&res)));
+
+    // 29 failures from this address (the earlier scenarios' wrong passwords
+    // included): the 30th attempt is still judged, the 31st is not.
+    let addr = vec!["addr:127.0.0.1".to_owned()];
+    let (earlier, _) = store
+        .login_failures(&addr[0], now - chrono::Duration::minutes(10))
+        .await
+        .expect("count");
+    assert!(earlier >= 2, "the wrong passwords tried above were counted");
+    for _ in earlier..29 {
+        store.record_login_failure(&addr, now).await.expect("seed");
+    }
+    assert_eq!(
+        try_login("someone", "still wrong!!")
+            .await
+            .expect("login")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = try_login("someone", "still wrong!!").await.expect("login");
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "30 failures in 10 min close the address"
+    );
+    assert!((540..=600).contains(&retry_after(&res)));
+    let (n, _) = store
+        .login_failures(&addr[0], now - chrono::Duration::minutes(10))
+        .await
+        .expect("count");
+    assert_eq!(n, 30, "refused attempts are not counted again");
+}
+
 async fn run(store: Arc<dyn Store>) {
     let hasher = muster::server::auth::passwords::PasswordHasher::new();
     muster::server::auth::ensure_first_admin(store.as_ref(), &hasher, Some("the admin password"))
         .await
         .expect("admin");
-    let api = Api::start(store).await;
+    let api = Api::start(store.clone()).await;
     sign_in_and_out(&api).await;
     openapi_lists_every_route(&api).await;
     let (id, nodes) = clusters_and_nodes(&api).await;
@@ -1017,6 +1086,7 @@ async fn run(store: Arc<dyn Store>) {
     events_tenants_and_retirement(&api, &id, &nodes).await;
     server_functions(&api).await;
     bad_input_sweep(&api).await;
+    throttling(&api, store.as_ref()).await;
 }
 
 #[tokio::test]

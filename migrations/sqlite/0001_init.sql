@@ -167,3 +167,11 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user_idx ON sessions (user_id);
 CREATE INDEX sessions_expiry_idx ON sessions (expiry_date);
+
+-- Failed sign-ins, by account ("user:<name>") and by client address
+-- ("addr:<ip>"), counted to throttle guessing across every replica.
+CREATE TABLE login_failures (
+    key        TEXT NOT NULL,
+    failed_at  INTEGER NOT NULL
+);
+CREATE INDEX login_failures_key_time_idx ON login_failures (key, failed_at);

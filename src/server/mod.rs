@@ -83,7 +83,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!("Muster is listening on http://{local}");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let metrics_job = jobs::spawn_metrics_job(store.clone(), stopped);
-    let served = axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"));

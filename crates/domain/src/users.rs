@@ -80,6 +80,42 @@ pub fn check_password(password: &str) -> Result<(), FieldErrors> {
     }
 }
 
+/// A limit on failed sign-ins: at most `limit` in any `window_s` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleRule {
+    pub limit: u64,
+    pub window_s: i64,
+}
+
+/// Per account: at most 100 failures an hour get through (DESIGN.md §5).
+pub const ACCOUNT_THROTTLE: ThrottleRule = ThrottleRule {
+    limit: 100,
+    window_s: 3600,
+};
+/// Per client address: at most 30 failures in ten minutes, whatever the account.
+pub const ADDRESS_THROTTLE: ThrottleRule = ThrottleRule {
+    limit: 30,
+    window_s: 600,
+};
+
+impl ThrottleRule {
+    /// With `count` failures in the window, the oldest at `oldest`: how many
+    /// seconds until another attempt may be made, or `None` when it may now.
+    #[must_use]
+    pub fn retry_after(
+        self,
+        count: u64,
+        oldest: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Option<i64> {
+        if count < self.limit {
+            return None;
+        }
+        let frees_at = oldest? + chrono::Duration::seconds(self.window_s);
+        Some((frees_at - now).num_seconds().max(1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +150,24 @@ mod tests {
         assert_eq!(
             check_password("").expect_err("empty").get("password"),
             Some("password must be at least 12 characters")
+        );
+    }
+
+    #[test]
+    fn throttles_open_when_the_oldest_failure_ages_out() {
+        let now = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(1);
+        let oldest = Some(now - chrono::Duration::minutes(20));
+        assert_eq!(ACCOUNT_THROTTLE.retry_after(99, oldest, now), None);
+        assert_eq!(
+            ACCOUNT_THROTTLE.retry_after(100, oldest, now),
+            Some(40 * 60)
+        );
+        assert_eq!(ADDRESS_THROTTLE.retry_after(29, oldest, now), None);
+        let recent = Some(now - chrono::Duration::minutes(3));
+        assert_eq!(ADDRESS_THROTTLE.retry_after(30, recent, now), Some(7 * 60));
+        assert_eq!(
+            ADDRESS_THROTTLE.retry_after(30, Some(now - chrono::Duration::minutes(11)), now),
+            Some(1)
         );
     }
 

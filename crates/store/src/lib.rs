@@ -180,6 +180,18 @@ pub trait Store: Send + Sync + 'static {
         user_id: &'a str,
         except: Option<&'a str>,
     ) -> StoreFuture<'a, u64>;
+    /// Counts a failed sign-in against each of `keys`.
+    fn record_login_failure<'a>(
+        &'a self,
+        keys: &'a [String],
+        at: DateTime<Utc>,
+    ) -> StoreFuture<'a, ()>;
+    /// Failed sign-ins of `key` since `since`: how many, and the oldest.
+    fn login_failures<'a>(
+        &'a self,
+        key: &'a str,
+        since: DateTime<Utc>,
+    ) -> StoreFuture<'a, (u64, Option<DateTime<Utc>>)>;
     /// Deletes expired sessions; how many.
     fn sessions_prune(&self, now: DateTime<Utc>) -> StoreFuture<'_, u64>;
 

@@ -1,9 +1,14 @@
 //! `/api/v1/auth`: sign in, sign out, and who am I.
 
+use std::net::SocketAddr;
+
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header::RETRY_AFTER};
+use axum::response::{IntoResponse, Response};
 use muster_domain::users::User;
+use muster_domain::users::{ACCOUNT_THROTTLE, ADDRESS_THROTTLE, ThrottleRule};
 use muster_domain::{EventCategory, NewEvent, Severity};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -24,6 +29,52 @@ pub struct Credentials {
 /// A hash that matches no password, verified when the user is unknown so an
 /// unknown name takes as long to refuse as a wrong password.
 const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3l7g3ZLmHjQPy0r5G5Q1vVJ0R1m3R0qTnl0tM3bJm0Y";
+
+/// The client's address as the server sees the connection (no proxy headers
+/// are trusted); `None` when the server was started without it.
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Seconds to wait when either throttle is closed for these keys.
+async fn throttled(
+    state: &AppState,
+    keys: &[(String, ThrottleRule)],
+) -> Result<Option<i64>, AppError> {
+    let now = muster_store::now();
+    let mut wait = None;
+    for (key, rule) in keys {
+        let since = now - chrono::Duration::seconds(rule.window_s);
+        let (count, oldest) = state.store.login_failures(key, since).await?;
+        if let Some(s) = rule.retry_after(count, oldest, now) {
+            wait = Some(wait.map_or(s, |w: i64| w.max(s)));
+        }
+    }
+    Ok(wait)
+}
+
+fn too_many(seconds: i64) -> Response {
+    let mut res = AppError::new(
+        ErrorCode::RateLimited,
+        format!("too many failed sign-ins; try again in {seconds} s"),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+        res.headers_mut().insert(RETRY_AFTER, v);
+    }
+    res
+}
 
 fn refused() -> AppError {
     AppError::new(ErrorCode::Unauthorized, "invalid username or password")
@@ -53,12 +104,23 @@ async fn security_event(
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Credentials,
     responses((status = 200, description = "signed in; the session cookie is set", body = User),
-        (status = 401, body = AppError), (status = 422, body = AppError)))]
+        (status = 401, body = AppError), (status = 422, body = AppError),
+        (status = 429, description = "too many failed sign-ins; see Retry-After", body = AppError)))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     session: Session,
     JsonBody(creds): JsonBody<Credentials>,
-) -> Result<Json<User>, AppError> {
+) -> Result<Response, AppError> {
+    let account = muster_domain::users::normalize_username(&creds.username)
+        .unwrap_or_else(|_| creds.username.chars().take(64).collect());
+    let mut keys = vec![(format!("user:{account}"), ACCOUNT_THROTTLE)];
+    if let Some(ip) = addr {
+        keys.push((format!("addr:{ip}"), ADDRESS_THROTTLE));
+    }
+    if let Some(seconds) = throttled(&state, &keys).await? {
+        return Ok(too_many(seconds));
+    }
     let found = state.store.user_credentials(&creds.username).await?;
     let hash = found.as_ref().map_or(DECOY_HASH, |(_, h)| h.as_str());
     let matches = state
@@ -83,9 +145,10 @@ pub async fn login(
                 &user.username,
             )
             .await;
-            Ok(Json(user))
+            Ok(Json(user).into_response())
         }
         Some((user, _)) if matches => {
+            record_failure(&state, &keys).await;
             let message = format!("Sign-in refused: user {} is disabled", user.username);
             security_event(
                 &state,
@@ -98,6 +161,7 @@ pub async fn login(
             Err(refused())
         }
         _ => {
+            record_failure(&state, &keys).await;
             let message = "Sign-in failed: wrong username or password".to_owned();
             security_event(
                 &state,
@@ -109,6 +173,17 @@ pub async fn login(
             .await;
             Err(refused())
         }
+    }
+}
+
+async fn record_failure(state: &AppState, keys: &[(String, ThrottleRule)]) {
+    let keys: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+    if let Err(e) = state
+        .store
+        .record_login_failure(&keys, muster_store::now())
+        .await
+    {
+        tracing::warn!(error = %e, "could not count a failed sign-in");
     }
 }
 

@@ -23,6 +23,8 @@ mod templates;
 #[macro_use]
 mod tenants;
 #[macro_use]
+mod throttle;
+#[macro_use]
 mod users;
 
 use std::str::FromStr;
@@ -86,6 +88,7 @@ macro_rules! impl_store {
             tenant_methods!();
             user_methods!();
             session_methods!();
+            throttle_methods!();
         }
     };
 }
