@@ -702,6 +702,9 @@ async fn openapi_lists_every_route(api: &Api) {
         ("/auth/login", "post"),
         ("/auth/logout", "post"),
         ("/auth/me", "get"),
+        ("/tokens", "post"),
+        ("/tokens", "get"),
+        ("/tokens/{id}", "delete"),
     ];
     for (path, method) in expected {
         assert!(

@@ -174,3 +174,15 @@ CREATE TABLE login_failures (
     failed_at  TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX login_failures_key_time_idx ON login_failures (key, failed_at);
+
+-- API tokens for automation: stored hashed, carrying their user's role and scope.
+CREATE TABLE api_tokens (
+    id            TEXT PRIMARY KEY NOT NULL,
+    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    token_hash    TEXT NOT NULL UNIQUE,
+    created_at    TIMESTAMPTZ NOT NULL,
+    last_used_at  TIMESTAMPTZ,
+    revoked_at    TIMESTAMPTZ
+);
+CREATE INDEX api_tokens_user_idx ON api_tokens (user_id);

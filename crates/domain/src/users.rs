@@ -36,6 +36,17 @@ impl User {
     }
 }
 
+/// An API token as its owner sees it; the secret is shown once, at creation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// The canonical form of a username, or why it is not one.
 ///
 /// # Errors

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use muster_domain::metrics::MetricStep;
-use muster_domain::users::{Role, User};
+use muster_domain::users::{ApiToken, Role, User};
 use muster_domain::{
     Cluster, ClusterId, ClusterUpdate, ConfigTemplate, Event, MetricPoint, NewCluster, NewEvent,
     NewNode, Node, NodeId, NodeStatusUpdate, Tenant,
@@ -162,6 +162,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<'a, User>;
     fn list_users(&self) -> StoreFuture<'_, Vec<User>>;
     fn get_user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, User>;
+
+    /// Creates an API token for a user from the hash of its secret.
+    fn create_api_token<'a>(
+        &'a self,
+        user_id: &'a str,
+        name: &'a str,
+        token_hash: &'a str,
+    ) -> StoreFuture<'a, ApiToken>;
+    fn list_api_tokens<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, Vec<ApiToken>>;
+    /// Revokes one of a user's tokens; NotFound when it is not theirs or is revoked.
+    fn revoke_api_token<'a>(&'a self, user_id: &'a str, id: &'a str) -> StoreFuture<'a, ()>;
+    /// The enabled user a live token belongs to (and notes its use).
+    fn user_for_token<'a>(&'a self, token_hash: &'a str) -> StoreFuture<'a, Option<User>>;
 
     /// Stores a new session; `false` when the id is taken (the caller draws
     /// another).

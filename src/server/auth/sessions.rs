@@ -178,6 +178,15 @@ fn session_error(e: tower_sessions::session::Error) -> AppError {
 pub struct MaybeUser(pub Option<User>);
 
 impl MaybeUser {
+    /// The user, or a 401 for an anonymous request.
+    ///
+    /// # Errors
+    /// 401 when nobody is signed in.
+    pub fn required(self) -> Result<User, AppError> {
+        self.0
+            .ok_or_else(|| AppError::new(ErrorCode::Unauthorized, "not signed in"))
+    }
+
     /// Who a change is attributed to in the event log.
     #[must_use]
     pub fn actor(&self) -> String {

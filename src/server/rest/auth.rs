@@ -196,9 +196,65 @@ pub async fn logout(session: Session) -> Result<StatusCode, AppError> {
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
     responses((status = 200, body = User), (status = 401, body = AppError)))]
 pub async fn me(user: MaybeUser) -> Result<Json<User>, AppError> {
-    user.0
-        .map(Json)
-        .ok_or_else(|| AppError::new(ErrorCode::Unauthorized, "not signed in"))
+    user.required().map(Json)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    pub name: String,
+}
+
+/// A new API token; `token` is shown this once.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct CreatedToken {
+    pub id: String,
+    pub token: String,
+}
+
+#[utoipa::path(post, path = "/tokens", tag = "auth", request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 401, body = AppError), (status = 422, body = AppError)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    user: MaybeUser,
+    JsonBody(req): JsonBody<NewToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), AppError> {
+    let user = user.required()?;
+    let token = crate::server::tokens::new_token("mst");
+    let hash = crate::server::tokens::hash_token(&token);
+    let created = state
+        .store
+        .create_api_token(&user.id, &req.name, &hash)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            id: created.id,
+            token,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/tokens", tag = "auth",
+    responses((status = 200, body = Vec<muster_domain::users::ApiToken>), (status = 401, body = AppError)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    user: MaybeUser,
+) -> Result<Json<Vec<muster_domain::users::ApiToken>>, AppError> {
+    let user = user.required()?;
+    Ok(Json(state.store.list_api_tokens(&user.id).await?))
+}
+
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "auth", params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = AppError), (status = 404, body = AppError)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    user: MaybeUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, AppError> {
+    let user = user.required()?;
+    state.store.revoke_api_token(&user.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

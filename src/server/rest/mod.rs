@@ -80,6 +80,8 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::create_token, auth::list_tokens))
+        .routes(routes!(auth::revoke_token))
         .split_for_parts();
     api.info.title = "Muster API".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();

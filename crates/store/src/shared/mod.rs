@@ -25,6 +25,8 @@ mod tenants;
 #[macro_use]
 mod throttle;
 #[macro_use]
+mod tokens;
+#[macro_use]
 mod users;
 
 use std::str::FromStr;
@@ -61,6 +63,7 @@ macro_rules! impl_store {
         metric_fns!();
         rollup_fns!();
         user_fns!();
+        token_fns!();
 
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {
@@ -89,6 +92,7 @@ macro_rules! impl_store {
             user_methods!();
             session_methods!();
             throttle_methods!();
+            token_methods!();
         }
     };
 }

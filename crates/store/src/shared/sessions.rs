@@ -99,12 +99,7 @@ macro_rules! session_methods {
         fn get_user<'a>(&'a self, id: &'a str) -> $crate::StoreFuture<'a, muster_domain::users::User> {
             Box::pin(async move {
                 let mut conn = self.pool.acquire().await?;
-                let username: Option<String> = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                let username = username.ok_or($crate::StoreError::NotFound("user"))?;
-                Ok(user_by_name(&mut conn, &username).await?.ok_or($crate::StoreError::NotFound("user"))?.0)
+                user_by_id(&mut conn, id).await
             })
         }
     };
