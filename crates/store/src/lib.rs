@@ -171,7 +171,7 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &'a str,
     ) -> StoreFuture<'a, ApiToken>;
     fn list_api_tokens<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, Vec<ApiToken>>;
-    /// Revokes one of a user's tokens; NotFound when it is not theirs or is revoked.
+    /// Revokes one of a user's tokens; `NotFound` when it is not theirs or is revoked.
     fn revoke_api_token<'a>(&'a self, user_id: &'a str, id: &'a str) -> StoreFuture<'a, ()>;
     /// The enabled user a live token belongs to (and notes its use).
     fn user_for_token<'a>(&'a self, token_hash: &'a str) -> StoreFuture<'a, Option<User>>;
