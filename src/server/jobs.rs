@@ -1,6 +1,6 @@
-//! Background work: the metrics rollup and retention job. Each job runs on a
-//! timer until shutdown; on PostgreSQL the store makes sure only one replica
-//! runs a job at a time.
+//! Background work: the metrics rollup and retention job, and pruning of
+//! expired sessions. Each runs on a timer until shutdown; on PostgreSQL the
+//! store makes sure only one replica rolls metrics up at a time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 /// How often the metrics job runs.
 pub const ROLLUP_EVERY: Duration = Duration::from_mins(1);
 
-/// Starts the metrics job; it stops when `stop` turns true.
+/// Starts the periodic jobs; they stop when `stop` turns true.
 pub fn spawn_metrics_job(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(ROLLUP_EVERY);
@@ -32,6 +32,10 @@ pub fn spawn_metrics_job(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>)
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "metrics rollup failed; retrying next minute"),
+            }
+            // Deleting expired rows is idempotent, so every replica may do it.
+            if let Err(e) = store.sessions_prune(muster_store::now()).await {
+                tracing::warn!(error = %e, "pruning expired sessions failed");
             }
         }
     })
