@@ -273,13 +273,7 @@ mod server {
     /// Health of `cluster` judged from `nodes` as they are now.
     #[must_use]
     pub fn cluster_health(cluster: &Cluster, nodes: &[Node]) -> ClusterHealth {
-        let conditions: Vec<NodeCondition> = nodes
-            .iter()
-            .map(|n| NodeCondition {
-                status: n.status,
-                health: n.health_status,
-            })
-            .collect();
+        let conditions: Vec<NodeCondition> = nodes.iter().map(NodeCondition::from).collect();
         let breakdown = health_breakdown(&conditions);
         let snapshots: Vec<NodeSnapshot> = nodes
             .iter()

@@ -58,13 +58,7 @@ pub fn plan(
     ever_online: bool,
     actor: &str,
 ) -> ClusterPlan {
-    let conditions: Vec<NodeCondition> = nodes
-        .iter()
-        .map(|n| NodeCondition {
-            status: n.status,
-            health: n.health_status,
-        })
-        .collect();
+    let conditions: Vec<NodeCondition> = nodes.iter().map(NodeCondition::from).collect();
     let breakdown = health_breakdown(&conditions);
     let ever_online = ever_online || nodes.iter().any(|n| n.status == NodeStatus::Online);
     let decommissioned = cluster.status == ClusterStatus::Decommissioned;

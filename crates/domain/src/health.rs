@@ -106,6 +106,15 @@ pub struct NodeCondition {
     pub health: HealthStatus,
 }
 
+impl From<&crate::model::Node> for NodeCondition {
+    fn from(node: &crate::model::Node) -> Self {
+        Self {
+            status: node.status,
+            health: node.health_status,
+        }
+    }
+}
+
 impl NodeCondition {
     /// Maintenance and decommissioned nodes are left out of score and quorum.
     #[must_use]

@@ -654,16 +654,9 @@ async fn metrics(store: &dyn Store, dev: &Cluster) {
         "watermarks stop double work"
     );
     let wide_until = later + chrono::Duration::hours(1);
-    let hours = store
-        .metric_history(
-            &node.id,
-            "cpu_usage_percent",
-            since,
-            wide_until,
-            MetricStep::Hour,
-        )
-        .await
-        .expect("1h");
+    let cpu_history =
+        |step| store.metric_history(&node.id, "cpu_usage_percent", since, wide_until, step);
+    let hours = cpu_history(MetricStep::Hour).await.expect("1h");
     let h: u64 = hours.iter().map(|p| p.count).sum();
     assert_eq!(h, 2, "{hours:?}");
     let (lo, hi) = (
@@ -679,27 +672,9 @@ async fn metrics(store: &dyn Store, dev: &Cluster) {
         .expect("job")
         .expect("lock");
     assert!(report.raw_deleted >= 3, "{report:?}");
-    let raw = store
-        .metric_history(
-            &node.id,
-            "cpu_usage_percent",
-            since,
-            wide_until,
-            MetricStep::Raw,
-        )
-        .await
-        .expect("raw");
+    let raw = cpu_history(MetricStep::Raw).await.expect("raw");
     assert!(raw.is_empty());
-    let kept = store
-        .metric_history(
-            &node.id,
-            "cpu_usage_percent",
-            since,
-            wide_until,
-            MetricStep::Minute,
-        )
-        .await
-        .expect("1m");
+    let kept = cpu_history(MetricStep::Minute).await.expect("1m");
     assert_eq!(kept.iter().map(|p| p.count).sum::<u64>(), 2);
     let report = store
         .roll_up_metrics(now + chrono::Duration::days(8))
@@ -707,16 +682,7 @@ async fn metrics(store: &dyn Store, dev: &Cluster) {
         .expect("job")
         .expect("lock");
     assert!(report.rollups_deleted >= 4, "{report:?}");
-    let gone = store
-        .metric_history(
-            &node.id,
-            "cpu_usage_percent",
-            since,
-            wide_until,
-            MetricStep::Minute,
-        )
-        .await
-        .expect("1m");
+    let gone = cpu_history(MetricStep::Minute).await.expect("1m");
     assert!(gone.is_empty());
 }
 

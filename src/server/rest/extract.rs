@@ -139,16 +139,24 @@ async fn path_params(parts: &mut Parts) -> Result<Vec<(String, String)>, AppErro
         .map_err(|_| AppError::new(ErrorCode::BadRequest, "the path could not be read"))
 }
 
+/// The `id` path parameter parsed as `T`, errors naming `field`.
+async fn id_param<T: FromStr>(parts: &mut Parts, field: &str) -> Result<T, AppError>
+where
+    T::Err: std::fmt::Display,
+{
+    let params = path_params(parts).await?;
+    let raw = params
+        .iter()
+        .find(|(k, _)| k == "id")
+        .map_or("", |(_, v)| v.as_str());
+    parse_id(raw, field)
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for ClusterPath {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let params = path_params(parts).await?;
-        let raw = params
-            .iter()
-            .find(|(k, _)| k == "id")
-            .map_or("", |(_, v)| v.as_str());
-        parse_id(raw, "cluster_id").map(ClusterPath)
+        id_param(parts, "cluster_id").await.map(ClusterPath)
     }
 }
 
@@ -156,12 +164,7 @@ impl<S: Send + Sync> FromRequestParts<S> for NodePath {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let params = path_params(parts).await?;
-        let raw = params
-            .iter()
-            .find(|(k, _)| k == "id")
-            .map_or("", |(_, v)| v.as_str());
-        parse_id(raw, "node_id").map(NodePath)
+        id_param(parts, "node_id").await.map(NodePath)
     }
 }
 

@@ -196,16 +196,7 @@ macro_rules! node_methods {
                 .bind($crate::shared::big(promotion.change.term))
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "UPDATE cluster_nodes SET is_primary = (id = $2),
-                        is_coordinator = (id = COALESCE(CAST($3 AS TEXT), ''))
-                     WHERE cluster_id = $1",
-                )
-                .bind(cluster.id.as_str())
-                .bind(id.as_str())
-                .bind(leadership.coordinator.as_ref().map(muster_domain::NodeId::as_str))
-                .execute(&mut *tx)
-                .await?;
+                mark_leaders(&mut tx, &cluster.id, leadership).await?;
                 let event = $crate::events::node_promoted(&cluster, &node, &current, &promotion, force, actor);
                 insert_event(&mut tx, &event).await?;
                 // No reconcile here: a forced promotion is an operator's explicit

@@ -74,6 +74,26 @@ macro_rules! reconcile_fns {
             node_from_row(&row)
         }
 
+        /// Sets each node's `is_primary` / `is_coordinator` flag from `leaders`.
+        async fn mark_leaders(
+            conn: &mut d::Conn,
+            cluster_id: &muster_domain::ClusterId,
+            leaders: &muster_domain::coordination::Leadership,
+        ) -> Result<(), $crate::StoreError> {
+            sqlx::query(
+                "UPDATE cluster_nodes SET
+                    is_primary = (id = COALESCE(CAST($2 AS TEXT), '')),
+                    is_coordinator = (id = COALESCE(CAST($3 AS TEXT), ''))
+                 WHERE cluster_id = $1",
+            )
+            .bind(cluster_id.as_str())
+            .bind(leaders.primary.as_ref().map(muster_domain::NodeId::as_str))
+            .bind(leaders.coordinator.as_ref().map(muster_domain::NodeId::as_str))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
         /// Recomputes score, status and leadership from the cluster's nodes and
         /// writes whatever changed, with its events. Returns the cluster as stored.
         async fn reconcile_cluster(
@@ -115,18 +135,8 @@ macro_rules! reconcile_fns {
             .bind(d::time($crate::now()))
             .fetch_one(&mut *conn)
             .await?;
-            if plan.leadership.is_some() {
-                sqlx::query(
-                    "UPDATE cluster_nodes SET
-                        is_primary = (id = COALESCE(CAST($2 AS TEXT), '')),
-                        is_coordinator = (id = COALESCE(CAST($3 AS TEXT), ''))
-                     WHERE cluster_id = $1",
-                )
-                .bind(cluster.id.as_str())
-                .bind(primary.as_ref().map(muster_domain::NodeId::as_str))
-                .bind(coordinator.as_ref().map(muster_domain::NodeId::as_str))
-                .execute(&mut *conn)
-                .await?;
+            if let Some(change) = &plan.leadership {
+                mark_leaders(&mut *conn, &cluster.id, &change.leadership).await?;
             }
             for event in &plan.events {
                 insert_event(&mut *conn, event).await?;
