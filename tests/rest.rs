@@ -705,6 +705,9 @@ async fn openapi_lists_every_route(api: &Api) {
         ("/tokens", "post"),
         ("/tokens", "get"),
         ("/tokens/{id}", "delete"),
+        ("/users", "post"),
+        ("/users", "get"),
+        ("/auth/password", "post"),
     ];
     for (path, method) in expected {
         assert!(
@@ -1076,6 +1079,127 @@ async fn throttling(api: &Api, store: &dyn Store) {
     assert_eq!(n, 30, "refused attempts are not counted again");
 }
 
+/// Signs in and returns the session cookie.
+async fn sign_in(api: &Api, username: &str, password: &str) -> String {
+    let res = api
+        .http
+        .post(format!("{}/auth/login", api.base))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::OK, "{username} signs in");
+    session_cookie(&res).expect("session cookie")
+}
+
+/// Admins create users; everyone changes their own password, which ends
+/// their other sessions.
+async fn users_and_passwords(api: &Api) {
+    let admin = sign_in(api, "admin", "the admin password").await;
+    let as_user = |cookie: &str, method: Method, path: &str, body: Option<Value>| {
+        let mut req = api
+            .http
+            .request(method, format!("{}{path}", api.base))
+            .header("cookie", cookie.to_owned());
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send()
+    };
+    let vic = json!({"username": "Vic", "password": "vics password 1", "role": "viewer"});
+    assert_eq!(
+        api.post("/users", vic.clone()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let created = as_user(&admin, Method::POST, "/users", Some(vic.clone()))
+        .await
+        .expect("create");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let short = json!({"username": "x", "password": "short", "role": "viewer"});
+    let res = as_user(&admin, Method::POST, "/users", Some(short))
+        .await
+        .expect("create");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.expect("json");
+    assert!(body["fields"]["password"].is_string());
+    let bad_role = json!({"username": "y", "password": "long enough pw", "role": "root"});
+    assert_eq!(
+        as_user(&admin, Method::POST, "/users", Some(bad_role))
+            .await
+            .expect("create")
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        as_user(&admin, Method::POST, "/users", Some(vic))
+            .await
+            .expect("dup")
+            .status(),
+        StatusCode::CONFLICT
+    );
+
+    let vic_a = sign_in(api, "vic", "vics password 1").await;
+    let vic_b = sign_in(api, "vic", "vics password 1").await;
+    let denied = as_user(
+        &vic_a,
+        Method::POST,
+        "/users",
+        Some(json!({"username": "z", "password": "long enough pw", "role": "admin"})),
+    )
+    .await
+    .expect("create");
+    assert_eq!(
+        denied.status(),
+        StatusCode::FORBIDDEN,
+        "viewers create no users"
+    );
+    assert_eq!(
+        as_user(&vic_a, Method::GET, "/users", None)
+            .await
+            .expect("list")
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let listed: Value = as_user(&admin, Method::GET, "/users", None)
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(2));
+
+    let wrong = json!({"current_password": "not it at all", "new_password": "vics password 2"});
+    let res = as_user(&vic_a, Method::POST, "/auth/password", Some(wrong))
+        .await
+        .expect("change");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let change = json!({"current_password": "vics password 1", "new_password": "vics password 2"});
+    assert_eq!(
+        as_user(&vic_a, Method::POST, "/auth/password", Some(change))
+            .await
+            .expect("change")
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        as_user(&vic_b, Method::GET, "/auth/me", None)
+            .await
+            .expect("me")
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "other sessions end"
+    );
+    assert_eq!(
+        as_user(&vic_a, Method::GET, "/auth/me", None)
+            .await
+            .expect("me")
+            .status(),
+        StatusCode::OK,
+        "this one stays"
+    );
+    sign_in(api, "vic", "vics password 2").await;
+}
+
 async fn run(store: Arc<dyn Store>) {
     let hasher = muster::server::auth::passwords::PasswordHasher::new();
     muster::server::auth::ensure_first_admin(store.as_ref(), &hasher, Some("the admin password"))
@@ -1083,6 +1207,7 @@ async fn run(store: Arc<dyn Store>) {
         .expect("admin");
     let api = Api::start(store.clone()).await;
     sign_in_and_out(&api).await;
+    users_and_passwords(&api).await;
     openapi_lists_every_route(&api).await;
     let (id, nodes) = clusters_and_nodes(&api).await;
     status_health_and_coordination(&api, &id, &nodes).await;

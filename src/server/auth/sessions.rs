@@ -178,6 +178,22 @@ fn session_error(e: tower_sessions::session::Error) -> AppError {
 pub struct MaybeUser(pub Option<User>);
 
 impl MaybeUser {
+    /// The user, if their role includes `role`.
+    ///
+    /// # Errors
+    /// 401 when nobody is signed in, 403 when the role is not enough.
+    pub fn with_role(self, role: muster_domain::users::Role) -> Result<User, AppError> {
+        let user = self.required()?;
+        if user.role.allows(role) {
+            Ok(user)
+        } else {
+            Err(AppError::new(
+                ErrorCode::Forbidden,
+                format!("this needs the {role} role; you are {}", user.role),
+            ))
+        }
+    }
+
     /// The user, or a 401 for an anonymous request.
     ///
     /// # Errors

@@ -7,6 +7,7 @@ pub mod events;
 pub mod extract;
 pub mod nodes;
 pub mod tenants;
+pub mod users;
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
@@ -82,6 +83,8 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         .routes(routes!(auth::me))
         .routes(routes!(auth::create_token, auth::list_tokens))
         .routes(routes!(auth::revoke_token))
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(users::change_password))
         .split_for_parts();
     api.info.title = "Muster API".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();
