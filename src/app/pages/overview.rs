@@ -155,7 +155,7 @@ fn TemplateTable(templates: Vec<ConfigTemplate>) -> impl IntoView {
                                 <tr>
                                     <td>
                                         <span class="name">{t.name}</span>
-                                        <span class="id">{t.description}</span>
+                                        <span class="desc">{t.description}</span>
                                     </td>
                                     <td class="num">{t.limits.max_nodes}</td>
                                     <td class="num">{t.limits.max_tenants}</td>
