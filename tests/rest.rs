@@ -141,64 +141,42 @@ async fn clusters_and_nodes(api: &Api) -> (String, Vec<String>) {
         "{}",
         dup.1
     );
-    assert_field_error(
-        &api.post(
-            "/clusters",
+    for (body, status, field) in [
+        (
             json!({"name": "B", "region": "x", "template": "nope"}),
-        )
-        .await,
-        404,
-        "template",
-    );
-    assert_field_error(
-        &api.post("/clusters", json!({"name": "B", "region": "x"}))
-            .await,
-        422,
-        "template",
-    );
-    assert_field_error(
-        &api.post(
-            "/clusters",
+            404,
+            "template",
+        ),
+        (json!({"name": "B", "region": "x"}), 422, "template"),
+        (
             json!({"name": "B", "region": "x", "environment": "production", "max_nodes": 0}),
-        )
-        .await,
-        422,
-        "max_nodes",
-    );
-    assert_field_error(
-        &api.post("/clusters", json!({"name": 7, "region": "x"}))
-            .await,
-        422,
-        "name",
-    );
-    assert_field_error(
-        &api.post(
-            "/clusters",
+            422,
+            "max_nodes",
+        ),
+        (json!({"name": 7, "region": "x"}), 422, "name"),
+        (
             json!({"name": "B", "region": "x", "environment": "prod"}),
-        )
-        .await,
-        422,
-        "environment",
-    );
-    assert_field_error(
-        &api.post(
-            "/clusters",
+            422,
+            "environment",
+        ),
+        (
             json!({"name": "B", "region": "x", "environment": "staging", "colour": 1}),
-        )
-        .await,
-        422,
-        "colour",
-    );
-    assert_field_error(&api.post("/clusters", json!({"name": "B", "region": "x", "environment": "staging", "config": {"retention_days": 0}})).await, 422, "retention_days");
-    assert_field_error(
-        &api.post(
-            "/clusters",
+            422,
+            "colour",
+        ),
+        (
+            json!({"name": "B", "region": "x", "environment": "staging", "config": {"retention_days": 0}}),
+            422,
+            "retention_days",
+        ),
+        (
             json!({"name": "x".repeat(101), "region": "x", "environment": "staging"}),
-        )
-        .await,
-        422,
-        "name",
-    );
+            422,
+            "name",
+        ),
+    ] {
+        assert_field_error(&api.post("/clusters", body).await, status, field);
+    }
     assert_field_error(
         &api.raw(
             Method::POST,
