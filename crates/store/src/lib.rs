@@ -63,7 +63,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<'a, Cluster>;
     fn get_cluster<'a>(&'a self, id: &'a ClusterId) -> StoreFuture<'a, Cluster>;
     /// Clusters matching `q`, one page at a time.
-    fn list_clusters<'a>(&'a self, q: &'a ClusterQuery) -> StoreFuture<'a, Page<Cluster>>;
+    fn list_clusters<'a>(&'a self, q: &'a ClusterQuery) -> StoreFuture<'a, Page<Cluster>> {
+        self.list_clusters_in(q, Scope::All)
+    }
+    /// Clusters matching `q` among those `scope` may see.
+    fn list_clusters_in<'a>(
+        &'a self,
+        q: &'a ClusterQuery,
+        scope: Scope<'a>,
+    ) -> StoreFuture<'a, Page<Cluster>>;
+    /// Whether the cluster exists and `scope` may see it.
+    fn cluster_visible<'a>(&'a self, id: &'a ClusterId, scope: Scope<'a>) -> StoreFuture<'a, bool>;
     /// Changes a cluster's description or configuration; limits may not drop
     /// below what the cluster holds. Records `cluster_config_updated`.
     fn update_cluster<'a>(
@@ -122,7 +132,16 @@ pub trait Store: Send + Sync + 'static {
     /// Writes an event on its own (changes write theirs inside their transaction).
     fn record_event<'a>(&'a self, event: &'a NewEvent) -> StoreFuture<'a, Event>;
     /// Events matching `q`, newest first, one page at a time.
-    fn list_events<'a>(&'a self, q: &'a EventQuery) -> StoreFuture<'a, Page<Event>>;
+    fn list_events<'a>(&'a self, q: &'a EventQuery) -> StoreFuture<'a, Page<Event>> {
+        self.list_events_in(q, Scope::All)
+    }
+    /// Events matching `q` among those `scope` may see: a tenant-scoped caller
+    /// sees only events of clusters hosting their tenants.
+    fn list_events_in<'a>(
+        &'a self,
+        q: &'a EventQuery,
+        scope: Scope<'a>,
+    ) -> StoreFuture<'a, Page<Event>>;
 
     /// Records one sample of several metrics of a node (batched in one statement).
     fn record_metrics<'a>(
@@ -254,6 +273,42 @@ pub struct NewUser {
     pub password_hash: String,
     pub role: Role,
     pub tenants: Vec<String>,
+}
+
+/// What a caller may see: everything, or the clusters hosting these tenants
+/// (and only their nodes, events and metrics). It is a separate argument, never
+/// part of a query a client sends, so a client cannot widen it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    All,
+    Tenants(&'a [String]),
+}
+
+impl Scope<'_> {
+    /// SQL restricting `column` (a cluster id) to the scope, with tenant ids
+    /// bound from `$first` on; empty for [`Scope::All`].
+    pub(crate) fn clause(&self, column: &str, first: usize) -> String {
+        match self {
+            Scope::All => String::new(),
+            Scope::Tenants([]) => " AND 1 = 0".to_owned(),
+            Scope::Tenants(ids) => {
+                let params: Vec<String> = (first..first + ids.len())
+                    .map(|i| format!("${i}"))
+                    .collect();
+                format!(
+                    " AND {column} IN (SELECT cluster_id FROM cluster_tenants WHERE tenant_id IN ({}))",
+                    params.join(", ")
+                )
+            }
+        }
+    }
+
+    pub(crate) fn tenant_ids(&self) -> &[String] {
+        match self {
+            Scope::All => &[],
+            Scope::Tenants(ids) => ids,
+        }
+    }
 }
 
 /// A stored session: an opaque JSON document, its user and its expiry.

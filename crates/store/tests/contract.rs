@@ -545,6 +545,7 @@ async fn configuration_and_tenants(store: &dyn Store, staging: &Cluster) {
             .await,
         Err(StoreError::NotFound("tenant"))
     ));
+    scopes(store, staging, &acme.id, &initech.id).await;
     let hosted = store.cluster_tenants(&staging.id).await.expect("hosted");
     assert_eq!(
         hosted.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
@@ -576,6 +577,131 @@ async fn configuration_and_tenants(store: &dyn Store, staging: &Cluster) {
             .expect("hosted")
             .len(),
         1
+    );
+}
+
+/// A tenant-scoped caller sees only the clusters hosting their tenants, and
+/// only those clusters' events.
+async fn scopes(store: &dyn Store, staging: &Cluster, hosted: &str, not_hosted: &str) {
+    use muster_store::Scope;
+    let q = ClusterQuery {
+        limit: 100,
+        ..ClusterQuery::default()
+    };
+    let mine = [hosted.to_owned()];
+    let seen = store
+        .list_clusters_in(&q, Scope::Tenants(&mine))
+        .await
+        .expect("scoped")
+        .items;
+    assert_eq!(
+        seen.iter().map(|c| &c.id).collect::<Vec<_>>(),
+        [&staging.id]
+    );
+    let everyone = store
+        .list_clusters_in(&q, Scope::All)
+        .await
+        .expect("all")
+        .items;
+    assert!(everyone.len() > 1);
+    let other = [not_hosted.to_owned()];
+    assert!(
+        store
+            .list_clusters_in(&q, Scope::Tenants(&other))
+            .await
+            .expect("other")
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_clusters_in(&q, Scope::Tenants(&[]))
+            .await
+            .expect("none")
+            .items
+            .is_empty()
+    );
+    let both = [not_hosted.to_owned(), hosted.to_owned()];
+    assert_eq!(
+        store
+            .list_clusters_in(&q, Scope::Tenants(&both))
+            .await
+            .expect("both")
+            .items
+            .len(),
+        1
+    );
+    // Keyset pages work under a scope too.
+    let paged = ClusterQuery {
+        limit: 1,
+        sort: ClusterSort::Name,
+        descending: false,
+        ..ClusterQuery::default()
+    };
+    let page = store
+        .list_clusters_in(&paged, Scope::Tenants(&mine))
+        .await
+        .expect("page");
+    assert_eq!((page.items.len(), page.next_cursor), (1, None));
+
+    assert!(
+        store
+            .cluster_visible(&staging.id, Scope::Tenants(&mine))
+            .await
+            .expect("visible")
+    );
+    assert!(
+        !store
+            .cluster_visible(&staging.id, Scope::Tenants(&other))
+            .await
+            .expect("hidden")
+    );
+    let other_cluster = everyone
+        .iter()
+        .find(|c| c.id != staging.id)
+        .expect("another cluster");
+    assert!(
+        !store
+            .cluster_visible(&other_cluster.id, Scope::Tenants(&mine))
+            .await
+            .expect("hidden")
+    );
+    assert!(
+        store
+            .cluster_visible(&other_cluster.id, Scope::All)
+            .await
+            .expect("visible")
+    );
+
+    let events = EventQuery {
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    let scoped = store
+        .list_events_in(&events, Scope::Tenants(&mine))
+        .await
+        .expect("events")
+        .items;
+    assert!(!scoped.is_empty());
+    assert!(
+        scoped
+            .iter()
+            .all(|e| e.cluster_id.as_ref() == Some(&staging.id)),
+        "only the hosting cluster's events"
+    );
+    let all = store
+        .list_events_in(&events, Scope::All)
+        .await
+        .expect("events")
+        .items;
+    assert!(all.len() > scoped.len());
+    assert!(
+        store
+            .list_events_in(&events, Scope::Tenants(&other))
+            .await
+            .expect("events")
+            .items
+            .is_empty()
     );
 }
 

@@ -67,9 +67,25 @@ macro_rules! cluster_methods {
             })
         }
 
-        fn list_clusters<'a>(
+        fn cluster_visible<'a>(
+            &'a self,
+            id: &'a muster_domain::ClusterId,
+            scope: $crate::Scope<'a>,
+        ) -> $crate::StoreFuture<'a, bool> {
+            Box::pin(async move {
+                let sql = format!("SELECT COUNT(*) FROM clusters WHERE id = $1{}", scope.clause("id", 2));
+                let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(id.as_str());
+                for t in scope.tenant_ids() {
+                    q = q.bind(t.as_str());
+                }
+                Ok(q.fetch_one(&self.pool).await? > 0)
+            })
+        }
+
+        fn list_clusters_in<'a>(
             &'a self,
             q: &'a $crate::ClusterQuery,
+            scope: $crate::Scope<'a>,
         ) -> $crate::StoreFuture<'a, $crate::Page<muster_domain::Cluster>> {
             Box::pin(async move {
                 use $crate::ClusterSort;
@@ -94,6 +110,10 @@ macro_rules! cluster_methods {
                         " AND ({column} {cmp} $7 OR ({column} = $7 AND id {cmp} $8))"
                     ));
                 }
+                // Scope parameters come after every other one ($7 and $8 are
+                // the cursor's, bound or not).
+                let first_scope = if cursor.is_some() { 9 } else { 7 };
+                sql.push_str(&scope.clause("id", first_scope));
                 sql.push_str(&format!(" ORDER BY {column} {dir}, id {dir} LIMIT $6"));
                 let limit = $crate::page_size(Some(q.limit));
                 let mut query = sqlx::query(&sql)
@@ -118,6 +138,9 @@ macro_rules! cluster_methods {
                         ClusterSort::HealthScore => query.bind(c.key.as_f64().ok_or_else(bad)?),
                     }
                     .bind(c.id.clone());
+                }
+                for t in scope.tenant_ids() {
+                    query = query.bind(t.as_str());
                 }
                 let rows = query.fetch_all(&self.pool).await?;
                 let mut items = rows.iter().map(cluster_from_row).collect::<Result<Vec<_>, _>>()?;

@@ -12,9 +12,10 @@ macro_rules! event_methods {
             })
         }
 
-        fn list_events<'a>(
+        fn list_events_in<'a>(
             &'a self,
             q: &'a $crate::EventQuery,
+            scope: $crate::Scope<'a>,
         ) -> $crate::StoreFuture<'a, $crate::Page<muster_domain::Event>> {
             Box::pin(async move {
                 let before = match q.cursor.as_deref() {
@@ -30,7 +31,7 @@ macro_rules! event_methods {
                     None => None,
                 };
                 let limit = $crate::page_size(Some(q.limit));
-                let rows = sqlx::query(
+                let sql = format!(
                     "SELECT * FROM cluster_events
                      WHERE (CAST($1 AS TEXT) IS NULL OR cluster_id = $1)
                        AND (CAST($2 AS TEXT) IS NULL OR node_id = $2)
@@ -39,9 +40,11 @@ macro_rules! event_methods {
                        AND (CAST($5 AS TEXT) IS NULL OR event_type = $5)
                        AND ($6 IS NULL OR created_at >= $6)
                        AND ($7 IS NULL OR created_at < $7)
-                       AND ($8 IS NULL OR id < $8)
+                       AND ($8 IS NULL OR id < $8){}
                      ORDER BY id DESC LIMIT $9",
-                )
+                    scope.clause("cluster_id", 10)
+                );
+                let mut query = sqlx::query(&sql)
                 .bind(q.cluster_id.as_ref().map(muster_domain::ClusterId::as_str))
                 .bind(q.node_id.as_ref().map(muster_domain::NodeId::as_str))
                 .bind(q.severity.map(|s| s.as_str()))
@@ -50,9 +53,11 @@ macro_rules! event_methods {
                 .bind(q.since.map(d::time))
                 .bind(q.until.map(d::time))
                 .bind(before)
-                .bind(i64::from(limit) + 1)
-                .fetch_all(&self.pool)
-                .await?;
+                .bind(i64::from(limit) + 1);
+                for t in scope.tenant_ids() {
+                    query = query.bind(t.as_str());
+                }
+                let rows = query.fetch_all(&self.pool).await?;
                 let mut items = rows.iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?;
                 let next_cursor = if items.len() > limit as usize {
                     items.truncate(limit as usize);
