@@ -7,14 +7,17 @@
 
 use std::sync::Arc;
 
-use muster_store::Store;
+use muster_domain::users::Role;
 use muster_store::testing::{PgDb, SqliteDb};
+use muster_store::{NewUser, Store};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
 struct Api {
     base: String,
     http: Client,
+    /// `Authorization` sent by `call` and `raw`: an admin's API token.
+    auth: Option<String>,
 }
 
 impl Api {
@@ -34,11 +37,15 @@ impl Api {
         Self {
             base: format!("http://{addr}/api/v1"),
             http: Client::new(),
+            auth: None,
         }
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(auth) = &self.auth {
+            req = req.header("authorization", auth);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -72,6 +79,9 @@ impl Api {
             .http
             .request(method, format!("{}{path}", self.base))
             .body(body);
+        if let Some(auth) = &self.auth {
+            req = req.header("authorization", auth);
+        }
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
@@ -236,6 +246,14 @@ async fn clusters_and_nodes(api: &Api) -> (String, Vec<String>) {
     assert_field_error(&api.get("/clusters?limit=-1").await, 400, "limit");
     assert_field_error(&api.get("/clusters?status=busy").await, 400, "status");
     assert_field_error(&api.get("/clusters?cursor=zz").await, 422, "cursor");
+    for path in [
+        "/clusters?region=%00",
+        "/clusters?name=a%00b",
+        "/events?type=%00",
+    ] {
+        let (status, body) = api.get(path).await;
+        assert!(status.is_client_error(), "{path} gave {status}: {body}");
+    }
 
     let (s, patched) = api
         .call(
@@ -603,7 +621,7 @@ async fn bad_input_sweep(api: &Api) {
                 let concrete = path.replace("{id}", id).replace("{tenant_id}", id);
                 for body in bodies {
                     let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
-                    let target = format!("{concrete}?limit=abc&junk=%ff");
+                    let target = format!("{concrete}?limit=abc&junk=%ff&name=%00&region=%00");
                     let (status, value) = api
                         .raw(m, &target, Some("application/json"), body.to_vec())
                         .await;
@@ -972,6 +990,87 @@ async fn sign_in_and_out(api: &Api) {
         "the old id is dead"
     );
 
+    // API tokens: created by a signed-in user, shown once, usable as Bearer.
+    let created = api
+        .http
+        .post(format!("{}/tokens", api.base))
+        .header("cookie", second.clone())
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.expect("json");
+    let token = created["token"].as_str().expect("token").to_owned();
+    let bearer = |t: &str| {
+        api.http
+            .get(format!("{}/auth/me", api.base))
+            .header("authorization", format!("Bearer {t}"))
+            .send()
+    };
+    let who: Value = bearer(&token)
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(who["username"], "admin");
+    assert_eq!(
+        bearer("mst_wrong").await.expect("me").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let basic = api
+        .http
+        .get(format!("{}/auth/me", api.base))
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+    let anon = api
+        .http
+        .post(format!("{}/tokens", api.base))
+        .json(&json!({"name": "anon"}))
+        .send()
+        .await
+        .expect("anon");
+    assert_eq!(
+        anon.status(),
+        StatusCode::UNAUTHORIZED,
+        "anonymous users get no tokens"
+    );
+    let listed = api
+        .http
+        .get(format!("{}/tokens", api.base))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("list");
+    let listed: Value = listed.json().await.expect("json");
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(2),
+        "this one and the test harness's"
+    );
+    assert!(
+        listed[1].get("token").is_none() && listed[1].get("token_hash").is_none(),
+        "the secret is never listed"
+    );
+    let id = created["id"].as_str().expect("id");
+    let revoke = api
+        .http
+        .delete(format!("{}/tokens/{id}", api.base))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        bearer(&token).await.expect("me").status(),
+        StatusCode::UNAUTHORIZED,
+        "revoked at once"
+    );
+
     let out = api
         .http
         .post(format!("{}/auth/logout", api.base))
@@ -1085,10 +1184,14 @@ async fn users_and_passwords(api: &Api) {
         req.send()
     };
     let vic = json!({"username": "Vic", "password": "vics password 1", "role": "viewer"});
-    assert_eq!(
-        api.post("/users", vic.clone()).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    let anon = api
+        .http
+        .post(format!("{}/users", api.base))
+        .json(&vic)
+        .send()
+        .await
+        .expect("anon");
+    assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
     let created = as_user(&admin, Method::POST, "/users", Some(vic.clone()))
         .await
         .expect("create");
@@ -1178,18 +1281,221 @@ async fn users_and_passwords(api: &Api) {
     sign_in(api, "vic", "vics password 2").await;
 }
 
+/// Roles and tenant scope on the REST routes: anonymous callers are refused,
+/// viewers only read, operators act on nodes, and a tenant-scoped viewer sees
+/// only the clusters hosting their tenants (others answer 404, as if absent).
+async fn roles_and_scopes(api: &Api, store: &dyn Store) {
+    let anon = api
+        .http
+        .get(format!("{}/clusters", api.base))
+        .send()
+        .await
+        .expect("anon");
+    assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
+    let (_, seen) = api
+        .post(
+            "/clusters",
+            json!({"name": "Seen", "region": "r", "environment": "development"}),
+        )
+        .await;
+    let (_, hidden) = api
+        .post(
+            "/clusters",
+            json!({"name": "Hidden", "region": "r", "environment": "development"}),
+        )
+        .await;
+    let (seen, hidden) = (
+        seen["id"].as_str().expect("id").to_owned(),
+        hidden["id"].as_str().expect("id").to_owned(),
+    );
+    let (_, tenant) = api.post("/tenants", json!({"name": "Scoped Co"})).await;
+    let tenant = tenant["id"].as_str().expect("tenant").to_owned();
+    assert_eq!(
+        api.post(
+            &format!("/clusters/{seen}/tenants"),
+            json!({"tenant_id": tenant})
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    let (_, node) = api.post(&format!("/clusters/{hidden}/nodes"), json!({"name": "h1", "capacity_cpu": 1.0, "capacity_memory_gb": 1.0, "capacity_storage_gb": 1.0})).await;
+    let hidden_node = node["node"]["id"].as_str().expect("node").to_owned();
+
+    let hasher = muster::server::auth::passwords::PasswordHasher::new();
+    let mut bearer = std::collections::HashMap::new();
+    for (name, role, tenants) in [
+        ("sally", Role::Viewer, vec![tenant.clone()]),
+        ("otto", Role::Operator, vec![]),
+    ] {
+        let hash = hasher.hash("a password for tests").await.expect("hash");
+        let user = store
+            .create_user(
+                &NewUser {
+                    username: name.into(),
+                    password_hash: hash,
+                    role,
+                    tenants,
+                },
+                "test",
+            )
+            .await
+            .expect("user");
+        let token = muster::server::tokens::new_token("mst");
+        store
+            .create_api_token(&user.id, "t", &muster::server::tokens::hash_token(&token))
+            .await
+            .expect("token");
+        bearer.insert(name, format!("Bearer {token}"));
+    }
+    let as_ = |who: &str, method: Method, path: String, body: Option<Value>| {
+        let mut req = api
+            .http
+            .request(method, format!("{}{path}", api.base))
+            .header("authorization", bearer[who].clone());
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let res = req.send().await.expect("request");
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    // The scoped viewer: only the cluster hosting her tenant, read-only.
+    let (s, page) = as_("sally", Method::GET, "/clusters?limit=100".into(), None).await;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!((s, ids), (StatusCode::OK, vec![seen.as_str()]));
+    assert_eq!(
+        as_("sally", Method::GET, format!("/clusters/{seen}"), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    for path in [
+        format!("/clusters/{hidden}"),
+        format!("/clusters/{hidden}/health"),
+        format!("/clusters/{hidden}/nodes"),
+        format!("/clusters/{hidden}/failover-plan"),
+        format!("/nodes/{hidden_node}"),
+        format!("/nodes/{hidden_node}/metrics?name=cpu_usage_percent"),
+    ] {
+        assert_eq!(
+            as_("sally", Method::GET, path.clone(), None).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let (_, events) = as_("sally", Method::GET, "/events?limit=1000".into(), None).await;
+    let events = events["items"].as_array().expect("events");
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| e["cluster_id"] == seen.as_str()),
+        "only her cluster's events"
+    );
+    let (_, health) = as_("sally", Method::GET, "/health".into(), None).await;
+    assert_eq!(health.as_array().map(Vec::len), Some(1));
+    let (_, tenants) = as_("sally", Method::GET, "/tenants".into(), None).await;
+    assert_eq!(tenants.as_array().map(Vec::len), Some(1));
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/clusters".to_owned(),
+            json!({"name": "No", "region": "r", "environment": "staging"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/clusters/{seen}"),
+            json!({"description": "no"}),
+        ),
+        (
+            Method::POST,
+            format!("/clusters/{seen}/decommission"),
+            json!({"force": true}),
+        ),
+        (Method::POST, "/tenants".to_owned(), json!({"name": "No"})),
+    ] {
+        assert_eq!(
+            as_("sally", method, path.clone(), Some(body)).await.0,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+
+    // The operator acts on nodes, not on clusters; the event names him.
+    let (s, _) = as_(
+        "otto",
+        Method::POST,
+        format!("/nodes/{hidden_node}/status"),
+        Some(json!({"status": "online"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, last) = api
+        .get(&format!(
+            "/events?node_id={hidden_node}&type=node_status_changed"
+        ))
+        .await;
+    assert_eq!(last["items"][0]["actor"], "user:otto");
+    assert_eq!(
+        as_(
+            "otto",
+            Method::POST,
+            "/clusters".into(),
+            Some(json!({"name": "No", "region": "r", "environment": "staging"}))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        as_(
+            "otto",
+            Method::DELETE,
+            format!("/nodes/{hidden_node}"),
+            None
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
 async fn run(store: Arc<dyn Store>) {
     let hasher = muster::server::auth::passwords::PasswordHasher::new();
     muster::server::auth::ensure_first_admin(store.as_ref(), &hasher, Some("the admin password"))
         .await
         .expect("admin");
-    let api = Api::start(store.clone()).await;
+    let mut api = Api::start(store.clone()).await;
+    let admin = store
+        .user_credentials("admin")
+        .await
+        .expect("admin")
+        .expect("admin exists")
+        .0;
+    let token = muster::server::tokens::new_token("mst");
+    store
+        .create_api_token(
+            &admin.id,
+            "tests",
+            &muster::server::tokens::hash_token(&token),
+        )
+        .await
+        .expect("token");
+    api.auth = Some(format!("Bearer {token}"));
     sign_in_and_out(&api).await;
     users_and_passwords(&api).await;
     openapi_lists_every_route(&api).await;
     let (id, nodes) = clusters_and_nodes(&api).await;
     status_health_and_coordination(&api, &id, &nodes).await;
     events_tenants_and_retirement(&api, &id, &nodes).await;
+    roles_and_scopes(&api, store.as_ref()).await;
     server_functions(&api).await;
     bad_input_sweep(&api).await;
     throttling(&api, store.as_ref()).await;

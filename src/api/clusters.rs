@@ -95,7 +95,7 @@ pub use server::{add_node, cluster_health, cluster_info, create, failover_view};
 #[server(prefix = "/fn", endpoint = "create_cluster", input = leptos::server_fn::codec::Json)]
 pub async fn create_cluster(request: CreateClusterRequest) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
-    create(state.store.as_ref(), request).await
+    create(state.store.as_ref(), request, ACTOR).await
 }
 
 #[server(prefix = "/fn", endpoint = "list_clusters", input = leptos::server_fn::codec::Json)]
@@ -132,7 +132,7 @@ pub async fn get_failover_plan(id: ClusterId) -> Result<FailoverPlanView, AppErr
 #[server(prefix = "/fn", endpoint = "add_cluster_node", input = leptos::server_fn::codec::Json)]
 pub async fn add_cluster_node(id: ClusterId, node: NewNode) -> Result<AddedNode, AppError> {
     let state = crate::server::AppState::from_context()?;
-    add_node(state.store.as_ref(), &id, &node).await
+    add_node(state.store.as_ref(), &id, &node, ACTOR).await
 }
 
 #[server(prefix = "/fn", endpoint = "create_tenant", input = leptos::server_fn::codec::Json)]
@@ -168,9 +168,7 @@ mod server {
     use muster_domain::{Cluster, ClusterId, FieldErrors, NewCluster, NewNode, Node, NodeStatus};
     use muster_store::{Store, StoreError};
 
-    use super::{
-        ACTOR, AddedNode, ClusterHealth, ClusterInfo, CreateClusterRequest, FailoverPlanView,
-    };
+    use super::{AddedNode, ClusterHealth, ClusterInfo, CreateClusterRequest, FailoverPlanView};
     use crate::api::{AppError, ErrorCode};
 
     /// `create_cluster`: the template (named, or the environment's) with the
@@ -178,7 +176,11 @@ mod server {
     ///
     /// # Errors
     /// 404 for an unknown template, 409 for a taken name, 422 for invalid fields.
-    pub async fn create(store: &dyn Store, req: CreateClusterRequest) -> Result<Cluster, AppError> {
+    pub async fn create(
+        store: &dyn Store,
+        req: CreateClusterRequest,
+        actor: &str,
+    ) -> Result<Cluster, AppError> {
         let template_name = match (&req.template, req.environment) {
             (Some(t), _) => t.clone(),
             (None, Some(env)) => env.as_str().to_owned(),
@@ -216,7 +218,7 @@ mod server {
             template_name: Some(template.name),
         };
         new.validate().map_err(AppError::invalid)?;
-        Ok(store.create_cluster(&new, ACTOR).await?)
+        Ok(store.create_cluster(&new, actor).await?)
     }
 
     /// `add_cluster_node`: stores the node with the hash of a fresh token and
@@ -228,11 +230,12 @@ mod server {
         store: &dyn Store,
         id: &ClusterId,
         node: &NewNode,
+        actor: &str,
     ) -> Result<AddedNode, AppError> {
         node.validate().map_err(AppError::invalid)?;
         let token = crate::server::tokens::new_token("mnt");
         let hash = crate::server::tokens::hash_token(&token);
-        let node = store.add_node(id, node, Some(&hash), ACTOR).await?;
+        let node = store.add_node(id, node, Some(&hash), actor).await?;
         Ok(AddedNode {
             node,
             node_token: token,

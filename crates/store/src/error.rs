@@ -46,6 +46,16 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(ref db) if db.is_unique_violation() => {
                 Self::Conflict(conflict_subject(db.constraint(), db.message()))
             }
+            // PostgreSQL refuses NUL characters in text (SQLite stores them);
+            // that is bad input, not a fault of ours.
+            sqlx::Error::Database(ref db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                Self::Invalid(FieldErrors::single(
+                    "input",
+                    "text must not contain NUL (0x00) characters",
+                ))
+            }
             sqlx::Error::PoolTimedOut => {
                 Self::Unavailable("timed out waiting for a database connection".into())
             }

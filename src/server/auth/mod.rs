@@ -1,5 +1,6 @@
 //! Signing in: password hashing and the first administrator.
 
+pub mod caller;
 pub mod passwords;
 pub mod sessions;
 

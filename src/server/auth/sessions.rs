@@ -220,6 +220,30 @@ impl FromRequestParts<AppState> for MaybeUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // An API token, when one is presented, decides alone: a bad token is
+        // a 401, never a fall-back to the session.
+        if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let token = header
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    AppError::new(
+                        ErrorCode::Unauthorized,
+                        "Authorization must be \"Bearer <API token>\"",
+                    )
+                })?;
+            let hash = crate::server::tokens::hash_token(token);
+            return match state.store.user_for_token(&hash).await? {
+                Some(user) => Ok(Self(Some(user))),
+                None => Err(AppError::new(
+                    ErrorCode::Unauthorized,
+                    "the API token is unknown or revoked",
+                )),
+            };
+        }
         let Ok(session) = Session::from_request_parts(parts, state).await else {
             return Ok(Self(None));
         };

@@ -11,20 +11,24 @@ use utoipa::ToSchema;
 
 use super::extract::{ClusterPath, JsonBody, QueryParams};
 use crate::api::clusters::{
-    ACTOR, AddedNode, ClusterHealth, ClusterInfo, CreateClusterRequest, FailoverPlanView, add_node,
+    AddedNode, ClusterHealth, ClusterInfo, CreateClusterRequest, FailoverPlanView, add_node,
     cluster_health, cluster_info, create, failover_view,
 };
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
+use crate::server::auth::caller::Caller;
+use muster_domain::users::Role;
 
 #[utoipa::path(post, path = "/clusters", tag = "clusters", request_body = CreateClusterRequest,
     responses((status = 201, body = Cluster), (status = 404, description = "template not found", body = AppError),
         (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn create_cluster(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(req): JsonBody<CreateClusterRequest>,
 ) -> Result<(StatusCode, Json<Cluster>), AppError> {
-    let cluster = create(state.store.as_ref(), req).await?;
+    caller.require(Role::Admin)?;
+    let cluster = create(state.store.as_ref(), req, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(cluster)))
 }
 
@@ -47,6 +51,7 @@ pub struct ClusterPage {
     responses((status = 200, body = ClusterPage), (status = 400, body = AppError)))]
 pub async fn list_clusters(
     State(state): State<AppState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Page<Cluster>>, AppError> {
     let q = QueryParams::parse(
@@ -83,7 +88,9 @@ pub async fn list_clusters(
         cursor: q.text("cursor").map(str::to_owned),
         limit: muster_store::page_size(q.get("limit")?),
     };
-    Ok(Json(state.store.list_clusters(&query).await?))
+    Ok(Json(
+        state.store.list_clusters_in(&query, caller.scope()).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/clusters/{id}", tag = "clusters",
@@ -91,8 +98,10 @@ pub async fn list_clusters(
     responses((status = 200, body = ClusterInfo), (status = 400, body = AppError), (status = 404, body = AppError)))]
 pub async fn get_cluster_info(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
 ) -> Result<Json<ClusterInfo>, AppError> {
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     Ok(Json(cluster_info(state.store.as_ref(), &id).await?))
 }
 
@@ -102,11 +111,19 @@ pub async fn get_cluster_info(
         (status = 422, body = AppError)))]
 pub async fn update_cluster(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
     JsonBody(update): JsonBody<ClusterUpdate>,
 ) -> Result<Json<Cluster>, AppError> {
+    caller.require(Role::Admin)?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     update.validate().map_err(AppError::invalid)?;
-    Ok(Json(state.store.update_cluster(&id, &update, ACTOR).await?))
+    Ok(Json(
+        state
+            .store
+            .update_cluster(&id, &update, &caller.actor())
+            .await?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -122,13 +139,16 @@ pub struct ForceFlag {
         (status = 409, description = "nodes or tenants remain; pass force", body = AppError)))]
 pub async fn decommission_cluster(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
     JsonBody(flag): JsonBody<ForceFlag>,
 ) -> Result<Json<Cluster>, AppError> {
+    caller.require(Role::Admin)?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     Ok(Json(
         state
             .store
-            .decommission_cluster(&id, flag.force, ACTOR)
+            .decommission_cluster(&id, flag.force, &caller.actor())
             .await?,
     ))
 }
@@ -138,8 +158,10 @@ pub async fn decommission_cluster(
     responses((status = 200, body = ClusterHealth), (status = 404, body = AppError)))]
 pub async fn get_cluster_health(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
 ) -> Result<Json<ClusterHealth>, AppError> {
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     let (cluster, nodes) =
         tokio::try_join!(state.store.get_cluster(&id), state.store.list_nodes(&id))?;
     Ok(Json(cluster_health(&cluster, &nodes)))
@@ -150,8 +172,10 @@ pub async fn get_cluster_health(
     responses((status = 200, body = FailoverPlanView), (status = 404, body = AppError)))]
 pub async fn get_failover_plan(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
 ) -> Result<Json<FailoverPlanView>, AppError> {
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     Ok(Json(failover_view(state.store.as_ref(), &id).await?))
 }
 
@@ -161,12 +185,15 @@ pub async fn get_failover_plan(
         (status = 409, description = "max_nodes or max_storage_gb reached", body = AppError), (status = 422, body = AppError)))]
 pub async fn add_cluster_node(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
     JsonBody(node): JsonBody<NewNode>,
 ) -> Result<(StatusCode, Json<AddedNode>), AppError> {
+    caller.require(Role::Admin)?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(add_node(state.store.as_ref(), &id, &node).await?),
+        Json(add_node(state.store.as_ref(), &id, &node, &caller.actor()).await?),
     ))
 }
 
@@ -175,9 +202,10 @@ pub async fn add_cluster_node(
     responses((status = 200, body = Vec<Node>), (status = 404, body = AppError)))]
 pub async fn list_cluster_nodes(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
 ) -> Result<Json<Vec<Node>>, AppError> {
-    state.store.get_cluster(&id).await?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     Ok(Json(state.store.list_nodes(&id).await?))
 }
 
@@ -199,9 +227,12 @@ pub struct Recorded {
     responses((status = 201, body = Recorded), (status = 404, body = AppError), (status = 422, body = AppError)))]
 pub async fn record_cluster_metrics(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
     JsonBody(req): JsonBody<RecordMetrics>,
 ) -> Result<(StatusCode, Json<Recorded>), AppError> {
+    caller.require(Role::Operator)?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     muster_domain::metrics::check_metrics(req.metrics.iter().map(|(k, v)| (k.as_str(), *v)))
         .map_err(AppError::invalid)?;
     let recorded = state
@@ -223,10 +254,15 @@ pub struct PlaceTenant {
         (status = 409, description = "already hosted, or max_tenants reached", body = AppError)))]
 pub async fn place_tenant(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
     JsonBody(req): JsonBody<PlaceTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), AppError> {
-    let tenant = state.store.place_tenant(&id, &req.tenant_id, ACTOR).await?;
+    caller.require(Role::Admin)?;
+    let tenant = state
+        .store
+        .place_tenant(&id, &req.tenant_id, &caller.actor())
+        .await?;
     Ok((StatusCode::CREATED, Json(tenant)))
 }
 
@@ -235,9 +271,10 @@ pub async fn place_tenant(
     responses((status = 200, body = Vec<Tenant>), (status = 404, body = AppError)))]
 pub async fn list_cluster_tenants(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
 ) -> Result<Json<Vec<Tenant>>, AppError> {
-    state.store.get_cluster(&id).await?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     Ok(Json(state.store.cluster_tenants(&id).await?))
 }
 
@@ -246,9 +283,14 @@ pub async fn list_cluster_tenants(
     responses((status = 204), (status = 404, body = AppError)))]
 pub async fn remove_tenant(
     State(state): State<AppState>,
+    caller: Caller,
     ClusterPath(id): ClusterPath,
     axum::extract::Path((_, tenant_id)): axum::extract::Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    state.store.remove_tenant(&id, &tenant_id, ACTOR).await?;
+    caller.require(Role::Admin)?;
+    state
+        .store
+        .remove_tenant(&id, &tenant_id, &caller.actor())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::extract::QueryParams;
 use crate::api::AppError;
 use crate::server::AppState;
+use crate::server::auth::caller::Caller;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventPage {
@@ -30,6 +31,7 @@ pub struct EventPage {
     responses((status = 200, body = EventPage), (status = 400, body = AppError)))]
 pub async fn get_cluster_events(
     State(state): State<AppState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Page<Event>>, AppError> {
     let q = QueryParams::parse(
@@ -57,5 +59,7 @@ pub async fn get_cluster_events(
         cursor: q.text("cursor").map(str::to_owned),
         limit: muster_store::page_size(q.get("limit")?),
     };
-    Ok(Json(state.store.list_events(&query).await?))
+    Ok(Json(
+        state.store.list_events_in(&query, caller.scope()).await?,
+    ))
 }

@@ -187,6 +187,11 @@ impl QueryParams {
                         allowed.join(", ")
                     ),
                 );
+            } else if v.chars().any(char::is_control) {
+                errors.add(
+                    k.to_string(),
+                    format!("{k} must not contain control characters"),
+                );
             } else if map.insert(k.to_string(), v.to_string()).is_some() {
                 errors.add(k.to_string(), format!("{k} is given more than once"));
             }

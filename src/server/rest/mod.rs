@@ -20,11 +20,13 @@ use utoipa_axum::routes;
 use crate::api::clusters::{ClusterHealth, cluster_health};
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
+use crate::server::auth::caller::Caller;
 
 #[utoipa::path(get, path = "/health", tag = "health",
     responses((status = 200, description = "every cluster's health", body = Vec<ClusterHealth>)))]
 pub async fn health_summary(
     State(state): State<AppState>,
+    caller: Caller,
 ) -> Result<Json<Vec<ClusterHealth>>, AppError> {
     let mut query = muster_store::ClusterQuery {
         limit: muster_store::MAX_PAGE,
@@ -32,7 +34,7 @@ pub async fn health_summary(
     };
     let mut out = Vec::new();
     loop {
-        let page = state.store.list_clusters(&query).await?;
+        let page = state.store.list_clusters_in(&query, caller.scope()).await?;
         for cluster in page.items {
             if cluster.status == ClusterStatus::Decommissioned {
                 continue;

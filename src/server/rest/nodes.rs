@@ -9,18 +9,20 @@ use muster_domain::{Cluster, FieldErrors, MetricPoint, Node, NodeStatusUpdate};
 
 use super::clusters::ForceFlag;
 use super::extract::{JsonBody, NodePath, QueryParams};
-use crate::api::clusters::ACTOR;
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
+use crate::server::auth::caller::Caller;
+use muster_domain::users::Role;
 
 #[utoipa::path(get, path = "/nodes/{id}", tag = "nodes",
     params(("id" = String, Path, description = "node id")),
     responses((status = 200, body = Node), (status = 400, body = AppError), (status = 404, body = AppError)))]
 pub async fn get_node(
     State(state): State<AppState>,
+    caller: Caller,
     NodePath(id): NodePath,
 ) -> Result<Json<Node>, AppError> {
-    Ok(Json(state.store.get_node(&id).await?))
+    Ok(Json(caller.see_node(state.store.as_ref(), &id).await?))
 }
 
 #[utoipa::path(post, path = "/nodes/{id}/status", tag = "nodes", request_body = NodeStatusUpdate,
@@ -29,12 +31,18 @@ pub async fn get_node(
         (status = 422, body = AppError)))]
 pub async fn update_node_status(
     State(state): State<AppState>,
+    caller: Caller,
     NodePath(id): NodePath,
     JsonBody(update): JsonBody<NodeStatusUpdate>,
 ) -> Result<Json<Node>, AppError> {
+    caller.require(Role::Operator)?;
+    caller.see_node(state.store.as_ref(), &id).await?;
     update.validate().map_err(AppError::invalid)?;
     Ok(Json(
-        state.store.update_node_status(&id, &update, ACTOR).await?,
+        state
+            .store
+            .update_node_status(&id, &update, &caller.actor())
+            .await?,
     ))
 }
 
@@ -44,11 +52,17 @@ pub async fn update_node_status(
         (status = 404, body = AppError), (status = 409, description = "not a candidate; pass force", body = AppError)))]
 pub async fn promote_to_primary(
     State(state): State<AppState>,
+    caller: Caller,
     NodePath(id): NodePath,
     JsonBody(flag): JsonBody<ForceFlag>,
 ) -> Result<Json<Cluster>, AppError> {
+    caller.require(Role::Operator)?;
+    caller.see_node(state.store.as_ref(), &id).await?;
     Ok(Json(
-        state.store.promote_node(&id, flag.force, ACTOR).await?,
+        state
+            .store
+            .promote_node(&id, flag.force, &caller.actor())
+            .await?,
     ))
 }
 
@@ -57,9 +71,12 @@ pub async fn promote_to_primary(
     responses((status = 204), (status = 404, body = AppError), (status = 409, body = AppError)))]
 pub async fn decommission_node(
     State(state): State<AppState>,
+    caller: Caller,
     NodePath(id): NodePath,
 ) -> Result<StatusCode, AppError> {
-    state.store.retire_node(&id, false, ACTOR).await?;
+    caller.require(Role::Admin)?;
+    caller.see_node(state.store.as_ref(), &id).await?;
+    state.store.retire_node(&id, false, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -68,9 +85,12 @@ pub async fn decommission_node(
     responses((status = 204), (status = 404, body = AppError)))]
 pub async fn remove_node(
     State(state): State<AppState>,
+    caller: Caller,
     NodePath(id): NodePath,
 ) -> Result<StatusCode, AppError> {
-    state.store.retire_node(&id, true, ACTOR).await?;
+    caller.require(Role::Admin)?;
+    caller.see_node(state.store.as_ref(), &id).await?;
+    state.store.retire_node(&id, true, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -83,6 +103,7 @@ pub async fn remove_node(
     responses((status = 200, body = Vec<MetricPoint>), (status = 400, body = AppError), (status = 404, body = AppError)))]
 pub async fn node_metrics(
     State(state): State<AppState>,
+    caller: Caller,
     NodePath(id): NodePath,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<MetricPoint>>, AppError> {
@@ -115,7 +136,7 @@ pub async fn node_metrics(
     let step = q
         .get::<MetricStep>("step")?
         .unwrap_or_else(|| MetricStep::finest_for(since, until));
-    state.store.get_node(&id).await?;
+    caller.see_node(state.store.as_ref(), &id).await?;
     Ok(Json(
         state
             .store
