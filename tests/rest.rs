@@ -650,6 +650,7 @@ async fn bad_input_sweep(api: &Api) {
             let res = api
                 .http
                 .post(format!("{root}{path}"))
+                .header("authorization", api.auth.clone().unwrap_or_default())
                 .header("content-type", "application/json")
                 .body(body.to_vec())
                 .send()
@@ -738,8 +739,15 @@ async fn server_functions(api: &Api) {
     let call = |name: &str, args: Value| {
         let url = format!("{root}/fn/{name}");
         let http = api.http.clone();
+        let auth = api.auth.clone().unwrap_or_default();
         async move {
-            let res = http.post(url).json(&args).send().await.expect("server fn");
+            let res = http
+                .post(url)
+                .header("authorization", auth)
+                .json(&args)
+                .send()
+                .await
+                .expect("server fn");
             let status = res.status();
             let text = res.text().await.expect("body");
             (
@@ -776,6 +784,7 @@ async fn server_functions(api: &Api) {
     let garbage = api
         .http
         .post(format!("{root}/fn/create_cluster"))
+        .header("authorization", api.auth.clone().unwrap_or_default())
         .header("content-type", "application/json")
         .body("{oops")
         .send()
@@ -1427,6 +1436,52 @@ async fn roles_and_scopes(api: &Api, store: &dyn Store) {
             "{path}"
         );
     }
+
+    // The dashboard's door is held to the same rules.
+    let root = api.base.trim_end_matches("/api/v1").to_owned();
+    let fn_call = |who: Option<&str>, name: &str, args: Value| {
+        let mut req = api.http.post(format!("{root}/fn/{name}")).json(&args);
+        if let Some(w) = who {
+            req = req.header("authorization", bearer[w].clone());
+        }
+        async move {
+            let res = req.send().await.expect("server fn");
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(
+        fn_call(None, "list_clusters", json!({"query": {}})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        fn_call(None, "fleet_overview", json!({})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, page) = fn_call(
+        Some("sally"),
+        "list_clusters",
+        json!({"query": {"limit": 100}}),
+    )
+    .await;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!((s, ids), (StatusCode::OK, vec![seen.as_str()]));
+    assert_eq!(
+        fn_call(Some("sally"), "get_cluster_info", json!({"id": hidden}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let no = json!({"request": {"name": "No", "region": "r", "environment": "staging"}});
+    assert_eq!(
+        fn_call(Some("sally"), "create_cluster", no).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     // The operator acts on nodes, not on clusters; the event names him.
     let (s, _) = as_(

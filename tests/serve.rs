@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use muster_store::testing::{PgDb, SqliteDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_muster");
+const ADMIN_PASSWORD: &str = "serve test admin password";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -31,6 +32,7 @@ impl Server {
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .env_remove("DATABASE_URL")
             .env_remove("LEPTOS_SITE_ADDR")
+            .env("MUSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (k, v) in env {
@@ -78,21 +80,48 @@ async fn check_serves_the_app(base: &str, client: &reqwest::Client, backend: &st
         .expect("healthz JSON");
     assert_eq!(health["status"], "ok");
 
+    // Signed out, a page sends the visitor to the sign-in page, keeping where
+    // they were going.
     let page = client.get(format!("{base}/")).send().await.expect("GET /");
-    assert_eq!(page.status(), 200);
+    assert_eq!(page.url().path(), "/login");
+    assert_eq!(page.url().query(), Some("next=%2F"));
     let html = page.text().await.expect("html");
-    assert!(html.contains("Fleet overview"), "{html}");
-    // The page was rendered with the seeded templates from this database.
-    for template in ["development", "staging", "production"] {
-        assert!(html.contains(template), "{template} missing on {backend}");
-    }
+    assert!(html.contains("Sign in to Muster"), "{html}");
     assert!(
         html.contains("/pkg/muster.wasm"),
         "hydration scripts missing"
     );
 
+    // Signed in as the first admin, the overview is rendered from this database.
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    let page = client
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("GET /");
+    assert_eq!((page.status().as_u16(), page.url().path()), (200, "/"));
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Fleet overview"), "{html}");
+    for template in ["development", "staging", "production"] {
+        assert!(html.contains(template), "{template} missing on {backend}");
+    }
     let missing = client
         .get(format!("{base}/nowhere"))
+        .header("cookie", &cookie)
         .send()
         .await
         .expect("404");

@@ -1,4 +1,27 @@
 import { test, expect } from "@playwright/test";
+import { signIn } from "./auth";
+
+test("a signed-out visitor is sent to sign in, then back", async ({ page }) => {
+  const response = await page.goto("/");
+  expect(response?.url()).toMatch(/\/login\?next=%2F$/);
+  await expect(page.getByRole("heading", { name: "Sign in to Muster" })).toBeVisible();
+  await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toContainText("invalid username or password");
+
+  await signIn(page);
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("heading", { name: "Fleet overview" })).toBeVisible();
+  await expect(page.locator(".user")).toHaveText("admin");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/login\?next=%2F/);
+});
 
 test("the overview is rendered by the server, then hydrated", async ({ page }) => {
   const errors: string[] = [];
@@ -7,6 +30,7 @@ test("the overview is rendered by the server, then hydrated", async ({ page }) =
     if (m.type() === "error") errors.push(m.text());
   });
 
+  await signIn(page);
   const response = await page.goto("/");
   expect(response?.status()).toBe(200);
   await expect(page.getByRole("heading", { name: "Fleet overview" })).toBeVisible();
@@ -22,7 +46,7 @@ test("the overview is rendered by the server, then hydrated", async ({ page }) =
 });
 
 test("the theme toggle is driven by the WASM and remembered", async ({ page }) => {
-  await page.goto("/");
+  await signIn(page);
   await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
   const html = page.locator("html");
   const toggle = page.getByRole("button", { name: /Colour theme/ });
@@ -50,6 +74,7 @@ test("the theme toggle is driven by the WASM and remembered", async ({ page }) =
 });
 
 test("unknown pages answer 404 with a way back", async ({ page }) => {
+  await signIn(page);
   const response = await page.goto("/no/such/page");
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();

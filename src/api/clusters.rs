@@ -14,10 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use super::AppError;
 
-/// Who changes are attributed to until sign-in exists.
-#[cfg(feature = "ssr")]
-pub(crate) const ACTOR: &str = "user:anonymous";
-
 /// `create_cluster`: a template's limits and settings, adjusted by what is given.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -95,69 +91,108 @@ pub use server::{add_node, cluster_health, cluster_info, create, failover_view};
 #[server(prefix = "/fn", endpoint = "create_cluster", input = leptos::server_fn::codec::Json)]
 pub async fn create_cluster(request: CreateClusterRequest) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
-    create(state.store.as_ref(), request, ACTOR).await
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.require(muster_domain::users::Role::Admin)?;
+    create(state.store.as_ref(), request, &caller.actor()).await
 }
 
 #[server(prefix = "/fn", endpoint = "list_clusters", input = leptos::server_fn::codec::Json)]
 pub async fn list_clusters(query: ClusterQuery) -> Result<Page<Cluster>, AppError> {
     let state = crate::server::AppState::from_context()?;
-    Ok(state.store.list_clusters(&query).await?)
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    Ok(state.store.list_clusters_in(&query, caller.scope()).await?)
 }
 
 #[server(prefix = "/fn", endpoint = "get_cluster_info", input = leptos::server_fn::codec::Json)]
 pub async fn get_cluster_info(id: ClusterId) -> Result<ClusterInfo, AppError> {
     let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     cluster_info(state.store.as_ref(), &id).await
 }
 
 #[server(prefix = "/fn", endpoint = "update_cluster", input = leptos::server_fn::codec::Json)]
 pub async fn update_cluster(id: ClusterId, update: ClusterUpdate) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.require(muster_domain::users::Role::Admin)?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     update.validate().map_err(AppError::invalid)?;
-    Ok(state.store.update_cluster(&id, &update, ACTOR).await?)
+    Ok(state
+        .store
+        .update_cluster(&id, &update, &caller.actor())
+        .await?)
 }
 
 #[server(prefix = "/fn", endpoint = "decommission_cluster", input = leptos::server_fn::codec::Json)]
 pub async fn decommission_cluster(id: ClusterId, force: bool) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
-    Ok(state.store.decommission_cluster(&id, force, ACTOR).await?)
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.require(muster_domain::users::Role::Admin)?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
+    Ok(state
+        .store
+        .decommission_cluster(&id, force, &caller.actor())
+        .await?)
 }
 
 #[server(prefix = "/fn", endpoint = "get_failover_plan", input = leptos::server_fn::codec::Json)]
 pub async fn get_failover_plan(id: ClusterId) -> Result<FailoverPlanView, AppError> {
     let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     failover_view(state.store.as_ref(), &id).await
 }
 
 #[server(prefix = "/fn", endpoint = "add_cluster_node", input = leptos::server_fn::codec::Json)]
 pub async fn add_cluster_node(id: ClusterId, node: NewNode) -> Result<AddedNode, AppError> {
     let state = crate::server::AppState::from_context()?;
-    add_node(state.store.as_ref(), &id, &node, ACTOR).await
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.require(muster_domain::users::Role::Admin)?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
+    add_node(state.store.as_ref(), &id, &node, &caller.actor()).await
 }
 
 #[server(prefix = "/fn", endpoint = "create_tenant", input = leptos::server_fn::codec::Json)]
 pub async fn create_tenant(name: String) -> Result<Tenant, AppError> {
     let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.require(muster_domain::users::Role::Admin)?;
     Tenant::validate_name(&name).map_err(AppError::invalid)?;
-    Ok(state.store.create_tenant(&name, ACTOR).await?)
+    Ok(state.store.create_tenant(&name, &caller.actor()).await?)
 }
 
 #[server(prefix = "/fn", endpoint = "list_tenants", input = leptos::server_fn::codec::Json)]
 pub async fn list_tenants() -> Result<Vec<Tenant>, AppError> {
     let state = crate::server::AppState::from_context()?;
-    Ok(state.store.list_tenants().await?)
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    let mut tenants = state.store.list_tenants().await?;
+    if !caller.user.is_unscoped() {
+        tenants.retain(|t| caller.user.tenants.contains(&t.id));
+    }
+    Ok(tenants)
 }
 
 #[server(prefix = "/fn", endpoint = "place_tenant", input = leptos::server_fn::codec::Json)]
 pub async fn place_tenant(id: ClusterId, tenant_id: String) -> Result<Tenant, AppError> {
     let state = crate::server::AppState::from_context()?;
-    Ok(state.store.place_tenant(&id, &tenant_id, ACTOR).await?)
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.require(muster_domain::users::Role::Admin)?;
+    Ok(state
+        .store
+        .place_tenant(&id, &tenant_id, &caller.actor())
+        .await?)
 }
 
 #[server(prefix = "/fn", endpoint = "remove_tenant", input = leptos::server_fn::codec::Json)]
 pub async fn remove_tenant(id: ClusterId, tenant_id: String) -> Result<(), AppError> {
     let state = crate::server::AppState::from_context()?;
-    Ok(state.store.remove_tenant(&id, &tenant_id, ACTOR).await?)
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.require(muster_domain::users::Role::Admin)?;
+    Ok(state
+        .store
+        .remove_tenant(&id, &tenant_id, &caller.actor())
+        .await?)
 }
 
 #[cfg(feature = "ssr")]

@@ -9,5 +9,6 @@ use super::AppError;
 #[server(prefix = "/fn", endpoint = "get_cluster_events", input = leptos::server_fn::codec::Json)]
 pub async fn get_cluster_events(query: EventQuery) -> Result<Page<Event>, AppError> {
     let state = crate::server::AppState::from_context()?;
-    Ok(state.store.list_events(&query).await?)
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    Ok(state.store.list_events_in(&query, caller.scope()).await?)
 }

@@ -16,9 +16,10 @@ pub struct FleetOverview {
 #[server(prefix = "/fn", endpoint = "fleet_overview")]
 pub async fn get_fleet_overview() -> Result<FleetOverview, AppError> {
     let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
     let query = muster_store::ClusterQuery::default();
     let (clusters, templates) = tokio::try_join!(
-        state.store.list_clusters(&query),
+        state.store.list_clusters_in(&query, caller.scope()),
         state.store.list_templates()
     )?;
     Ok(FleetOverview {

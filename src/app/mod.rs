@@ -9,6 +9,8 @@ use leptos_router::StaticSegment;
 use leptos_router::components::{A, Route, Router, Routes};
 
 use components::theme::{THEME_BOOT_SCRIPT, ThemeToggle};
+use components::user_menu::UserMenu;
+use pages::login::LoginPage;
 use pages::overview::OverviewPage;
 
 /// The HTML document around the app, rendered on the server only.
@@ -55,11 +57,13 @@ pub fn App() -> impl IntoView {
                     <nav aria-label="Main">
                         <A href="/">"Overview"</A>
                     </nav>
+                    <UserMenu />
                     <ThemeToggle />
                 </header>
                 <main id="main">
                     <Routes fallback=|| view! { <NotFound /> }>
                         <Route path=StaticSegment("") view=OverviewPage />
+                        <Route path=StaticSegment("login") view=LoginPage />
                     </Routes>
                 </main>
             </div>

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod fn_status;
+pub mod guard;
 pub mod health;
 pub mod jobs;
 pub mod origin;
@@ -46,6 +47,10 @@ pub fn router(state: AppState) -> Router {
         >(provide_state, shell))
         .layer(axum::middleware::from_fn(fn_status::status_from_error))
         .layer(axum::middleware::from_fn(origin::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_sign_in,
+        ))
         .layer(auth::sessions::layer(
             state.store.clone(),
             state.secure_cookies,

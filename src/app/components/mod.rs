@@ -1,1 +1,2 @@
 pub mod theme;
+pub mod user_menu;

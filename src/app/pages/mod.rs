@@ -1,1 +1,2 @@
+pub mod login;
 pub mod overview;

@@ -70,6 +70,19 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// The caller of the current server function.
+    ///
+    /// # Errors
+    /// 401 when nobody is signed in.
+    pub async fn from_context() -> Result<Self, AppError> {
+        let state = AppState::from_context()?;
+        let mut parts = leptos::prelude::use_context::<Parts>()
+            .ok_or_else(|| AppError::new(ErrorCode::Internal, "request parts missing"))?;
+        Self::from_request_parts(&mut parts, &state).await
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 

@@ -112,46 +112,68 @@ pub async fn login(
     session: Session,
     JsonBody(creds): JsonBody<Credentials>,
 ) -> Result<Response, AppError> {
-    let account = muster_domain::users::normalize_username(&creds.username)
-        .unwrap_or_else(|_| creds.username.chars().take(64).collect());
+    match authenticate(&state, addr, &session, &creds.username, &creds.password).await? {
+        SignIn::Done(user) => Ok(Json(user).into_response()),
+        SignIn::Throttled(seconds) => Ok(too_many(seconds)),
+    }
+}
+
+/// The outcome of a sign-in that was judged.
+pub enum SignIn {
+    Done(User),
+    /// Too many failures; try again after this many seconds.
+    Throttled(i64),
+}
+
+/// Checks the credentials (throttled per account and address, refusals alike
+/// and recorded) and, when they hold, starts a session under a new id.
+///
+/// # Errors
+/// 401 for wrong credentials or a disabled user; 503 when hashing or the
+/// session store is unavailable.
+pub async fn authenticate(
+    state: &AppState,
+    addr: Option<std::net::IpAddr>,
+    session: &Session,
+    username: &str,
+    password: &str,
+) -> Result<SignIn, AppError> {
+    let account = muster_domain::users::normalize_username(username)
+        .unwrap_or_else(|_| username.chars().take(64).collect());
     let mut keys = vec![(format!("user:{account}"), ACCOUNT_THROTTLE)];
     if let Some(ip) = addr {
         keys.push((format!("addr:{ip}"), ADDRESS_THROTTLE));
     }
-    if let Some(seconds) = throttled(&state, &keys).await? {
-        return Ok(too_many(seconds));
+    if let Some(seconds) = throttled(state, &keys).await? {
+        return Ok(SignIn::Throttled(seconds));
     }
-    let found = state.store.user_credentials(&creds.username).await?;
+    let found = state.store.user_credentials(username).await?;
     let hash = found.as_ref().map_or(DECOY_HASH, |(_, h)| h.as_str());
-    let matches = state
-        .hasher
-        .verify(&creds.password, hash)
-        .await
-        .map_err(|_| {
-            AppError::new(
-                ErrorCode::Unavailable,
-                "sign-in is unavailable; try again shortly",
-            )
-        })?;
+    let matches = state.hasher.verify(password, hash).await.map_err(|_| {
+        AppError::new(
+            ErrorCode::Unavailable,
+            "sign-in is unavailable; try again shortly",
+        )
+    })?;
     match found {
         Some((user, _)) if matches && !user.disabled => {
-            sign_in(&session, &user).await?;
+            sign_in(session, &user).await?;
             let message = format!("User {} signed in", user.username);
             security_event(
-                &state,
+                state,
                 "login_succeeded",
                 Severity::Info,
                 message,
                 &user.username,
             )
             .await;
-            Ok(Json(user).into_response())
+            Ok(SignIn::Done(user))
         }
         Some((user, _)) if matches => {
-            record_failure(&state, &keys).await;
+            record_failure(state, &keys).await;
             let message = format!("Sign-in refused: user {} is disabled", user.username);
             security_event(
-                &state,
+                state,
                 "login_failed",
                 Severity::Warning,
                 message,
@@ -161,16 +183,9 @@ pub async fn login(
             Err(refused())
         }
         _ => {
-            record_failure(&state, &keys).await;
+            record_failure(state, &keys).await;
             let message = "Sign-in failed: wrong username or password".to_owned();
-            security_event(
-                &state,
-                "login_failed",
-                Severity::Warning,
-                message,
-                &creds.username,
-            )
-            .await;
+            security_event(state, "login_failed", Severity::Warning, message, username).await;
             Err(refused())
         }
     }
