@@ -705,6 +705,7 @@ async fn openapi_lists_every_route(api: &Api) {
         ("/users", "post"),
         ("/users", "get"),
         ("/auth/password", "post"),
+        ("/users/{id}", "patch"),
     ];
     for (path, method) in expected {
         assert!(
@@ -1288,6 +1289,95 @@ async fn users_and_passwords(api: &Api) {
         "this one stays"
     );
     sign_in(api, "vic", "vics password 2").await;
+
+    // Admins change roles, scopes and the disabled flag; disabling ends the
+    // user's sessions and refuses new ones.
+    let vic_id = listed
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["username"] == "vic")
+        .expect("vic")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let vic_session = sign_in(api, "vic", "vics password 2").await;
+    let res = as_user(
+        &admin,
+        Method::PATCH,
+        &format!("/users/{vic_id}"),
+        Some(json!({"role": "operator"})),
+    )
+    .await
+    .expect("patch");
+    let changed: Value = res.json().await.expect("json");
+    assert_eq!(changed["role"], "operator");
+    let denied = as_user(
+        &vic_session,
+        Method::PATCH,
+        &format!("/users/{vic_id}"),
+        Some(json!({"role": "admin"})),
+    )
+    .await
+    .expect("patch");
+    assert_eq!(
+        denied.status(),
+        StatusCode::FORBIDDEN,
+        "no one raises their own role"
+    );
+    let ghost = as_user(
+        &admin,
+        Method::PATCH,
+        "/users/user-nope",
+        Some(json!({"disabled": true})),
+    )
+    .await
+    .expect("patch");
+    assert_eq!(ghost.status(), StatusCode::NOT_FOUND);
+    let me_admin: Value = as_user(&admin, Method::GET, "/auth/me", None)
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    let admin_id = me_admin["id"].as_str().expect("id");
+    let itself = as_user(
+        &admin,
+        Method::PATCH,
+        &format!("/users/{admin_id}"),
+        Some(json!({"disabled": true})),
+    )
+    .await
+    .expect("patch");
+    assert_eq!(
+        itself.status(),
+        StatusCode::CONFLICT,
+        "an admin does not lock themselves out"
+    );
+    let off = as_user(
+        &admin,
+        Method::PATCH,
+        &format!("/users/{vic_id}"),
+        Some(json!({"disabled": true})),
+    )
+    .await
+    .expect("patch");
+    assert_eq!(off.status(), StatusCode::OK);
+    assert_eq!(
+        as_user(&vic_session, Method::GET, "/auth/me", None)
+            .await
+            .expect("me")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let refused = api
+        .http
+        .post(format!("{}/auth/login", api.base))
+        .json(&json!({"username": "vic", "password": "vics password 2"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }
 
 /// Roles and tenant scope on the REST routes: anonymous callers are refused,

@@ -180,6 +180,14 @@ pub trait Store: Send + Sync + 'static {
         actor: &'a str,
     ) -> StoreFuture<'a, User>;
     fn list_users(&self) -> StoreFuture<'_, Vec<User>>;
+    /// Changes a user's role, tenants or disabled flag; disabling ends their
+    /// sessions. Records `user_updated`.
+    fn update_user<'a>(
+        &'a self,
+        id: &'a str,
+        update: &'a UserUpdate,
+        actor: &'a str,
+    ) -> StoreFuture<'a, User>;
     fn get_user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, User>;
 
     /// Creates an API token for a user from the hash of its secret.
@@ -264,6 +272,15 @@ pub async fn connect(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// Changes to a user; absent fields stay.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserUpdate {
+    pub role: Option<Role>,
+    /// Tenant ids; an empty list makes the user unscoped.
+    pub tenants: Option<Vec<String>>,
+    pub disabled: Option<bool>,
 }
 
 /// A user to create; the password is already hashed.

@@ -87,6 +87,7 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         .routes(routes!(auth::revoke_token))
         .routes(routes!(users::create_user, users::list_users))
         .routes(routes!(users::change_password))
+        .routes(routes!(users::update_user))
         .split_for_parts();
     api.info.title = "Muster API".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();

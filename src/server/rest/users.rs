@@ -140,3 +140,49 @@ pub async fn change_password(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Changes to a user; absent fields stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeUser {
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// Tenant ids; an empty list makes the user unscoped (every cluster).
+    #[serde(default)]
+    pub tenants: Option<Vec<String>>,
+    /// A disabled user cannot sign in; their sessions end and their API
+    /// tokens stop working at once.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = ChangeUser,
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = User), (status = 401, body = AppError), (status = 403, body = AppError),
+        (status = 404, body = AppError), (status = 409, description = "an admin cannot disable or demote themselves", body = AppError)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    user: MaybeUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    JsonBody(req): JsonBody<ChangeUser>,
+) -> Result<Json<User>, AppError> {
+    let admin = user.with_role(Role::Admin)?;
+    if admin.id == id && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin))
+    {
+        return Err(AppError::with_fields(
+            ErrorCode::Conflict,
+            FieldErrors::single("id", "an admin cannot disable or demote themselves"),
+        ));
+    }
+    let update = muster_store::UserUpdate {
+        role: req.role,
+        tenants: req.tenants,
+        disabled: req.disabled,
+    };
+    Ok(Json(
+        state
+            .store
+            .update_user(&id, &update, &format!("user:{}", admin.username))
+            .await?,
+    ))
+}

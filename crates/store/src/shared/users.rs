@@ -94,6 +94,57 @@ macro_rules! user_methods {
             })
         }
 
+        fn update_user<'a>(
+            &'a self,
+            id: &'a str,
+            update: &'a $crate::UserUpdate,
+            actor: &'a str,
+        ) -> $crate::StoreFuture<'a, muster_domain::users::User> {
+            Box::pin(async move {
+                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let before = user_by_id(&mut tx, id).await?;
+                let role = update.role.unwrap_or(before.role);
+                let disabled = update.disabled.unwrap_or(before.disabled);
+                sqlx::query("UPDATE users SET role = $2, disabled = $3, updated_at = $4 WHERE id = $1")
+                    .bind(id)
+                    .bind(role.as_str())
+                    .bind(disabled)
+                    .bind(d::time($crate::now()))
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(tenants) = &update.tenants {
+                    sqlx::query("DELETE FROM user_tenants WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                    for tenant in tenants {
+                        let known: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1")
+                            .bind(tenant)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if known.is_none() {
+                            return Err($crate::StoreError::NotFound("tenant"));
+                        }
+                        sqlx::query("INSERT INTO user_tenants (user_id, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                            .bind(id)
+                            .bind(tenant)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                if disabled && !before.disabled {
+                    // A disabled user's sessions end at once; tokens stop working
+                    // because token lookups refuse disabled users.
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                }
+                let after = user_by_id(&mut tx, id).await?;
+                let what = format!(
+                    "changed: role {} → {}, disabled {} → {}, tenants {} → {}",
+                    before.role, after.role, before.disabled, after.disabled, before.tenants.len(), after.tenants.len()
+                );
+                insert_event(&mut tx, &$crate::events::user_changed(&after, "user_updated", &what, actor)).await?;
+                tx.commit().await?;
+                Ok(after)
+            })
+        }
+
         fn list_users(&self) -> $crate::StoreFuture<'_, Vec<muster_domain::users::User>> {
             Box::pin(async move {
                 use sqlx::Row as _;
