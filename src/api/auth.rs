@@ -9,9 +9,7 @@ use super::AppError;
 pub async fn sign_in(username: String, password: String) -> Result<User, AppError> {
     use crate::server::rest::auth::{ClientAddr, SignIn, authenticate};
     use axum::extract::FromRequestParts as _;
-    let state = crate::server::AppState::from_context()?;
-    let mut parts = use_context::<axum::http::request::Parts>()
-        .ok_or_else(|| AppError::new(super::ErrorCode::Internal, "request parts missing"))?;
+    let (state, mut parts) = crate::server::request_context()?;
     let session = tower_sessions::Session::from_request_parts(&mut parts, &state)
         .await
         .map_err(|_| AppError::new(super::ErrorCode::Unavailable, "sessions are unavailable"))?;
@@ -28,9 +26,7 @@ pub async fn sign_in(username: String, password: String) -> Result<User, AppErro
 #[server(prefix = "/fn", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     use axum::extract::FromRequestParts as _;
-    let state = crate::server::AppState::from_context()?;
-    let mut parts = use_context::<axum::http::request::Parts>()
-        .ok_or_else(|| AppError::new(super::ErrorCode::Internal, "request parts missing"))?;
+    let (state, mut parts) = crate::server::request_context()?;
     if let Ok(session) = tower_sessions::Session::from_request_parts(&mut parts, &state).await {
         crate::server::auth::sessions::sign_out(&session).await?;
     }
@@ -41,9 +37,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 #[server(prefix = "/fn", endpoint = "current_user", input = leptos::server_fn::codec::Json)]
 pub async fn current_user() -> Result<Option<User>, AppError> {
     use axum::extract::FromRequestParts as _;
-    let state = crate::server::AppState::from_context()?;
-    let mut parts = use_context::<axum::http::request::Parts>()
-        .ok_or_else(|| AppError::new(super::ErrorCode::Internal, "request parts missing"))?;
+    let (state, mut parts) = crate::server::request_context()?;
     let user =
         crate::server::auth::sessions::MaybeUser::from_request_parts(&mut parts, &state).await?;
     Ok(user.0)

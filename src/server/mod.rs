@@ -23,7 +23,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
 
 pub use config::{DatabaseArgs, ServeArgs};
-pub use state::AppState;
+pub use state::{AppState, request_context};
 
 use crate::app::{App, shell};
 

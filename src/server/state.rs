@@ -39,6 +39,18 @@ impl AppState {
     }
 }
 
+/// The state and the request's parts inside a server function, for the
+/// extractors (session, caller, client address) that need them.
+///
+/// # Errors
+/// An internal error if called outside a request (a wiring mistake).
+pub fn request_context() -> Result<(AppState, axum::http::request::Parts), AppError> {
+    let state = AppState::from_context()?;
+    let parts = use_context::<axum::http::request::Parts>()
+        .ok_or_else(|| AppError::new(ErrorCode::Internal, "request parts missing"))?;
+    Ok((state, parts))
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()

@@ -76,9 +76,7 @@ impl Caller {
     /// # Errors
     /// 401 when nobody is signed in.
     pub async fn from_context() -> Result<Self, AppError> {
-        let state = AppState::from_context()?;
-        let mut parts = leptos::prelude::use_context::<Parts>()
-            .ok_or_else(|| AppError::new(ErrorCode::Internal, "request parts missing"))?;
+        let (state, mut parts) = crate::server::request_context()?;
         Self::from_request_parts(&mut parts, &state).await
     }
 }

@@ -66,6 +66,19 @@ pub async fn promote_to_primary(
     ))
 }
 
+/// Decommissions (`remove` false) or removes a node: admins only.
+async fn retire(
+    state: &AppState,
+    caller: &Caller,
+    id: &muster_domain::NodeId,
+    remove: bool,
+) -> Result<StatusCode, AppError> {
+    caller.require(Role::Admin)?;
+    caller.see_node(state.store.as_ref(), id).await?;
+    state.store.retire_node(id, remove, &caller.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(post, path = "/nodes/{id}/decommission", tag = "nodes",
     params(("id" = String, Path, description = "node id")),
     responses((status = 204), (status = 404, body = AppError), (status = 409, body = AppError)))]
@@ -74,10 +87,7 @@ pub async fn decommission_node(
     caller: Caller,
     NodePath(id): NodePath,
 ) -> Result<StatusCode, AppError> {
-    caller.require(Role::Admin)?;
-    caller.see_node(state.store.as_ref(), &id).await?;
-    state.store.retire_node(&id, false, &caller.actor()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    retire(&state, &caller, &id, false).await
 }
 
 #[utoipa::path(delete, path = "/nodes/{id}", tag = "nodes",
@@ -88,10 +98,7 @@ pub async fn remove_node(
     caller: Caller,
     NodePath(id): NodePath,
 ) -> Result<StatusCode, AppError> {
-    caller.require(Role::Admin)?;
-    caller.see_node(state.store.as_ref(), &id).await?;
-    state.store.retire_node(&id, true, &caller.actor()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    retire(&state, &caller, &id, true).await
 }
 
 #[utoipa::path(get, path = "/nodes/{id}/metrics", tag = "metrics",
