@@ -5,6 +5,8 @@
 // Each scenario reads top to bottom; splitting by line count would scatter it.
 #![allow(clippy::too_many_lines)]
 
+mod common;
+
 use std::sync::Arc;
 
 use muster_domain::users::Role;
@@ -22,20 +24,8 @@ struct Api {
 
 impl Api {
     async fn start(store: Arc<dyn Store>) -> Self {
-        let options = leptos::config::LeptosOptions::builder()
-            .output_name("muster")
-            .build();
-        let app = muster::server::router(muster::server::AppState::new(store, options));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, app).await.expect("serve");
-        });
         Self {
-            base: format!("http://{addr}/api/v1"),
+            base: format!("{}/api/v1", common::serve(store).await),
             http: Client::new(),
             auth: None,
         }
@@ -494,6 +484,46 @@ async fn events_tenants_and_retirement(api: &Api, id: &str, nodes: &[String]) {
     assert_field_error(&api.get("/events?since=2026-13-01").await, 400, "since");
     assert_field_error(&api.get("/events?cluster_id=abc").await, 400, "cluster_id");
 
+    // The export holds every matching event, newest first, as JSON or CSV.
+    let (_, listed) = api
+        .get(&format!("/events?cluster_id={id}&limit=1000"))
+        .await;
+    let listed = listed["items"].as_array().expect("items").clone();
+    let (s, exported) = api
+        .get(&format!("/events/export?cluster_id={id}&format=json"))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(exported.as_array(), Some(&listed));
+    let res = api
+        .http
+        .get(format!("{}/events/export?cluster_id={id}", api.base))
+        .header("authorization", api.auth.clone().expect("token"))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .is_ok_and(
+                |v| v.starts_with("attachment; filename=\"muster-events-") && v.ends_with(".csv\"")
+            )
+    );
+    let csv = res.text().await.expect("csv");
+    let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("id,created_at,cluster_id,node_id,severity,category,type,actor,message,details")
+    );
+    assert_eq!(lines.len(), listed.len() + 1);
+    assert!(lines[1].starts_with(&format!("{},", listed[0]["id"])));
+    assert_field_error(&api.get("/events/export?format=xml").await, 400, "format");
+    assert_eq!(
+        api.get("/events/export?limit=5").await.0,
+        StatusCode::BAD_REQUEST
+    );
+
     let (s, tenant) = api.post("/tenants", json!({"name": "Acme"})).await;
     assert_eq!(s, StatusCode::CREATED);
     let tid = tenant["id"].as_str().expect("tenant id");
@@ -693,6 +723,7 @@ async fn openapi_lists_every_route(api: &Api) {
         ("/nodes/{id}/decommission", "post"),
         ("/nodes/{id}/metrics", "get"),
         ("/events", "get"),
+        ("/events/export", "get"),
         ("/tenants", "post"),
         ("/tenants", "get"),
         ("/templates", "get"),
@@ -706,6 +737,13 @@ async fn openapi_lists_every_route(api: &Api) {
         ("/users", "get"),
         ("/auth/password", "post"),
         ("/users/{id}", "patch"),
+        ("/users/{id}/password", "post"),
+        ("/clusters/{id}/join-tokens", "post"),
+        ("/clusters/{id}/join-tokens", "get"),
+        ("/clusters/{id}/join-tokens/{token_id}/rotate", "post"),
+        ("/clusters/{id}/join-tokens/{token_id}", "delete"),
+        ("/agent/register", "post"),
+        ("/agent/heartbeat", "post"),
     ];
     for (path, method) in expected {
         assert!(
@@ -890,6 +928,280 @@ fn session_cookie(res: &reqwest::Response) -> Option<String> {
                 v.split(';').next().unwrap_or_default().to_owned()
             })
         })
+}
+
+/// Sessions end after 30 idle minutes and 12 hours after sign-in, and each
+/// request (at most once a minute) pushes the idle deadline on. The clock is
+/// moved by rewriting the stored session, as time passing would leave it.
+async fn session_expiry(api: &Api, store: &dyn Store) {
+    let login = || async {
+        let res = api
+            .http
+            .post(format!("{}/auth/login", api.base))
+            .json(&json!({"username": "admin", "password": "the admin password"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), StatusCode::OK);
+        session_cookie(&res).expect("cookie")
+    };
+    let me = |cookie: String| async move {
+        api.http
+            .get(format!("{}/auth/me", api.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("me")
+            .status()
+    };
+    let record = |cookie: &str| {
+        let id = cookie.trim_start_matches("muster_session=").to_owned();
+        async move {
+            store
+                .session_load(&id, muster_store::now())
+                .await
+                .expect("load")
+                .expect("the session is stored")
+        }
+    };
+    let seconds_left = |r: &muster_store::SessionRecord| {
+        (r.expires_at - muster_store::now()).num_milliseconds() / 1000
+    };
+
+    // Idle: a session whose deadline passed is gone.
+    let cookie = login().await;
+    let mut r = record(&cookie).await;
+    assert!((29 * 60..=30 * 60).contains(&seconds_left(&r)), "{r:?}");
+    r.expires_at = muster_store::now() - chrono::Duration::seconds(1);
+    store.session_save(&r).await.expect("save");
+    assert_eq!(me(cookie).await, StatusCode::UNAUTHORIZED);
+
+    // Activity: a request after two quiet minutes moves the deadline to 30
+    // minutes from now.
+    let cookie = login().await;
+    let mut r = record(&cookie).await;
+    let mut data: serde_json::Map<String, Value> = serde_json::from_str(&r.data).expect("data");
+    data.insert(
+        "seen_at".into(),
+        json!(muster_store::now() - chrono::Duration::minutes(2)),
+    );
+    r.data = Value::Object(data).to_string();
+    r.expires_at = muster_store::now() + chrono::Duration::minutes(5);
+    store.session_save(&r).await.expect("save");
+    assert_eq!(me(cookie.clone()).await, StatusCode::OK);
+    assert!(seconds_left(&record(&cookie).await) > 29 * 60);
+
+    // Absolute: 12 hours after sign-in the session ends, however busy.
+    let mut r = record(&cookie).await;
+    let mut data: serde_json::Map<String, Value> = serde_json::from_str(&r.data).expect("data");
+    data.insert(
+        "signed_in_at".into(),
+        json!(muster_store::now() - chrono::Duration::hours(12) - chrono::Duration::minutes(1)),
+    );
+    r.data = Value::Object(data).to_string();
+    store.session_save(&r).await.expect("save");
+    assert_eq!(me(cookie.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me(cookie).await,
+        StatusCode::UNAUTHORIZED,
+        "and stays ended"
+    );
+}
+
+/// Join tokens and agent registration: a token buys a node with the host's
+/// facts and a node token; rotation and revocation stop the old secret.
+async fn join_and_register(api: &Api) {
+    let (_, cluster) = api
+        .post(
+            "/clusters",
+            json!({"name": "Joinable", "region": "r", "environment": "development", "max_nodes": 2}),
+        )
+        .await;
+    let id = cluster["id"].as_str().expect("id").to_owned();
+    let path = format!("/clusters/{id}/join-tokens");
+    assert_field_error(
+        &api.post(&path, json!({"name": "rack", "expires_in_hours": 0}))
+            .await,
+        422,
+        "expires_in_hours",
+    );
+    assert_field_error(&api.post(&path, json!({"name": " "})).await, 422, "name");
+    let (s, created) = api
+        .post(&path, json!({"name": "rack 4", "expires_in_hours": 24}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().expect("token").to_owned();
+    let token_id = created["id"].as_str().expect("id").to_owned();
+    assert!(token.starts_with("mjt_"));
+    assert!(created["join_token"]["expires_at"].is_string());
+    let (s, listed) = api.get(&path).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert!(
+        !listed.to_string().contains(&token),
+        "the secret is shown once"
+    );
+
+    let system = json!({"hostname": "edge-7", "os": "Debian GNU/Linux 13", "kernel": "6.12.0",
+        "uptime_s": 3600, "cpu_cores": 4, "memory_total_gb": 8.0, "disk_total_gb": 20.0});
+    let register = |join: &str, extra: Value| {
+        let mut body = json!({"protocol_version": 1, "join_token": join, "system": system});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let req = api
+            .http
+            .post(format!("{}/agent/register", api.base))
+            .json(&body);
+        async move {
+            let res = req.send().await.expect("register");
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, joined) = register(&token, json!({})).await;
+    assert_eq!(s, StatusCode::CREATED, "{joined}");
+    assert!(
+        joined["node_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("mnt_"))
+    );
+    assert_eq!(joined["cluster_id"], id.as_str());
+    assert!(joined["interval_s"].as_u64().is_some_and(|i| i > 0));
+    let (_, node) = api
+        .get(&format!(
+            "/nodes/{}",
+            joined["node_id"].as_str().expect("node id")
+        ))
+        .await;
+    assert_eq!(
+        (
+            node["name"].as_str(),
+            node["system"]["kernel"].as_str(),
+            node["capacity_cpu"].as_f64()
+        ),
+        (Some("edge-7"), Some("6.12.0"), Some(4.0))
+    );
+    assert_eq!(
+        register("mjt_nope", json!({})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The node reports with its token; a repeat of a committed sequence
+    // number is acknowledged without being written again.
+    let node_id = joined["node_id"].as_str().expect("node id").to_owned();
+    let node_token = joined["node_token"].as_str().expect("token").to_owned();
+    let heartbeat = |token: Option<String>, seq: u64, cpu: Value| {
+        let mut req = api.http.post(format!("{}/agent/heartbeat", api.base)).json(&json!({
+            "protocol_version": 1, "seq": seq, "status": "online",
+            "metrics": {"cpu_usage_percent": cpu, "memory_usage_percent": 40.1, "disk_usage_percent": 63.0,
+                "load_average": 0.7, "network_rx_mbps": 1.2, "network_tx_mbps": 0.4, "process_count": 212},
+            "system": system,
+            "processes": [{"pid": 1, "name": "init", "user": "root", "cpu_percent": 0.1, "memory_bytes": 4096}]
+        }));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        async move {
+            let res = req.send().await.expect("heartbeat");
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, ack) = heartbeat(Some(node_token.clone()), 1, json!(12.5)).await;
+    assert_eq!(s, StatusCode::OK, "{ack}");
+    assert_eq!(
+        (ack["ack_seq"].as_u64(), ack["protocol_version"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        ack["role"]["is_primary"], true,
+        "the only node leads: {ack}"
+    );
+    assert!(ack["term"].as_u64().is_some_and(|t| t >= 1));
+    assert!(ack["next_interval_s"].as_u64().is_some_and(|i| i > 0));
+    assert_eq!(
+        heartbeat(Some(node_token.clone()), 1, json!(90.0)).await.1["ack_seq"],
+        1
+    );
+    let (_, node) = api.get(&format!("/nodes/{node_id}")).await;
+    assert_eq!(
+        (node["status"].as_str(), node["health_status"].as_str()),
+        (Some("online"), Some("healthy"))
+    );
+    let (_, points) = api
+        .get(&format!(
+            "/nodes/{node_id}/metrics?name=process_count&since=2020-01-01T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(
+        points.as_array().map(Vec::len),
+        Some(1),
+        "one sample, not two: {points}"
+    );
+    assert_eq!(
+        heartbeat(None, 2, json!(1.0)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        heartbeat(Some("mnt_nope".into()), 2, json!(1.0)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let api_token = api
+        .auth
+        .clone()
+        .unwrap_or_default()
+        .trim_start_matches("Bearer ")
+        .to_owned();
+    assert_eq!(
+        heartbeat(Some(api_token), 2, json!(1.0)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "an API token is not a node token"
+    );
+    assert_field_error(
+        &heartbeat(Some(node_token.clone()), 2, json!(250.0)).await,
+        422,
+        "metrics.cpu_usage_percent",
+    );
+    assert_field_error(
+        &register(&token, json!({"protocol_version": 2})).await,
+        422,
+        "protocol_version",
+    );
+
+    let (s, rotated) = api
+        .post(&format!("{path}/{token_id}/rotate"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rotated}");
+    let new_token = rotated["token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        register(&token, json!({})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, second) = register(&new_token, json!({"name": "edge-8"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{second}");
+    assert_eq!(
+        register(&new_token, json!({"name": "edge-9"})).await.0,
+        StatusCode::CONFLICT,
+        "the cluster is full"
+    );
+    let new_id = rotated["id"].as_str().expect("id");
+    assert_eq!(
+        api.call(Method::DELETE, &format!("{path}/{new_id}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        register(&new_token, json!({})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.call(Method::DELETE, &format!("{path}/{new_id}"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// Signing in and out: refusals are alike and recorded, the session id changes
@@ -1301,7 +1613,65 @@ async fn users_and_passwords(api: &Api) {
         .as_str()
         .expect("id")
         .to_owned();
-    let vic_session = sign_in(api, "vic", "vics password 2").await;
+    // An admin sets a forgotten password: the old one stops working and the
+    // user's sessions end.
+    let vic_before = sign_in(api, "vic", "vics password 2").await;
+    let reset = |id: &str, password: &str| {
+        as_user(
+            &admin,
+            Method::POST,
+            &format!("/users/{id}/password"),
+            Some(json!({ "password": password })),
+        )
+    };
+    let res = reset(&vic_id, "short").await.expect("reset");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.expect("json");
+    assert!(body["fields"]["password"].is_string(), "{body}");
+    assert_eq!(
+        reset("user-nope", "vics password 3")
+            .await
+            .expect("reset")
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        reset(&vic_id, "vics password 3")
+            .await
+            .expect("reset")
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        as_user(&vic_before, Method::GET, "/auth/me", None)
+            .await
+            .expect("me")
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "a reset ends the user's sessions"
+    );
+    let old = api
+        .http
+        .post(format!("{}/auth/login", api.base))
+        .json(&json!({"username": "vic", "password": "vics password 2"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let vic_session = sign_in(api, "vic", "vics password 3").await;
+    assert_eq!(
+        as_user(
+            &vic_session,
+            Method::POST,
+            &format!("/users/{vic_id}/password"),
+            Some(json!({"password": "vics password 4"}))
+        )
+        .await
+        .expect("reset")
+        .status(),
+        StatusCode::FORBIDDEN,
+        "only admins reset passwords"
+    );
     let res = as_user(
         &admin,
         Method::PATCH,
@@ -1354,6 +1724,14 @@ async fn users_and_passwords(api: &Api) {
         StatusCode::CONFLICT,
         "an admin does not lock themselves out"
     );
+    assert_eq!(
+        reset(admin_id, "admins new password")
+            .await
+            .expect("reset")
+            .status(),
+        StatusCode::CONFLICT,
+        "an admin's own password changes with the current one"
+    );
     let off = as_user(
         &admin,
         Method::PATCH,
@@ -1373,7 +1751,7 @@ async fn users_and_passwords(api: &Api) {
     let refused = api
         .http
         .post(format!("{}/auth/login", api.base))
-        .json(&json!({"username": "vic", "password": "vics password 2"}))
+        .json(&json!({"username": "vic", "password": "vics password 3"}))
         .send()
         .await
         .expect("login");
@@ -1643,6 +2021,8 @@ async fn run(store: Arc<dyn Store>) {
     roles_and_scopes(&api, store.as_ref()).await;
     server_functions(&api).await;
     bad_input_sweep(&api).await;
+    join_and_register(&api).await;
+    session_expiry(&api, store.as_ref()).await;
     throttling(&api, store.as_ref()).await;
 }
 

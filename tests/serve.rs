@@ -168,10 +168,26 @@ async fn serves_on_postgres_from_database_url() {
         assert_eq!(ready["database"], "postgres");
         check_serves_the_app(&server.base, &client, "postgres").await;
     }
+    // A request role that row-level security would not hold back (here the
+    // superuser the tests connect as) is refused at start, in one line.
+    let out = run_serve(&[
+        ("DATABASE_URL", &url),
+        ("MUSTER_DB_REQUEST_ROLE", "postgres"),
+    ]);
+    assert_one_line_failure(
+        &out,
+        "is a superuser, so row-level security would not apply",
+        None,
+    );
     pg.drop().await;
 }
 
 fn run_with_database_url(url: &str) -> Output {
+    run_serve(&[("DATABASE_URL", url)])
+}
+
+/// Runs `muster serve` with `env` in a scratch directory, to its exit.
+fn run_serve(env: &[(&str, &str)]) -> Output {
     let dir = SqliteDb::new();
     let cwd = dir.url().to_string();
     let cwd = Path::new(cwd.trim_start_matches("sqlite:"))
@@ -181,7 +197,7 @@ fn run_with_database_url(url: &str) -> Output {
     Command::new(BIN)
         .current_dir(cwd)
         .args(["serve", "--addr", &format!("127.0.0.1:{}", free_port())])
-        .env("DATABASE_URL", url)
+        .envs(env.iter().copied())
         .env("RUST_BACKTRACE", "1")
         .output()
         .expect("run muster")

@@ -1,6 +1,7 @@
 //! What the browser and the server share: data transfer objects, the error type,
 //! and the server functions (thin wrappers over the store and the domain crate).
 
+pub mod admin;
 pub mod auth;
 pub mod clusters;
 pub mod error;

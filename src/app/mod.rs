@@ -2,6 +2,7 @@
 
 pub mod components;
 pub mod pages;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -10,6 +11,8 @@ use leptos_router::components::{A, Route, Router, Routes};
 
 use components::theme::{THEME_BOOT_SCRIPT, ThemeToggle};
 use components::user_menu::UserMenu;
+use muster_domain::users::Role;
+use pages::admin::{TemplatesPage, TenantsPage, TokensPage, UsersPage};
 use pages::login::LoginPage;
 use pages::overview::OverviewPage;
 
@@ -49,25 +52,51 @@ pub fn App() -> impl IntoView {
         <Title text="Muster" />
         <Router>
             <div class="app" data-hydrated=move || hydrated.get().to_string()>
-                <header class="topbar">
-                    <A href="/" attr:class="brand">
-                        <span class="brand-mark" aria-hidden="true">"◆"</span>
-                        " Muster"
-                    </A>
-                    <nav aria-label="Main">
-                        <A href="/">"Overview"</A>
-                    </nav>
-                    <UserMenu />
-                    <ThemeToggle />
-                </header>
-                <main id="main">
-                    <Routes fallback=|| view! { <NotFound /> }>
-                        <Route path=StaticSegment("") view=OverviewPage />
-                        <Route path=StaticSegment("login") view=LoginPage />
-                    </Routes>
-                </main>
+                <Frame />
             </div>
         </Router>
+    }
+}
+
+/// The header and the routed page, inside the router.
+#[component]
+fn Frame() -> impl IntoView {
+    session::provide_session_user();
+    let user = session::use_session_user();
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">
+                <span class="brand-mark" aria-hidden="true">"◆"</span>
+                " Muster"
+            </A>
+            <nav aria-label="Main">
+                <A href="/">"Overview"</A>
+                <Transition fallback=|| ()>
+                    {move || {
+                        user.allows(Role::Admin)
+                            .then(|| {
+                                view! {
+                                    <A href="/admin/users">"Users"</A>
+                                    <A href="/admin/tenants">"Tenants"</A>
+                                    <A href="/admin/templates">"Templates"</A>
+                                }
+                            })
+                    }}
+                </Transition>
+            </nav>
+            <UserMenu />
+            <ThemeToggle />
+        </header>
+        <main id="main">
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=StaticSegment("") view=OverviewPage />
+                <Route path=StaticSegment("login") view=LoginPage />
+                <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
+                <Route path=(StaticSegment("admin"), StaticSegment("tenants")) view=TenantsPage />
+                <Route path=(StaticSegment("admin"), StaticSegment("templates")) view=TemplatesPage />
+                <Route path=(StaticSegment("admin"), StaticSegment("tokens")) view=TokensPage />
+            </Routes>
+        </main>
     }
 }
 

@@ -65,9 +65,7 @@ pub async fn run(cmd: UserCommand) -> Result<String, String> {
             let name =
                 muster_domain::users::normalize_username(&username).map_err(|e| e.to_string())?;
             let password = read_password()?;
-            let store = muster_store::connect(&db.database_url()?)
-                .await
-                .map_err(|e| e.to_string())?;
+            let store = db.connect().await?;
             let known = store.list_tenants().await.map_err(|e| e.to_string())?;
             let mut ids = Vec::new();
             for t in &tenants {
@@ -112,9 +110,7 @@ pub async fn run(cmd: UserCommand) -> Result<String, String> {
         }
         UserCommand::ResetPassword { username, db } => {
             let password = read_password()?;
-            let store = muster_store::connect(&db.database_url()?)
-                .await
-                .map_err(|e| e.to_string())?;
+            let store = db.connect().await?;
             let hash = hasher.hash(&password).await.map_err(|e| e.to_string())?;
             let result = store
                 .set_password(&username, &hash, "system:cli")

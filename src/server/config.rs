@@ -13,10 +13,8 @@ pub struct ServeArgs {
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Database URL: `sqlite:PATH` (default `sqlite:data/muster.db`) or
-    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
-    #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 
     /// Password of the first user, `admin`, created when the database has no
     /// users; without it a random one is generated and logged once.
@@ -37,38 +35,54 @@ pub struct ServeArgs {
     pub site_root: String,
 }
 
-/// Where the database is, for commands other than `serve`.
+/// Where the database is and how requests reach it.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database URL (as for `serve`); default `sqlite:data/muster.db`.
+    /// Database URL: `sqlite:PATH` (default `sqlite:data/muster.db`) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. On PostgreSQL the URL's user
+    /// owns the tables and runs the migrations.
     #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// PostgreSQL only: the role requests run as (switched to with SET ROLE),
+    /// which row-level security must hold back: not a superuser, no BYPASSRLS,
+    /// owning no table. The migrations create `muster_request`; another role
+    /// works when it is granted `muster_request`.
+    #[arg(
+        long = "db-request-role",
+        env = "MUSTER_DB_REQUEST_ROLE",
+        default_value = muster_store::DEFAULT_REQUEST_ROLE
+    )]
+    pub request_role: String,
 }
 
 impl DatabaseArgs {
-    /// # Errors
-    /// A one-line message naming what is wrong with the URL.
-    pub fn database_url(&self) -> Result<DatabaseUrl, String> {
-        parse_database_url(self.database_url.as_deref())
-    }
-}
-
-fn parse_database_url(raw: Option<&str>) -> Result<DatabaseUrl, String> {
-    match raw {
-        None => Ok(DatabaseUrl::default_sqlite()),
-        Some(raw) => DatabaseUrl::parse(raw).map_err(|e| e.to_string()),
-    }
-}
-
-impl ServeArgs {
     /// The database to use: the configured URL, or the embedded SQLite default.
     ///
     /// # Errors
     /// A one-line message naming what is wrong with the URL.
     pub fn database_url(&self) -> Result<DatabaseUrl, String> {
-        parse_database_url(self.database_url.as_deref())
+        match self.database_url.as_deref() {
+            None => Ok(DatabaseUrl::default_sqlite()),
+            Some(raw) => DatabaseUrl::parse(raw).map_err(|e| e.to_string()),
+        }
     }
 
+    /// Opens (and migrates) the database.
+    ///
+    /// # Errors
+    /// A one-line message: a bad URL, an unreachable database, or a request
+    /// role that row-level security would not hold back.
+    pub async fn connect(&self) -> Result<std::sync::Arc<dyn muster_store::Store>, String> {
+        let database = self.database_url()?;
+        tracing::info!(database = %database, "opening the database");
+        muster_store::connect_as(&database, &self.request_role)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl ServeArgs {
     #[must_use]
     pub fn leptos_options(&self) -> LeptosOptions {
         LeptosOptions::builder()

@@ -6,6 +6,7 @@ pub mod config;
 pub mod fn_status;
 pub mod guard;
 pub mod health;
+pub mod ingest;
 pub mod jobs;
 pub mod origin;
 // Handlers list their error answers in their OpenAPI `responses`.
@@ -64,11 +65,7 @@ pub fn router(state: AppState) -> Router {
 /// # Errors
 /// A one-line description of what stopped the server from starting.
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
-    let database = args.database_url()?;
-    tracing::info!(database = %database, "opening the database");
-    let store = muster_store::connect(&database)
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = args.db.connect().await?;
     let state = AppState::new(store.clone(), args.leptos_options());
     auth::ensure_first_admin(
         store.as_ref(),
@@ -87,7 +84,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!("Muster is listening on http://{local}");
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let metrics_job = jobs::spawn_metrics_job(store.clone(), stopped);
+    let metrics_job = jobs::spawn_metrics_job(store.clone(), stopped.clone());
+    let sweeper = jobs::spawn_liveness_sweeper(store.clone(), state.started_at, stopped);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -95,6 +93,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("server error: {e}"));
     let _ = stop.send(true);
     let _ = metrics_job.await;
+    let _ = sweeper.await;
     store.close().await;
     served
 }

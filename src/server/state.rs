@@ -14,16 +14,23 @@ pub struct AppState {
     pub hasher: super::auth::passwords::PasswordHasher,
     /// Session cookies carry `Secure` (behind TLS).
     pub secure_cookies: bool,
+    /// Heartbeat ingestion (token cache and batch writers).
+    pub ingest: super::ingest::Ingest,
+    /// When this server started: the liveness grace window counts from here.
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl AppState {
     #[must_use]
     pub fn new(store: Arc<dyn Store>, leptos_options: LeptosOptions) -> Self {
+        let ingest = super::ingest::Ingest::start(&store);
         Self {
             store,
             leptos_options,
             hasher: super::auth::passwords::PasswordHasher::new(),
             secure_cookies: false,
+            ingest,
+            started_at: muster_store::now(),
         }
     }
 

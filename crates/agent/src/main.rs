@@ -8,6 +8,8 @@ use muster_domain::NodeStatus;
 use muster_domain::protocol::{HeartbeatRequest, PROTOCOL_VERSION};
 
 mod collector;
+mod run;
+mod spool;
 
 use collector::Collector;
 
@@ -20,6 +22,25 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Join a cluster (once, with a join token) and report this host to the
+    /// server every interval until stopped (SIGINT or SIGTERM).
+    Run {
+        /// The Muster server, e.g. `http://muster.internal:3000`.
+        #[arg(long, env = "MUSTER_SERVER")]
+        server: String,
+        /// A join token from the cluster's admin; needed only the first time.
+        #[arg(long, env = "MUSTER_JOIN_TOKEN", hide_env_values = true)]
+        join_token: Option<String>,
+        /// The node's name in the cluster; the hostname when absent.
+        #[arg(long)]
+        name: Option<String>,
+        /// Where the node's identity and the spool are kept.
+        #[arg(long, env = "MUSTER_AGENT_STATE", default_value = "muster-agent-state")]
+        state_dir: std::path::PathBuf,
+        /// Samples kept while the server is unreachable; beyond it the oldest go.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        spool_size: u32,
+    },
     /// Measure this host once and print the heartbeat the agent would send, as JSON.
     Sample {
         /// How long to measure CPU and network rates over, e.g. 1s or 500ms.
@@ -56,6 +77,33 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run {
+            server,
+            join_token,
+            name,
+            state_dir,
+            spool_size,
+        } => {
+            let server = server.trim_end_matches('/').to_owned();
+            if !(server.starts_with("http://") || server.starts_with("https://")) {
+                eprintln!("muster-agent: --server must be an http:// or https:// URL");
+                return ExitCode::FAILURE;
+            }
+            let options = run::RunOptions {
+                server,
+                join_token,
+                name,
+                state_dir,
+                spool_size: spool_size as usize,
+            };
+            match run_agent(options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("muster-agent: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Sample { over } => match sample(over) {
             Ok(json) => {
                 println!("{json}");
@@ -69,6 +117,36 @@ fn main() -> ExitCode {
     }
 }
 
+fn run_agent(options: run::RunOptions) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    runtime.block_on(async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            let _ = stop.send(true);
+        });
+        run::run(options, stopped).await
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 fn sample(over: Duration) -> Result<String, String> {
     let mut collector = Collector::new().map_err(|e| format!("cannot read this host: {e}"))?;
     std::thread::sleep(over);
@@ -80,6 +158,7 @@ fn sample(over: Duration) -> Result<String, String> {
         metrics: sample.metrics,
         system: sample.system,
         processes: sample.processes,
+        sampled_at: None,
     };
     serde_json::to_string_pretty(&heartbeat).map_err(|e| e.to_string())
 }

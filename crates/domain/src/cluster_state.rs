@@ -288,6 +288,7 @@ mod tests {
             capacity_network_mbps: 0.0,
             last_heartbeat_at: None,
             usage: None,
+            system: None,
             created_at: t(),
             updated_at: t(),
         }

@@ -29,6 +29,13 @@ impl FieldErrors {
         self.0.entry(field.into()).or_insert_with(|| message.into());
     }
 
+    /// Adds every message of `other`.
+    pub fn merge(&mut self, other: FieldErrors) {
+        for (field, message) in other.0 {
+            self.add(field, message);
+        }
+    }
+
     /// Adds every message of `other`, each field prefixed with `prefix.`.
     pub fn merge_prefixed(&mut self, prefix: &str, other: FieldErrors) {
         for (field, message) in other.0 {

@@ -221,6 +221,9 @@ pub struct Node {
     pub last_heartbeat_at: Option<DateTime<Utc>>,
     /// The latest usage sample, from which `health_status` was judged.
     pub usage: Option<crate::health::UsageSample>,
+    /// What the node's agent last said about its host.
+    #[serde(default)]
+    pub system: Option<crate::protocol::SystemInfo>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

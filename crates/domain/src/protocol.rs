@@ -2,8 +2,11 @@
 //! others can write agents. Unknown fields are rejected so a typo in a third-party
 //! agent is reported instead of silently dropped.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::errors::FieldErrors;
+use crate::health::UsageSample;
 use crate::ids::{ClusterId, NodeId};
 use crate::node::NodeStatus;
 use crate::operations::OperationName;
@@ -14,6 +17,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Most processes a heartbeat may carry.
 pub const MAX_PROCESSES: usize = 20;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
@@ -25,9 +29,14 @@ pub struct HeartbeatRequest {
     pub system: SystemInfo,
     #[serde(default)]
     pub processes: Vec<ProcessSample>,
+    /// When the sample was taken, if not just now: an agent replaying its
+    /// spool after an outage sends each sample with its own time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_at: Option<DateTime<Utc>>,
 }
 
 /// One sample of the standard metrics.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostMetrics {
@@ -40,6 +49,7 @@ pub struct HostMetrics {
     pub process_count: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SystemInfo {
@@ -52,6 +62,7 @@ pub struct SystemInfo {
     pub disk_total_gb: f64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessSample {
@@ -60,6 +71,148 @@ pub struct ProcessSample {
     pub user: String,
     pub cpu_percent: f64,
     pub memory_bytes: u64,
+}
+
+/// Longest hostname, OS or kernel text an agent may report.
+pub const MAX_SYSTEM_TEXT: usize = 255;
+/// Longest process name or user an agent may report.
+pub const MAX_PROCESS_TEXT: usize = 255;
+
+fn check_text(errors: &mut FieldErrors, field: &str, value: &str, required: bool, max: usize) {
+    if required && value.trim().is_empty() {
+        errors.add(field, format!("{field} must not be empty"));
+    } else if value.chars().count() > max {
+        errors.add(field, format!("{field} must be at most {max} characters"));
+    } else if value.chars().any(char::is_control) {
+        errors.add(
+            field,
+            format!("{field} must not contain control characters"),
+        );
+    }
+}
+
+fn check_amount(errors: &mut FieldErrors, field: &str, value: f64) {
+    if !value.is_finite() || value < 0.0 {
+        errors.add(
+            field,
+            format!("{field} must be a finite number, not negative"),
+        );
+    }
+}
+
+impl SystemInfo {
+    /// # Errors
+    /// Each bad field, named `system.<field>`.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::new();
+        check_text(
+            &mut e,
+            "system.hostname",
+            &self.hostname,
+            true,
+            MAX_SYSTEM_TEXT,
+        );
+        check_text(&mut e, "system.os", &self.os, false, MAX_SYSTEM_TEXT);
+        check_text(
+            &mut e,
+            "system.kernel",
+            &self.kernel,
+            false,
+            MAX_SYSTEM_TEXT,
+        );
+        if self.cpu_cores == 0 {
+            e.add("system.cpu_cores", "system.cpu_cores must be at least 1");
+        }
+        check_amount(&mut e, "system.memory_total_gb", self.memory_total_gb);
+        check_amount(&mut e, "system.disk_total_gb", self.disk_total_gb);
+        e.into_result()
+    }
+}
+
+impl HostMetrics {
+    /// The sample under the standard metric names.
+    #[must_use]
+    pub fn as_map(&self) -> std::collections::BTreeMap<String, f64> {
+        #[allow(clippy::cast_precision_loss)] // process counts are far below 2^52
+        let processes = self.process_count as f64;
+        [
+            ("cpu_usage_percent", self.cpu_usage_percent),
+            ("memory_usage_percent", self.memory_usage_percent),
+            ("disk_usage_percent", self.disk_usage_percent),
+            ("load_average", self.load_average),
+            ("network_rx_mbps", self.network_rx_mbps),
+            ("network_tx_mbps", self.network_tx_mbps),
+            ("process_count", processes),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// The usage the node's health is judged from.
+    #[must_use]
+    pub fn usage(&self, at: DateTime<Utc>) -> UsageSample {
+        UsageSample {
+            cpu_percent: self.cpu_usage_percent,
+            memory_percent: self.memory_usage_percent,
+            disk_percent: self.disk_usage_percent,
+            at,
+        }
+    }
+}
+
+impl HeartbeatRequest {
+    /// # Errors
+    /// Each bad field, named as in the body (`metrics.cpu_usage_percent`,
+    /// `processes[3].name`, …).
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::new();
+        if let Err(v) = check_protocol_version(self.protocol_version) {
+            e.merge(v);
+        }
+        if !matches!(self.status, NodeStatus::Online | NodeStatus::Offline) {
+            e.add(
+                "status",
+                "status must be online, or offline when the agent is stopping",
+            );
+        }
+        if let Err(m) = crate::metrics::check_metrics(
+            self.metrics.as_map().iter().map(|(k, v)| (k.as_str(), *v)),
+        ) {
+            e.merge(m);
+        }
+        if let Err(s) = self.system.validate() {
+            e.merge(s);
+        }
+        if self.processes.len() > MAX_PROCESSES {
+            e.add(
+                "processes",
+                format!("processes must hold at most {MAX_PROCESSES} entries"),
+            );
+        }
+        for (i, p) in self.processes.iter().take(MAX_PROCESSES).enumerate() {
+            check_text(
+                &mut e,
+                &format!("processes[{i}].name"),
+                &p.name,
+                true,
+                MAX_PROCESS_TEXT,
+            );
+            check_text(
+                &mut e,
+                &format!("processes[{i}].user"),
+                &p.user,
+                false,
+                MAX_PROCESS_TEXT,
+            );
+            check_amount(
+                &mut e,
+                &format!("processes[{i}].cpu_percent"),
+                p.cpu_percent,
+            );
+        }
+        e.into_result()
+    }
 }
 
 /// Whether this server understands an agent speaking `version`.
@@ -80,6 +233,7 @@ pub fn check_protocol_version(version: u32) -> Result<(), crate::errors::FieldEr
 }
 
 /// `POST /api/v1/agent/register`: a join token buys a node id and a node token.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
@@ -91,6 +245,7 @@ pub struct RegisterRequest {
     pub system: SystemInfo,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegisterResponse {
     pub protocol_version: u32,
@@ -101,7 +256,25 @@ pub struct RegisterResponse {
     pub interval_s: u32,
 }
 
+/// A cluster's join token as admins see it; the secret is shown once, at
+/// creation or rotation, and only its hash is stored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinToken {
+    pub id: String,
+    pub cluster_id: ClusterId,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// After this the token registers no node; none: until revoked.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Nodes registered with it.
+    pub uses: u64,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The node's place in the cluster, sent back with every heartbeat.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRole {
     pub is_primary: bool,
@@ -110,6 +283,7 @@ pub struct NodeRole {
 
 /// An agent-side operation delivered in a heartbeat response. Agents refuse
 /// operations stamped with a term older than the newest they have seen.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingOperation {
     pub id: String,
@@ -121,6 +295,7 @@ pub struct PendingOperation {
     pub term: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeartbeatResponse {
     pub protocol_version: u32,
@@ -197,5 +372,85 @@ mod tests {
                       "memory_total_gb":1.0,"disk_total_gb":1.0}}"#;
         let err = serde_json::from_str::<HeartbeatRequest>(body).expect_err("cpu_usage");
         assert!(err.to_string().contains("cpu_usage"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod heartbeat_tests {
+    use super::*;
+
+    fn heartbeat() -> HeartbeatRequest {
+        HeartbeatRequest {
+            protocol_version: PROTOCOL_VERSION,
+            seq: 1,
+            status: NodeStatus::Online,
+            metrics: HostMetrics {
+                cpu_usage_percent: 12.5,
+                memory_usage_percent: 40.0,
+                disk_usage_percent: 63.0,
+                load_average: 0.7,
+                network_rx_mbps: 1.2,
+                network_tx_mbps: 0.4,
+                process_count: 212,
+            },
+            system: SystemInfo {
+                hostname: "edge-7".into(),
+                os: "Debian".into(),
+                kernel: "6.12".into(),
+                uptime_s: 10,
+                cpu_cores: 4,
+                memory_total_gb: 8.0,
+                disk_total_gb: 100.0,
+            },
+            processes: vec![ProcessSample {
+                pid: 1,
+                name: "init".into(),
+                user: "root".into(),
+                cpu_percent: 0.1,
+                memory_bytes: 1024,
+            }],
+            sampled_at: None,
+        }
+    }
+
+    #[test]
+    fn a_good_heartbeat_passes_and_maps_to_the_standard_metrics() {
+        let h = heartbeat();
+        assert_eq!(h.validate(), Ok(()));
+        let m = h.metrics.as_map();
+        assert_eq!(m.len(), 7);
+        assert!((m["process_count"] - 212.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let mut h = heartbeat();
+        h.protocol_version = 9;
+        h.status = NodeStatus::Draining;
+        h.metrics.cpu_usage_percent = f64::NAN;
+        h.system.hostname = " ".into();
+        h.system.cpu_cores = 0;
+        h.processes[0].name = "bad\u{7}".into();
+        h.processes[0].cpu_percent = -1.0;
+        let e = h.validate().expect_err("invalid");
+        for field in [
+            "protocol_version",
+            "status",
+            "metrics.cpu_usage_percent",
+            "system.hostname",
+            "system.cpu_cores",
+            "processes[0].name",
+            "processes[0].cpu_percent",
+        ] {
+            assert!(e.get(field).is_some(), "{field} in {e:?}");
+        }
+        let mut many = heartbeat();
+        many.processes = vec![many.processes[0].clone(); MAX_PROCESSES + 1];
+        assert!(
+            many.validate()
+                .expect_err("too many")
+                .get("processes")
+                .is_some()
+        );
     }
 }

@@ -221,3 +221,24 @@ pub(crate) fn user_changed(
         actor: actor.to_owned(),
     }
 }
+
+pub(crate) fn join_token(
+    token: &muster_domain::protocol::JoinToken,
+    event_type: &str,
+    what: &str,
+    actor: &str,
+) -> NewEvent {
+    NewEvent {
+        cluster_id: Some(token.cluster_id.clone()),
+        node_id: None,
+        event_type: event_type.into(),
+        category: EventCategory::Security,
+        severity: Severity::Info,
+        message: format!("Join token {} {what}", token.name),
+        details: serde_json::json!({
+            "token_id": token.id,
+            "expires_at": token.expires_at,
+        }),
+        actor: actor.to_owned(),
+    }
+}

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use muster_domain::metrics::MetricStep;
+use muster_domain::protocol::{HeartbeatRequest, JoinToken, NodeRole, SystemInfo};
 use muster_domain::users::{ApiToken, Role, User};
 use muster_domain::{
     Cluster, ClusterId, ClusterUpdate, ConfigTemplate, Event, MetricPoint, NewCluster, NewEvent,
@@ -26,7 +27,7 @@ use muster_domain::{
 
 pub use error::StoreError;
 pub use muster_domain::query::{ClusterQuery, ClusterSort, EventQuery, MAX_PAGE, Page, page_size};
-pub use pg::PgStore;
+pub use pg::{DEFAULT_REQUEST_ROLE, PgStore};
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, UrlError};
 
@@ -235,6 +236,70 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes expired sessions; how many.
     fn sessions_prune(&self, now: DateTime<Utc>) -> StoreFuture<'_, u64>;
 
+    /// Creates a join token for a cluster that is not decommissioned and
+    /// records `join_token_created`.
+    fn create_join_token<'a>(
+        &'a self,
+        cluster_id: &'a ClusterId,
+        name: &'a str,
+        token_hash: &'a str,
+        expires_at: Option<DateTime<Utc>>,
+        actor: &'a str,
+    ) -> StoreFuture<'a, JoinToken>;
+    /// A cluster's join tokens, newest first, revoked ones included.
+    fn list_join_tokens<'a>(&'a self, cluster_id: &'a ClusterId)
+    -> StoreFuture<'a, Vec<JoinToken>>;
+    /// Revokes a live join token; `NotFound` when it is not the cluster's or
+    /// already revoked.
+    fn revoke_join_token<'a>(
+        &'a self,
+        cluster_id: &'a ClusterId,
+        id: &'a str,
+        actor: &'a str,
+    ) -> StoreFuture<'a, JoinToken>;
+    /// Revokes a live join token and creates its replacement (same name, same
+    /// lifetime) in one transaction.
+    fn rotate_join_token<'a>(
+        &'a self,
+        cluster_id: &'a ClusterId,
+        id: &'a str,
+        token_hash: &'a str,
+        actor: &'a str,
+    ) -> StoreFuture<'a, JoinToken>;
+    /// Trades a live join token for a new node of its cluster holding
+    /// `node_token_hash`; `NotFound("join token")` when the token is unknown,
+    /// revoked or expired.
+    fn register_node<'a>(
+        &'a self,
+        join_token_hash: &'a str,
+        node: &'a NewNode,
+        system: &'a SystemInfo,
+        node_token_hash: &'a str,
+    ) -> StoreFuture<'a, Node>;
+
+    /// The live node a node token belongs to, and its cluster.
+    fn node_for_token<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> StoreFuture<'a, Option<(NodeId, ClusterId)>>;
+    /// Writes a batch of heartbeats in one transaction: metrics, liveness,
+    /// health, host facts, processes and events per node, then each touched
+    /// cluster's score, status and leadership once. A heartbeat whose sequence
+    /// number was already committed writes nothing. One answer per heartbeat,
+    /// in order; an error for the whole batch means nothing was written.
+    fn ingest_heartbeats<'a>(
+        &'a self,
+        batch: &'a [HeartbeatWrite],
+    ) -> StoreFuture<'a, Vec<Result<HeartbeatAck, StoreError>>>;
+    /// Marks silent nodes unreachable, then offline, and stale samples'
+    /// health unknown (DESIGN.md liveness, with the start-up grace window),
+    /// with events and failover. `None` when another replica is sweeping.
+    fn sweep_liveness(
+        &self,
+        now: DateTime<Utc>,
+        server_started_at: DateTime<Utc>,
+    ) -> StoreFuture<'_, Option<SweepReport>>;
+
     fn create_tenant<'a>(&'a self, name: &'a str, actor: &'a str) -> StoreFuture<'a, Tenant>;
     fn list_tenants(&self) -> StoreFuture<'_, Vec<Tenant>>;
     fn cluster_tenants<'a>(&'a self, cluster_id: &'a ClusterId) -> StoreFuture<'a, Vec<Tenant>>;
@@ -260,9 +325,21 @@ pub trait Store: Send + Sync + 'static {
 /// [`StoreError::Unavailable`] when the database cannot be reached or migrated,
 /// with a one-line message that never contains the password.
 pub async fn connect(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    connect_as(url, pg::DEFAULT_REQUEST_ROLE).await
+}
+
+/// [`connect`], serving requests on PostgreSQL as `request_role` (which must
+/// be subject to row-level security; ignored on SQLite).
+///
+/// # Errors
+/// As [`connect`], and when the role could bypass row-level security.
+pub async fn connect_as(
+    url: &DatabaseUrl,
+    request_role: &str,
+) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match url {
         DatabaseUrl::Sqlite { .. } => Arc::new(SqliteStore::connect(url).await?),
-        DatabaseUrl::Postgres { .. } => Arc::new(PgStore::connect(url).await?),
+        DatabaseUrl::Postgres { .. } => Arc::new(PgStore::connect(url, request_role).await?),
     })
 }
 
@@ -320,6 +397,16 @@ impl Scope<'_> {
         }
     }
 
+    /// The scope as PostgreSQL's row-level security reads it: `*` for
+    /// everything, otherwise the tenant ids joined by commas (ids never contain
+    /// one; an id that did would match nothing).
+    pub(crate) fn setting(&self) -> String {
+        match self {
+            Scope::All => "*".to_owned(),
+            Scope::Tenants(ids) => ids.join(","),
+        }
+    }
+
     pub(crate) fn tenant_ids(&self) -> &[String] {
         match self {
             Scope::All => &[],
@@ -336,6 +423,36 @@ pub struct SessionRecord {
     pub data: String,
     pub expires_at: DateTime<Utc>,
 }
+
+/// One heartbeat to write, from an authenticated node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeartbeatWrite {
+    pub node_id: NodeId,
+    pub cluster_id: ClusterId,
+    pub request: HeartbeatRequest,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What the agent is told after its heartbeat was committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatAck {
+    /// The highest sequence number committed for the node.
+    pub ack_seq: u64,
+    pub role: NodeRole,
+    pub term: u64,
+    pub interval_s: u32,
+}
+
+/// What one liveness sweep changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub unreachable: u64,
+    pub offline: u64,
+    pub health_changed: u64,
+}
+
+/// Advisory lock key of the liveness sweep on PostgreSQL ("muster-s").
+const SWEEP_JOB_LOCK: i64 = 0x6d75_7374_6572_2d73;
 
 /// What one run of the metrics job did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

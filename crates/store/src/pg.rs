@@ -25,6 +25,21 @@ pub(crate) mod dialect {
 
     pub type Row = sqlx::postgres::PgRow;
     pub type Conn = sqlx::PgConnection;
+    pub type Db = sqlx::Postgres;
+    pub type Pool = sqlx::PgPool;
+
+    /// Tells row-level security what the rest of the transaction's caller may
+    /// see (`muster_may_see` in the migrations reads it).
+    pub async fn enter(conn: &mut Conn, scope: crate::Scope<'_>) -> Result<(), StoreError> {
+        sqlx::query("SELECT set_config('muster.scope', $1, true)")
+            .bind(scope.setting())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Row locks for a read that precedes a write (PostgreSQL).
+    pub const FOR_UPDATE: &str = " FOR UPDATE";
 
     pub const BEGIN_WRITE: &str = "BEGIN";
 
@@ -72,6 +87,17 @@ pub(crate) mod dialect {
         let value: Json<serde_json::Value> = row.try_get(column)?;
         serde_json::from_value(value.0).map_err(|e| StoreError::corrupt(column, e))
     }
+
+    pub fn get_opt_json<T: DeserializeOwned>(
+        row: &Row,
+        column: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        row.try_get::<Option<Json<serde_json::Value>>, _>(column)?
+            .map(|value| {
+                serde_json::from_value(value.0).map_err(|e| StoreError::corrupt(column, e))
+            })
+            .transpose()
+    }
 }
 
 use dialect as d;
@@ -80,13 +106,29 @@ pub struct PgStore {
     pool: PgPool,
 }
 
+/// The role requests run as when none is configured; the migrations create it.
+pub const DEFAULT_REQUEST_ROLE: &str = "muster_request";
+
+/// Tables whose rows row-level security filters by the caller's scope.
+const SCOPED_TABLES: [&str; 6] = [
+    "clusters",
+    "cluster_nodes",
+    "cluster_events",
+    "cluster_metrics",
+    "cluster_metric_rollups",
+    "cluster_join_tokens",
+];
+
 impl PgStore {
-    /// Connects, runs the migrations (under sqlx's advisory lock, so replicas
-    /// starting together migrate once) and seeds the built-in templates.
+    /// Connects, runs the migrations as the URL's user (under sqlx's advisory
+    /// lock, so replicas starting together migrate once), seeds the built-in
+    /// templates, and opens the request pool, whose connections switch to
+    /// `request_role` so that row-level security applies to every request.
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`] with a one-line reason and no password.
-    pub async fn connect(url: &DatabaseUrl) -> Result<Self, StoreError> {
+    /// [`StoreError::Unavailable`] with a one-line reason and no password,
+    /// including when `request_role` could bypass row-level security.
+    pub async fn connect(url: &DatabaseUrl, request_role: &str) -> Result<Self, StoreError> {
         let DatabaseUrl::Postgres { url: raw, .. } = url else {
             return Err(StoreError::Unavailable(format!(
                 "{} is not a PostgreSQL URL",
@@ -94,18 +136,26 @@ impl PgStore {
             )));
         };
         let shown = url.redacted();
+        if request_role.is_empty()
+            || !request_role
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(StoreError::Unavailable(format!(
+                "request role {request_role:?} is not a role name (lowercase letters, digits and _)"
+            )));
+        }
         let options = PgConnectOptions::from_str(raw).map_err(|e| {
             StoreError::Unavailable(format!(
                 "database URL {shown} is malformed: {}",
                 one_line(&e)
             ))
         })?;
-        // One direct connection first: the pool would retry a refused connection
-        // until its timeout and then report only that it timed out.
-        match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
-            Ok(Ok(conn)) => {
-                let _ = conn.close().await;
-            }
+        // One direct connection first, as the URL's user: the pool would retry a
+        // refused connection until its timeout and then report only that it
+        // timed out. It runs the migrations, which need the tables' owner.
+        let mut owner = match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+            Ok(Ok(conn)) => conn,
             Ok(Err(e)) => {
                 return Err(StoreError::Unavailable(format!(
                     "cannot connect to {shown}: {}",
@@ -118,21 +168,87 @@ impl PgStore {
                     CONNECT_TIMEOUT.as_secs()
                 )));
             }
-        }
+        };
+        let migrated = MIGRATOR.run(&mut owner).await;
+        let _ = owner.close().await;
+        migrated.map_err(|e| {
+            StoreError::Unavailable(format!("cannot migrate {shown}: {}", one_line(&e)))
+        })?;
+        let set_role = format!("SET ROLE {request_role}");
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(CONNECT_TIMEOUT)
+            .after_connect(move |conn, _| {
+                let set_role = set_role.clone();
+                Box::pin(async move {
+                    sqlx::query(&set_role).execute(&mut *conn).await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| {
-                StoreError::Unavailable(format!("cannot connect to {shown}: {}", one_line(&e)))
+                StoreError::Unavailable(format!(
+                    "cannot connect to {shown} as request role {request_role}: {}",
+                    one_line(&e)
+                ))
             })?;
-        MIGRATOR.run(&pool).await.map_err(|e| {
-            StoreError::Unavailable(format!("cannot migrate {shown}: {}", one_line(&e)))
-        })?;
+        if let Some(problem) = request_role_problem(&pool).await? {
+            pool.close().await;
+            return Err(StoreError::Unavailable(format!(
+                "refusing to serve {shown}: {problem}"
+            )));
+        }
         seed_templates!(pool).await?;
         Ok(Self { pool })
     }
+}
+
+/// Why the pool's role would not be held back by row-level security, if it
+/// would not: it is a superuser, has BYPASSRLS, owns a scoped table, or a
+/// scoped table's security is off.
+async fn request_role_problem(pool: &PgPool) -> Result<Option<String>, StoreError> {
+    let (role, superuser, bypass): (String, bool, bool) = sqlx::query_as(
+        "SELECT rolname::TEXT, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await?;
+    if superuser || bypass {
+        let what = if superuser {
+            "a superuser"
+        } else {
+            "BYPASSRLS"
+        };
+        return Ok(Some(format!(
+            "the request role {role} is {what}, so row-level security would not apply to requests"
+        )));
+    }
+    let tables: Vec<(String, bool, bool, bool)> = sqlx::query_as(
+        "SELECT c.relname::TEXT, c.relrowsecurity, c.relforcerowsecurity,
+                pg_has_role(current_user, c.relowner, 'USAGE')
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname = ANY($1)",
+    )
+    .bind(&SCOPED_TABLES[..])
+    .fetch_all(pool)
+    .await?;
+    for name in SCOPED_TABLES {
+        match tables.iter().find(|t| t.0 == name) {
+            None => return Ok(Some(format!("table {name} is missing"))),
+            Some((_, _, _, true)) => {
+                return Ok(Some(format!(
+                    "the request role {role} owns table {name}; requests must run as a role that does not"
+                )));
+            }
+            Some((_, secure, forced, _)) if !secure || !forced => {
+                return Ok(Some(format!(
+                    "row-level security is not enabled and forced on table {name}"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 impl_store!(PgStore, Backend::Postgres);

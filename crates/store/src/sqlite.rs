@@ -22,9 +22,20 @@ pub(crate) mod dialect {
 
     pub type Row = sqlx::sqlite::SqliteRow;
     pub type Conn = sqlx::SqliteConnection;
+    pub type Db = sqlx::Sqlite;
+    pub type Pool = sqlx::SqlitePool;
+
+    /// SQLite has no row-level security: the application's filter is the only one.
+    #[allow(clippy::unused_async)]
+    pub async fn enter(_conn: &mut Conn, _scope: crate::Scope<'_>) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Takes the write lock at once, so a transaction that reads before it
     /// writes never fails to upgrade its lock.
+    /// No row locks: a write transaction already holds the database (SQLite).
+    pub const FOR_UPDATE: &str = "";
+
     pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
     pub fn time(t: DateTime<Utc>) -> i64 {
@@ -76,6 +87,15 @@ pub(crate) mod dialect {
     pub fn get_json<T: DeserializeOwned>(row: &Row, column: &'static str) -> Result<T, StoreError> {
         serde_json::from_str(row.try_get::<&str, _>(column)?)
             .map_err(|e| StoreError::corrupt(column, e))
+    }
+
+    pub fn get_opt_json<T: DeserializeOwned>(
+        row: &Row,
+        column: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        row.try_get::<Option<&str>, _>(column)?
+            .map(|text| serde_json::from_str(text).map_err(|e| StoreError::corrupt(column, e)))
+            .transpose()
     }
 }
 

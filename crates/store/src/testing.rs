@@ -89,18 +89,31 @@ impl PgDb {
             );
             return None;
         };
-        let admin = PgConnectOptions::from_str(&admin_url)
-            .expect("MUSTER_TEST_POSTGRES_URL is a valid PostgreSQL URL");
+        Some(
+            Self::create_at(&admin_url)
+                .await
+                .expect("create a test database at MUSTER_TEST_POSTGRES_URL"),
+        )
+    }
+
+    /// Creates a fresh database on the server `admin_url` names (dropping
+    /// leftovers of runs more than an hour old).
+    ///
+    /// # Errors
+    /// A one-line reason when the URL is bad or the server refuses.
+    pub async fn create_at(admin_url: &str) -> Result<Self, String> {
+        let admin = PgConnectOptions::from_str(admin_url)
+            .map_err(|e| format!("{admin_url} is not a PostgreSQL URL: {e}"))?;
         let mut conn = admin
             .connect()
             .await
-            .expect("connect to MUSTER_TEST_POSTGRES_URL");
+            .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
         let now = chrono::Utc::now().timestamp();
         let stale =
             sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'muster_test_%'")
                 .fetch_all(&mut conn)
                 .await
-                .expect("list test databases");
+                .map_err(|e| format!("cannot list databases: {e}"))?;
         for row in stale {
             let name: String = row.get(0);
             let created = name
@@ -117,13 +130,13 @@ impl PgDb {
         sqlx::query(&format!("CREATE DATABASE \"{name}\""))
             .execute(&mut conn)
             .await
-            .expect("create test database");
+            .map_err(|e| format!("cannot create a database: {e}"))?;
         conn.close().await.ok();
 
-        let mut url = ::url::Url::parse(&admin_url).expect("MUSTER_TEST_POSTGRES_URL parses");
+        let mut url = ::url::Url::parse(admin_url).map_err(|e| format!("{admin_url}: {e}"))?;
         url.set_path(&format!("/{name}"));
-        let url = DatabaseUrl::parse(url.as_str()).expect("test database URL");
-        Some(Self { admin, name, url })
+        let url = DatabaseUrl::parse(url.as_str()).map_err(|e| e.to_string())?;
+        Ok(Self { admin, name, url })
     }
 
     #[must_use]
@@ -137,6 +150,22 @@ impl PgDb {
         crate::connect(&self.url)
             .await
             .expect("open PostgreSQL test store")
+    }
+
+    /// A direct connection as the URL's user (the tables' owner), for tests that
+    /// look underneath the store.
+    ///
+    /// # Panics
+    /// If the server refuses.
+    pub async fn raw_connection(&self) -> sqlx::PgConnection {
+        let DatabaseUrl::Postgres { url, .. } = &self.url else {
+            unreachable!("a PostgreSQL test database has a PostgreSQL URL");
+        };
+        PgConnectOptions::from_str(url)
+            .expect("test database URL")
+            .connect()
+            .await
+            .expect("connect to the test database")
     }
 
     /// Drops the database.

@@ -13,6 +13,7 @@ use muster_domain::{
     NewNode, NodeStatus, NodeStatusUpdate, Severity,
 };
 use muster_store::{ClusterQuery, ClusterSort, EventQuery, Store, StoreError, testing};
+use sqlx::Connection as _;
 
 fn events_of(cluster: &Cluster, limit: u32) -> EventQuery {
     EventQuery {
@@ -1336,5 +1337,682 @@ async fn contract_on_postgres() {
         6
     );
     again.close().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn row_level_security_on_postgres() {
+    let Some(db) = testing::PgDb::create().await else {
+        eprintln!("MUSTER_TEST_POSTGRES_URL is not set: skipping PostgreSQL row-level security");
+        return;
+    };
+    let store = db.connect().await;
+    row_security(store.as_ref(), &db).await;
+    store.close().await;
+    refuses_roles_that_bypass(&db).await;
+    db.drop().await;
+}
+
+/// What one table shows a raw query with no filter of its own, run as the
+/// request role with `scope` as the row-level security context: the cluster
+/// ids of its rows.
+async fn rows_seen(db: &testing::PgDb, scope: &str, table: &str) -> Vec<String> {
+    let mut conn = db.raw_connection().await;
+    sqlx::query(&format!("SET ROLE {}", muster_store::DEFAULT_REQUEST_ROLE))
+        .execute(&mut conn)
+        .await
+        .expect("set role");
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('muster.scope', $1, true)")
+        .bind(scope)
+        .execute(&mut *tx)
+        .await
+        .expect("scope");
+    let column = if table == "clusters" {
+        "id"
+    } else {
+        "cluster_id"
+    };
+    let mut ids: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT DISTINCT COALESCE({column}, '') FROM {table}"
+    ))
+    .fetch_all(&mut *tx)
+    .await
+    .expect("select");
+    ids.sort();
+    ids
+}
+
+/// PostgreSQL hides other tenants' rows by itself: queries with the
+/// application's filter left out, run as the request role, see only the
+/// clusters the context's tenants are hosted on, and cannot write elsewhere.
+async fn row_security(store: &dyn Store, db: &testing::PgDb) {
+    let template = store.get_template("development").await.expect("template");
+    let ours = store
+        .create_cluster(&cluster_from_template(&template, "rls-ours"), "user:admin")
+        .await
+        .expect("ours");
+    let theirs = store
+        .create_cluster(
+            &cluster_from_template(&template, "rls-theirs"),
+            "user:admin",
+        )
+        .await
+        .expect("theirs");
+    let tenant_ours = store
+        .create_tenant("RLS ours", "user:admin")
+        .await
+        .expect("tenant");
+    let tenant_theirs = store
+        .create_tenant("RLS theirs", "user:admin")
+        .await
+        .expect("tenant");
+    store
+        .place_tenant(&ours.id, &tenant_ours.id, "user:admin")
+        .await
+        .expect("place");
+    store
+        .place_tenant(&theirs.id, &tenant_theirs.id, "user:admin")
+        .await
+        .expect("place");
+    let sample: std::collections::BTreeMap<String, f64> =
+        [("cpu_usage_percent".to_owned(), 5.0)].into();
+    let recorded = muster_store::now();
+    for cluster in [&ours, &theirs] {
+        let node = store
+            .add_node(&cluster.id, &node("rls", 10.0), None, "user:admin")
+            .await
+            .expect("node");
+        store
+            .create_join_token(
+                &cluster.id,
+                "rls",
+                &format!("rls-{}", cluster.id),
+                None,
+                "user:admin",
+            )
+            .await
+            .expect("join token");
+        store
+            .record_metrics(&cluster.id, &node.id, &sample)
+            .await
+            .expect("metrics");
+    }
+    store
+        .roll_up_metrics(recorded + chrono::Duration::minutes(2))
+        .await
+        .expect("roll up");
+
+    let ours_only = vec![ours.id.to_string()];
+    for table in [
+        "clusters",
+        "cluster_nodes",
+        "cluster_events",
+        "cluster_metrics",
+        "cluster_metric_rollups",
+        "cluster_join_tokens",
+    ] {
+        let everything = rows_seen(db, "*", table).await;
+        assert!(
+            everything.contains(&ours.id.to_string())
+                && everything.contains(&theirs.id.to_string()),
+            "{table}: '*' sees both clusters"
+        );
+        assert_eq!(
+            rows_seen(db, &tenant_ours.id, table).await,
+            ours_only,
+            "{table}"
+        );
+        let two = rows_seen(
+            db,
+            &format!("{},{}", tenant_ours.id, tenant_theirs.id),
+            table,
+        )
+        .await;
+        assert!(
+            two.contains(&ours.id.to_string())
+                && two.contains(&theirs.id.to_string())
+                && !two.contains(&String::new()),
+            "{table}: two tenants see both clusters and no cluster-less rows"
+        );
+        assert!(
+            rows_seen(db, "", table).await.is_empty(),
+            "{table}: no scope, no rows"
+        );
+        assert!(
+            rows_seen(db, "tnt-unknown", table).await.is_empty(),
+            "{table}: unknown tenant"
+        );
+    }
+
+    // Writes outside the scope are refused, not silently dropped.
+    let mut conn = db.raw_connection().await;
+    sqlx::query(&format!("SET ROLE {}", muster_store::DEFAULT_REQUEST_ROLE))
+        .execute(&mut conn)
+        .await
+        .expect("set role");
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('muster.scope', $1, true)")
+        .bind(&tenant_ours.id)
+        .execute(&mut *tx)
+        .await
+        .expect("scope");
+    let written = sqlx::query(
+        "INSERT INTO cluster_events (cluster_id, event_type, category, severity, message, actor, created_at)
+         VALUES ($1, 'probe', 'system', 'info', 'probe', 'system', now())",
+    )
+    .bind(theirs.id.as_str())
+    .execute(&mut *tx)
+    .await;
+    assert!(
+        written.is_err_and(|e| e.to_string().contains("row-level security")),
+        "writing another tenant's event is refused"
+    );
+    drop(tx);
+    // Without a context the request role updates nothing.
+    let updated = sqlx::query("UPDATE clusters SET description = 'x'")
+        .execute(&mut conn)
+        .await
+        .expect("update");
+    assert_eq!(updated.rows_affected(), 0);
+    conn.close().await.ok();
+}
+
+/// The server will not serve requests through a role row-level security does
+/// not hold back.
+async fn refuses_roles_that_bypass(db: &testing::PgDb) {
+    let url = db.url();
+    let Err(StoreError::Unavailable(why)) = muster_store::connect_as(url, "postgres").await else {
+        panic!("a superuser request role is refused");
+    };
+    assert!(why.contains("superuser"), "{why}");
+    assert!(!why.contains('\n'), "{why}");
+
+    let mut conn = db.raw_connection().await;
+    // Roles are shared by every database of the server: create it once.
+    let _ = sqlx::query("CREATE ROLE muster_test_bypass NOLOGIN BYPASSRLS")
+        .execute(&mut conn)
+        .await;
+    conn.close().await.ok();
+    let Err(StoreError::Unavailable(why)) =
+        muster_store::connect_as(url, "muster_test_bypass").await
+    else {
+        panic!("a BYPASSRLS request role is refused");
+    };
+    assert!(why.contains("BYPASSRLS"), "{why}");
+    let Err(StoreError::Unavailable(why)) = muster_store::connect_as(url, "Robert'); --").await
+    else {
+        panic!("a malformed role name is refused");
+    };
+    assert!(why.contains("not a role name"), "{why}");
+}
+
+fn host() -> muster_domain::protocol::SystemInfo {
+    muster_domain::protocol::SystemInfo {
+        hostname: "edge-7".into(),
+        os: "Debian GNU/Linux 13".into(),
+        kernel: "6.12.0".into(),
+        uptime_s: 3600,
+        cpu_cores: 4,
+        memory_total_gb: 8.0,
+        disk_total_gb: 100.0,
+    }
+}
+
+/// Join tokens: created, listed, traded for nodes, rotated, revoked, expired.
+async fn join_tokens(store: &dyn Store) {
+    let template = store.get_template("development").await.expect("template");
+    let cluster = store
+        .create_cluster(&cluster_from_template(&template, "joining"), "user:admin")
+        .await
+        .expect("cluster");
+    let token = store
+        .create_join_token(&cluster.id, " rack 4 ", "hash-1", None, "user:admin")
+        .await
+        .expect("create");
+    assert_eq!((token.name.as_str(), token.uses), ("rack 4", 0));
+    assert!(matches!(
+        store.create_join_token(&cluster.id, " ", "hash-x", None, "user:admin").await,
+        Err(StoreError::Invalid(e)) if e.get("name").is_some()
+    ));
+
+    let joined = store
+        .register_node("hash-1", &node("edge-7", 10.0), &host(), "node-hash-1")
+        .await
+        .expect("register");
+    assert_eq!(joined.cluster_id, cluster.id);
+    assert_eq!(
+        joined.system.as_ref().map(|s| s.hostname.as_str()),
+        Some("edge-7")
+    );
+    let listed = store.list_join_tokens(&cluster.id).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].uses, 1);
+    assert!(listed[0].last_used_at.is_some());
+    assert!(matches!(
+        store
+            .register_node("no-such-hash", &node("x", 1.0), &host(), "node-hash-2")
+            .await,
+        Err(StoreError::NotFound("join token"))
+    ));
+
+    // Rotation: the old secret stops working, the new one works.
+    let rotated = store
+        .rotate_join_token(&cluster.id, &token.id, "hash-2", "user:admin")
+        .await
+        .expect("rotate");
+    assert_ne!(rotated.id, token.id);
+    assert_eq!(rotated.name, "rack 4");
+    assert!(matches!(
+        store
+            .register_node("hash-1", &node("late", 1.0), &host(), "node-hash-3")
+            .await,
+        Err(StoreError::NotFound("join token"))
+    ));
+    store
+        .register_node("hash-2", &node("edge-8", 1.0), &host(), "node-hash-4")
+        .await
+        .expect("register with the rotated token");
+    assert!(
+        matches!(
+            store
+                .rotate_join_token(&cluster.id, &token.id, "hash-9", "user:admin")
+                .await,
+            Err(StoreError::NotFound("join token"))
+        ),
+        "a revoked token cannot be rotated"
+    );
+
+    store
+        .revoke_join_token(&cluster.id, &rotated.id, "user:admin")
+        .await
+        .expect("revoke");
+    assert!(matches!(
+        store
+            .register_node("hash-2", &node("later", 1.0), &host(), "node-hash-5")
+            .await,
+        Err(StoreError::NotFound("join token"))
+    ));
+    assert!(matches!(
+        store
+            .revoke_join_token(&cluster.id, &rotated.id, "user:admin")
+            .await,
+        Err(StoreError::NotFound("join token"))
+    ));
+
+    // An expired token registers nothing.
+    let past = muster_store::now() - chrono::Duration::minutes(1);
+    store
+        .create_join_token(
+            &cluster.id,
+            "short-lived",
+            "hash-3",
+            Some(past),
+            "user:admin",
+        )
+        .await
+        .expect("create");
+    assert!(matches!(
+        store
+            .register_node("hash-3", &node("too-late", 1.0), &host(), "node-hash-6")
+            .await,
+        Err(StoreError::NotFound("join token"))
+    ));
+
+    let types: Vec<String> = store
+        .list_events(&events_of(&cluster, 100))
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    for t in [
+        "join_token_created",
+        "join_token_rotated",
+        "join_token_revoked",
+        "node_added",
+    ] {
+        assert!(types.iter().any(|x| x == t), "{t} in {types:?}");
+    }
+
+    // A decommissioned cluster takes no new tokens.
+    store
+        .decommission_cluster(&cluster.id, true, "user:admin")
+        .await
+        .expect("decommission");
+    assert!(matches!(
+        store
+            .create_join_token(&cluster.id, "after", "hash-4", None, "user:admin")
+            .await,
+        Err(StoreError::NotFound("cluster"))
+    ));
+}
+
+#[tokio::test]
+async fn join_tokens_on_sqlite() {
+    let db = testing::SqliteDb::new();
+    join_tokens(db.connect().await.as_ref()).await;
+}
+
+#[tokio::test]
+async fn join_tokens_on_postgres() {
+    let Some(db) = testing::PgDb::create().await else {
+        eprintln!("MUSTER_TEST_POSTGRES_URL is not set: skipping PostgreSQL join tokens");
+        return;
+    };
+    let store = db.connect().await;
+    join_tokens(store.as_ref()).await;
+    store.close().await;
+    db.drop().await;
+}
+
+fn beat(
+    node: &muster_domain::Node,
+    seq: u64,
+    cpu: f64,
+    status: NodeStatus,
+    at: chrono::DateTime<chrono::Utc>,
+) -> muster_store::HeartbeatWrite {
+    use muster_domain::protocol::{HeartbeatRequest, HostMetrics, ProcessSample};
+    muster_store::HeartbeatWrite {
+        node_id: node.id.clone(),
+        cluster_id: node.cluster_id.clone(),
+        request: HeartbeatRequest {
+            protocol_version: 1,
+            seq,
+            status,
+            metrics: HostMetrics {
+                cpu_usage_percent: cpu,
+                memory_usage_percent: 30.0,
+                disk_usage_percent: 40.0,
+                load_average: 0.5,
+                network_rx_mbps: 1.0,
+                network_tx_mbps: 0.5,
+                process_count: 120,
+            },
+            system: host(),
+            processes: (1..=20)
+                .map(|pid| ProcessSample {
+                    pid,
+                    name: format!("proc-{pid}"),
+                    user: "root".into(),
+                    cpu_percent: f64::from(pid),
+                    memory_bytes: u64::from(pid) * 1024,
+                })
+                .collect(),
+            sampled_at: None,
+        },
+        received_at: at,
+    }
+}
+
+/// Heartbeats: batched, idempotent by sequence number, driving liveness,
+/// health and leadership; the sweep marks silent nodes unreachable then
+/// offline (never inside the start-up grace window) and fails over.
+async fn heartbeats(store: &dyn Store) {
+    let template = store.get_template("staging").await.expect("template");
+    let cluster = store
+        .create_cluster(&cluster_from_template(&template, "beating"), "user:admin")
+        .await
+        .expect("cluster");
+    let interval = i64::from(cluster.config.health_check_interval_s);
+    let mut nodes = Vec::new();
+    for (i, name) in ["n1", "n2", "n3"].iter().enumerate() {
+        let n = store
+            .add_node(
+                &cluster.id,
+                &node(name, 10.0),
+                Some(&format!("token-{i}")),
+                "user:admin",
+            )
+            .await
+            .expect("node");
+        nodes.push(n);
+    }
+    assert_eq!(
+        store.node_for_token("token-1").await.expect("lookup"),
+        Some((nodes[1].id.clone(), cluster.id.clone()))
+    );
+    assert_eq!(store.node_for_token("nope").await.expect("lookup"), None);
+
+    let t0 = muster_store::now();
+    let first: Vec<_> = nodes
+        .iter()
+        .map(|n| beat(n, 1, 10.0, NodeStatus::Online, t0))
+        .collect();
+    let acks = store.ingest_heartbeats(&first).await.expect("batch");
+    assert_eq!(acks.len(), 3);
+    let acks: Vec<_> = acks.into_iter().map(|a| a.expect("ack")).collect();
+    assert!(acks.iter().all(|a| a.ack_seq == 1 && a.interval_s == 30));
+    assert_eq!(
+        acks.iter().filter(|a| a.role.is_primary).count(),
+        1,
+        "{acks:?}"
+    );
+    let term = acks[0].term;
+    assert!(term >= 1);
+    let primary = nodes[acks
+        .iter()
+        .position(|a| a.role.is_primary)
+        .expect("primary")]
+    .clone();
+    let after = store.get_cluster(&cluster.id).await.expect("cluster");
+    assert_eq!(after.status, ClusterStatus::Active);
+    let n0 = store.get_node(&nodes[0].id).await.expect("node");
+    assert_eq!(
+        (n0.status, n0.health_status),
+        (NodeStatus::Online, HealthStatus::Healthy)
+    );
+    assert_eq!(n0.last_heartbeat_at, Some(t0));
+    assert_eq!(n0.system.as_ref().map(|s| s.cpu_cores), Some(4));
+
+    // The same sequence number again writes nothing.
+    let cpu_points = |id: muster_domain::NodeId| async move {
+        store
+            .metric_history(
+                &id,
+                "cpu_usage_percent",
+                t0 - chrono::Duration::hours(1),
+                t0 + chrono::Duration::hours(1),
+                MetricStep::Raw,
+            )
+            .await
+            .expect("history")
+            .len()
+    };
+    assert_eq!(cpu_points(nodes[0].id.clone()).await, 1);
+    let again = store
+        .ingest_heartbeats(&[beat(&nodes[0], 1, 99.0, NodeStatus::Online, t0)])
+        .await
+        .expect("batch");
+    assert_eq!(again[0].as_ref().map(|a| a.ack_seq).ok(), Some(1));
+    assert_eq!(cpu_points(nodes[0].id.clone()).await, 1);
+    assert_eq!(
+        store
+            .get_node(&nodes[0].id)
+            .await
+            .expect("node")
+            .health_status,
+        HealthStatus::Healthy
+    );
+
+    // A hot node turns critical; a stopping agent's node goes offline at once.
+    let t1 = t0 + chrono::Duration::seconds(interval);
+    let others: Vec<_> = nodes
+        .iter()
+        .filter(|n| n.id != primary.id)
+        .cloned()
+        .collect();
+    let batch = vec![
+        beat(&others[0], 2, 95.0, NodeStatus::Online, t1),
+        beat(&primary, 2, 10.0, NodeStatus::Online, t1),
+        beat(&others[1], 2, 10.0, NodeStatus::Offline, t1),
+    ];
+    let acks = store.ingest_heartbeats(&batch).await.expect("batch");
+    assert!(acks.iter().all(Result::is_ok), "{acks:?}");
+    assert_eq!(
+        store
+            .get_node(&others[0].id)
+            .await
+            .expect("node")
+            .health_status,
+        HealthStatus::Critical
+    );
+    assert_eq!(
+        store.get_node(&others[1].id).await.expect("node").status,
+        NodeStatus::Offline
+    );
+
+    // Within the start-up grace window nothing is declared dead.
+    let late = t1 + chrono::Duration::seconds(6 * interval);
+    let report = store
+        .sweep_liveness(late, late - chrono::Duration::seconds(1))
+        .await
+        .expect("sweep")
+        .expect("lock");
+    assert_eq!((report.unreachable, report.offline), (0, 0));
+
+    // The primary falls silent while the hot node keeps reporting.
+    let long_ago = t0 - chrono::Duration::days(1);
+    let t2 = t1 + chrono::Duration::seconds(2 * interval);
+    store
+        .ingest_heartbeats(&[beat(&others[0], 3, 20.0, NodeStatus::Online, t2)])
+        .await
+        .expect("batch");
+    let unreachable_at =
+        t1 + muster_domain::liveness::unreachable_after(30) + chrono::Duration::seconds(1);
+    let report = store
+        .sweep_liveness(unreachable_at, long_ago)
+        .await
+        .expect("sweep")
+        .expect("lock");
+    assert_eq!(report.unreachable, 1, "{report:?}");
+    assert_eq!(
+        store.get_node(&primary.id).await.expect("node").status,
+        NodeStatus::Unreachable
+    );
+    let t3 = t1 + chrono::Duration::seconds(4 * interval);
+    store
+        .ingest_heartbeats(&[beat(&others[0], 4, 20.0, NodeStatus::Online, t3)])
+        .await
+        .expect("batch");
+    let offline_at = t1 + muster_domain::liveness::offline_after(30) + chrono::Duration::seconds(1);
+    let report = store
+        .sweep_liveness(offline_at, long_ago)
+        .await
+        .expect("sweep")
+        .expect("lock");
+    assert_eq!(report.offline, 1, "{report:?}");
+    let failed_over = store.get_cluster(&cluster.id).await.expect("cluster");
+    assert_eq!(
+        failed_over.primary_node_id.as_ref(),
+        Some(&others[0].id),
+        "automatic failover"
+    );
+    assert!(failed_over.term > term);
+    let events: Vec<_> = store
+        .list_events(&events_of(&cluster, 200))
+        .await
+        .expect("events")
+        .items;
+    let status_changes: Vec<&str> = events
+        .iter()
+        .filter(|e| {
+            e.node_id.as_ref() == Some(&primary.id) && e.event_type == "node_status_changed"
+        })
+        .map(|e| e.message.as_str())
+        .collect();
+    assert!(
+        status_changes.iter().any(|m| m.contains("unreachable")),
+        "{status_changes:?}"
+    );
+    assert!(
+        status_changes.iter().any(|m| m.contains("offline")),
+        "{status_changes:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.category == EventCategory::Coordination
+                && e.event_type == "node_promotion"
+                && e.message.contains(others[0].id.as_str())
+                && e.message.contains("unreachable")),
+        "the failover says who leads now: {:?}",
+        events
+            .iter()
+            .filter(|e| e.category == EventCategory::Coordination)
+            .map(|e| (&e.event_type, &e.message))
+            .collect::<Vec<_>>()
+    );
+
+    // A heartbeat for a retired node is refused; the rest of its batch lands.
+    store
+        .retire_node(&others[1].id, false, "user:admin")
+        .await
+        .expect("retire");
+    let acks = store
+        .ingest_heartbeats(&[
+            beat(&others[1], 9, 10.0, NodeStatus::Online, t3),
+            beat(&others[0], 5, 10.0, NodeStatus::Online, t3),
+        ])
+        .await
+        .expect("batch");
+    assert!(matches!(acks[0], Err(StoreError::NotFound("node"))));
+    assert_eq!(acks[1].as_ref().map(|a| a.ack_seq).ok(), Some(5));
+    assert_eq!(store.node_for_token("token-2").await.expect("lookup"), None);
+
+    // A sample replayed from an agent's spool keeps its own time, and lands
+    // in rollups the job has already written.
+    let job_at = t3 + chrono::Duration::hours(2);
+    store
+        .roll_up_metrics(job_at)
+        .await
+        .expect("job")
+        .expect("lock");
+    let minute_of_t0 = || {
+        let id = others[0].id.clone();
+        async move {
+            store
+                .metric_history(
+                    &id,
+                    "cpu_usage_percent",
+                    t0 - chrono::Duration::minutes(1),
+                    t0 + chrono::Duration::minutes(1),
+                    MetricStep::Minute,
+                )
+                .await
+                .expect("history")
+                .iter()
+                .map(|p| p.count)
+                .sum::<u64>()
+        }
+    };
+    let before = minute_of_t0().await;
+    let mut replayed = beat(&others[0], 6, 33.0, NodeStatus::Online, job_at);
+    replayed.request.sampled_at = Some(t0);
+    store.ingest_heartbeats(&[replayed]).await.expect("batch");
+    assert_eq!(
+        minute_of_t0().await,
+        before + 1,
+        "folded into the written minute"
+    );
+}
+
+#[tokio::test]
+async fn heartbeats_on_sqlite() {
+    let db = testing::SqliteDb::new();
+    heartbeats(db.connect().await.as_ref()).await;
+}
+
+#[tokio::test]
+async fn heartbeats_on_postgres() {
+    let Some(db) = testing::PgDb::create().await else {
+        eprintln!("MUSTER_TEST_POSTGRES_URL is not set: skipping PostgreSQL heartbeats");
+        return;
+    };
+    let store = db.connect().await;
+    heartbeats(store.as_ref()).await;
+    store.close().await;
     db.drop().await;
 }

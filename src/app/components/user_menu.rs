@@ -2,15 +2,15 @@
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
 
-use crate::api::auth::{SignOut, current_user};
+use crate::api::auth::SignOut;
+use crate::app::session::use_session_user;
 
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    // Asked again on each navigation, so signing in or out shows at once.
-    let path = use_location().pathname;
-    let user = Resource::new(move || path.get(), |_| current_user());
+    let user = use_session_user();
     let sign_out = ServerAction::<SignOut>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -22,13 +22,12 @@ pub fn UserMenu() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || {
                 user.get()
-                    .and_then(Result::ok)
-                    .flatten()
                     .map(|u| {
                         view! {
                             <span class="user" title=format!("role: {}", u.role)>
                                 {u.username}
                             </span>
+                            <A href="/admin/tokens" attr:class="tokens-link">"API tokens"</A>
                             <ActionForm action=sign_out>
                                 <button type="submit" class="sign-out">"Sign out"</button>
                             </ActionForm>

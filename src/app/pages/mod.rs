@@ -1,2 +1,3 @@
+pub mod admin;
 pub mod login;
 pub mod overview;

@@ -15,8 +15,10 @@ use tower_sessions::Session;
 use utoipa::ToSchema;
 
 use super::extract::JsonBody;
+use crate::api::admin::{CreatedToken, NewToken, ops};
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
+use crate::server::auth::caller::Caller;
 use crate::server::auth::sessions::{MaybeUser, sign_in, sign_out};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -214,39 +216,16 @@ pub async fn me(user: MaybeUser) -> Result<Json<User>, AppError> {
     user.required().map(Json)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewToken {
-    pub name: String,
-}
-
-/// A new API token; `token` is shown this once.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct CreatedToken {
-    pub id: String,
-    pub token: String,
-}
-
 #[utoipa::path(post, path = "/tokens", tag = "auth", request_body = NewToken,
     responses((status = 201, body = CreatedToken), (status = 401, body = AppError), (status = 422, body = AppError)))]
 pub async fn create_token(
     State(state): State<AppState>,
-    user: MaybeUser,
+    caller: Caller,
     JsonBody(req): JsonBody<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), AppError> {
-    let user = user.required()?;
-    let token = crate::server::tokens::new_token("mst");
-    let hash = crate::server::tokens::hash_token(&token);
-    let created = state
-        .store
-        .create_api_token(&user.id, &req.name, &hash)
-        .await?;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedToken {
-            id: created.id,
-            token,
-        }),
+        Json(ops::create_token(&state, &caller, &req.name).await?),
     ))
 }
 
@@ -254,21 +233,19 @@ pub async fn create_token(
     responses((status = 200, body = Vec<muster_domain::users::ApiToken>), (status = 401, body = AppError)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    user: MaybeUser,
+    caller: Caller,
 ) -> Result<Json<Vec<muster_domain::users::ApiToken>>, AppError> {
-    let user = user.required()?;
-    Ok(Json(state.store.list_api_tokens(&user.id).await?))
+    Ok(Json(ops::list_tokens(&state, &caller).await?))
 }
 
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "auth", params(("id" = String, Path)),
     responses((status = 204), (status = 401, body = AppError), (status = 404, body = AppError)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    user: MaybeUser,
+    caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let user = user.required()?;
-    state.store.revoke_api_token(&user.id, &id).await?;
+    ops::revoke_token(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, described by `/api/v1/openapi.json`, which is
 //! generated from these handlers.
 
+pub mod agent;
 pub mod auth;
 pub mod clusters;
 pub mod events;
@@ -77,6 +78,7 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         .routes(routes!(nodes::decommission_node))
         .routes(routes!(nodes::node_metrics))
         .routes(routes!(events::get_cluster_events))
+        .routes(routes!(events::export_events))
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
         .routes(routes!(tenants::list_templates))
         .routes(routes!(health_summary))
@@ -88,6 +90,12 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         .routes(routes!(users::create_user, users::list_users))
         .routes(routes!(users::change_password))
         .routes(routes!(users::update_user))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(agent::create_join_token, agent::list_join_tokens))
+        .routes(routes!(agent::rotate_join_token))
+        .routes(routes!(agent::revoke_join_token))
+        .routes(routes!(agent::register))
+        .routes(routes!(agent::heartbeat))
         .split_for_parts();
     api.info.title = "Muster API".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();

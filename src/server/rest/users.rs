@@ -5,69 +5,25 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use muster_domain::FieldErrors;
-use muster_domain::users::{Role, User, check_password, normalize_username};
-use muster_store::NewUser;
-use serde::Deserialize;
+use muster_domain::users::User;
 use tower_sessions::Session;
-use utoipa::ToSchema;
 
 use super::extract::JsonBody;
+use crate::api::admin::{ChangePassword, ChangeUser, NewUserRequest, PasswordReset, ops};
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
-use crate::server::auth::sessions::MaybeUser;
+use crate::server::auth::caller::Caller;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUser {
-    pub username: String,
-    pub password: String,
-    pub role: Role,
-    /// Tenant ids the user is scoped to; empty or absent: every cluster.
-    #[serde(default)]
-    pub tenants: Vec<String>,
-}
-
-fn hashing_failed(e: &crate::server::auth::passwords::HashError) -> AppError {
-    tracing::error!(error = %e, "password hashing failed");
-    AppError::new(
-        ErrorCode::Unavailable,
-        "password hashing is unavailable; try again shortly",
-    )
-}
-
-#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser,
+#[utoipa::path(post, path = "/users", tag = "users", request_body = NewUserRequest,
     responses((status = 201, body = User), (status = 401, body = AppError), (status = 403, body = AppError),
         (status = 404, description = "a tenant does not exist", body = AppError), (status = 409, body = AppError),
         (status = 422, body = AppError)))]
 pub async fn create_user(
     State(state): State<AppState>,
-    user: MaybeUser,
-    JsonBody(req): JsonBody<CreateUser>,
+    caller: Caller,
+    JsonBody(req): JsonBody<NewUserRequest>,
 ) -> Result<(StatusCode, Json<User>), AppError> {
-    let admin = user.with_role(Role::Admin)?;
-    let mut errors = FieldErrors::new();
-    if let Err(e) = normalize_username(&req.username) {
-        errors.add("username", e.get("username").unwrap_or_default());
-    }
-    if let Err(e) = check_password(&req.password) {
-        errors.add("password", e.get("password").unwrap_or_default());
-    }
-    errors.into_result().map_err(AppError::invalid)?;
-    let hash = state
-        .hasher
-        .hash(&req.password)
-        .await
-        .map_err(|e| hashing_failed(&e))?;
-    let new = NewUser {
-        username: req.username,
-        password_hash: hash,
-        role: req.role,
-        tenants: req.tenants,
-    };
-    let created = state
-        .store
-        .create_user(&new, &format!("user:{}", admin.username))
-        .await?;
+    let created = ops::create_user(&state, &caller, req).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -75,17 +31,9 @@ pub async fn create_user(
     responses((status = 200, body = Vec<User>), (status = 401, body = AppError), (status = 403, body = AppError)))]
 pub async fn list_users(
     State(state): State<AppState>,
-    user: MaybeUser,
+    caller: Caller,
 ) -> Result<Json<Vec<User>>, AppError> {
-    user.with_role(Role::Admin)?;
-    Ok(Json(state.store.list_users().await?))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangePassword {
-    pub current_password: String,
-    pub new_password: String,
+    Ok(Json(ops::list_users(&state, &caller).await?))
 }
 
 #[utoipa::path(post, path = "/auth/password", tag = "auth", request_body = ChangePassword,
@@ -93,38 +41,23 @@ pub struct ChangePassword {
         (status = 401, body = AppError), (status = 422, body = AppError)))]
 pub async fn change_password(
     State(state): State<AppState>,
-    user: MaybeUser,
+    caller: Caller,
     session: Session,
     JsonBody(req): JsonBody<ChangePassword>,
 ) -> Result<StatusCode, AppError> {
-    let user = user.required()?;
-    check_password(&req.new_password).map_err(|e| {
-        AppError::invalid(FieldErrors::single(
-            "new_password",
-            e.get("password").unwrap_or_default(),
-        ))
-    })?;
+    let user = caller.user;
+    let new_hash = ops::hash_new_password(&state, "new_password", &req.new_password).await?;
     let (_, hash) = state
         .store
         .user_credentials(&user.username)
         .await?
         .ok_or_else(|| AppError::new(ErrorCode::Unauthorized, "not signed in"))?;
-    let matches = state
-        .hasher
-        .verify(&req.current_password, &hash)
-        .await
-        .map_err(|e| hashing_failed(&e))?;
-    if !matches {
+    if !ops::verify_password(&state, &req.current_password, &hash).await? {
         return Err(AppError::invalid(FieldErrors::single(
             "current_password",
             "current_password is not the user's password",
         )));
     }
-    let new_hash = state
-        .hasher
-        .hash(&req.new_password)
-        .await
-        .map_err(|e| hashing_failed(&e))?;
     state
         .store
         .set_password(
@@ -141,48 +74,31 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Changes to a user; absent fields stay.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeUser {
-    #[serde(default)]
-    pub role: Option<Role>,
-    /// Tenant ids; an empty list makes the user unscoped (every cluster).
-    #[serde(default)]
-    pub tenants: Option<Vec<String>>,
-    /// A disabled user cannot sign in; their sessions end and their API
-    /// tokens stop working at once.
-    #[serde(default)]
-    pub disabled: Option<bool>,
-}
-
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = ChangeUser,
     params(("id" = String, Path, description = "user id")),
     responses((status = 200, body = User), (status = 401, body = AppError), (status = 403, body = AppError),
         (status = 404, body = AppError), (status = 409, description = "an admin cannot disable or demote themselves", body = AppError)))]
 pub async fn update_user(
     State(state): State<AppState>,
-    user: MaybeUser,
+    caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
     JsonBody(req): JsonBody<ChangeUser>,
 ) -> Result<Json<User>, AppError> {
-    let admin = user.with_role(Role::Admin)?;
-    if admin.id == id && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin))
-    {
-        return Err(AppError::with_fields(
-            ErrorCode::Conflict,
-            FieldErrors::single("id", "an admin cannot disable or demote themselves"),
-        ));
-    }
-    let update = muster_store::UserUpdate {
-        role: req.role,
-        tenants: req.tenants,
-        disabled: req.disabled,
-    };
-    Ok(Json(
-        state
-            .store
-            .update_user(&id, &update, &format!("user:{}", admin.username))
-            .await?,
-    ))
+    Ok(Json(ops::update_user(&state, &caller, &id, req).await?))
+}
+
+#[utoipa::path(post, path = "/users/{id}/password", tag = "users", request_body = PasswordReset,
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 204, description = "set; the user's sessions are ended"), (status = 401, body = AppError),
+        (status = 403, body = AppError), (status = 404, body = AppError),
+        (status = 409, description = "admins change their own password with the current one", body = AppError),
+        (status = 422, body = AppError)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    JsonBody(req): JsonBody<PasswordReset>,
+) -> Result<StatusCode, AppError> {
+    ops::reset_password(&state, &caller, &id, &req.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ macro_rules! cluster_methods {
                     attempt += 1;
                     let created = $crate::now();
                     let id = muster_domain::ClusterId::generate(created, &mut rand::rng());
-                    let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                    let mut tx = begin_write(&self.pool).await?;
                     let inserted = sqlx::query(
                         "INSERT INTO clusters
                             (id, name, description, region, environment, status, max_nodes,
@@ -58,9 +58,10 @@ macro_rules! cluster_methods {
             id: &'a muster_domain::ClusterId,
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
             Box::pin(async move {
+                let mut tx = begin_read(&self.pool, $crate::Scope::All).await?;
                 let row = sqlx::query("SELECT * FROM clusters WHERE id = $1")
                     .bind(id.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?
                     .ok_or($crate::StoreError::NotFound("cluster"))?;
                 cluster_from_row(&row)
@@ -78,7 +79,8 @@ macro_rules! cluster_methods {
                 for t in scope.tenant_ids() {
                     q = q.bind(t.as_str());
                 }
-                Ok(q.fetch_one(&self.pool).await? > 0)
+                let mut tx = begin_read(&self.pool, scope).await?;
+                Ok(q.fetch_one(&mut *tx).await? > 0)
             })
         }
 
@@ -142,7 +144,8 @@ macro_rules! cluster_methods {
                 for t in scope.tenant_ids() {
                     query = query.bind(t.as_str());
                 }
-                let rows = query.fetch_all(&self.pool).await?;
+                let mut tx = begin_read(&self.pool, scope).await?;
+                let rows = query.fetch_all(&mut *tx).await?;
                 let mut items = rows.iter().map(cluster_from_row).collect::<Result<Vec<_>, _>>()?;
                 let next_cursor = if items.len() > limit as usize {
                     items.truncate(limit as usize);
@@ -169,7 +172,7 @@ macro_rules! cluster_methods {
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
             Box::pin(async move {
                 update.validate().map_err($crate::StoreError::Invalid)?;
-                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let mut tx = begin_write(&self.pool).await?;
                 let (cluster, maintenance, ever_online) = lock_cluster(&mut tx, id.as_str()).await?;
                 if cluster.status == muster_domain::ClusterStatus::Decommissioned {
                     return Err(decommissioned());
@@ -210,7 +213,7 @@ macro_rules! cluster_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
             Box::pin(async move {
-                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let mut tx = begin_write(&self.pool).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, id.as_str()).await?;
                 if cluster.status == muster_domain::ClusterStatus::Decommissioned {
                     return Err(decommissioned());

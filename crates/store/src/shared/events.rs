@@ -7,8 +7,10 @@ macro_rules! event_methods {
             event: &'a muster_domain::NewEvent,
         ) -> $crate::StoreFuture<'a, muster_domain::Event> {
             Box::pin(async move {
-                let mut conn = self.pool.acquire().await?;
-                insert_event(&mut conn, event).await
+                let mut tx = begin_write(&self.pool).await?;
+                let event = insert_event(&mut tx, event).await?;
+                tx.commit().await?;
+                Ok(event)
             })
         }
 
@@ -57,7 +59,8 @@ macro_rules! event_methods {
                 for t in scope.tenant_ids() {
                     query = query.bind(t.as_str());
                 }
-                let rows = query.fetch_all(&self.pool).await?;
+                let mut tx = begin_read(&self.pool, scope).await?;
+                let rows = query.fetch_all(&mut *tx).await?;
                 let mut items = rows.iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?;
                 let next_cursor = if items.len() > limit as usize {
                     items.truncate(limit as usize);

@@ -91,7 +91,7 @@ macro_rules! metric_methods {
                         format!("node {node_id} does not belong to cluster {cluster_id}"),
                     )));
                 }
-                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let mut tx = begin_write(&self.pool).await?;
                 let node = node_by_id(&mut tx, node_id.as_str()).await?;
                 if &node.cluster_id != cluster_id {
                     return Err($crate::StoreError::NotFound("node"));
@@ -113,6 +113,7 @@ macro_rules! metric_methods {
             Box::pin(async move {
                 use muster_domain::metrics::{MetricStep, bucket_start};
                 use sqlx::Row as _;
+                let mut tx = begin_read(&self.pool, $crate::Scope::All).await?;
                 // Raw samples feed the current buckets until the rollup job has
                 // seen them, so a chart never has a gap at its right edge.
                 let rows = sqlx::query(
@@ -125,7 +126,7 @@ macro_rules! metric_methods {
                 .bind(d::time(since))
                 .bind(d::time(until))
                 .bind($crate::RAW_POINT_LIMIT)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await?;
                 let mut raw = Vec::with_capacity(rows.len());
                 for row in &rows {
@@ -149,7 +150,7 @@ macro_rules! metric_methods {
                 .bind(step.as_str())
                 .bind(d::time(bucket_start(since, step)))
                 .bind(d::time(until))
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await?;
                 let mut buckets: std::collections::BTreeMap<chrono::DateTime<chrono::Utc>, muster_domain::metrics::Rollup> =
                     std::collections::BTreeMap::new();
@@ -190,7 +191,7 @@ macro_rules! metric_methods {
         ) -> $crate::StoreFuture<'_, Option<$crate::RollupReport>> {
             Box::pin(async move {
                 use muster_domain::metrics::{MetricStep, RAW_RETENTION_HOURS, bucket_start};
-                let mut tx = self.pool.begin_with(d::BEGIN_WRITE).await?;
+                let mut tx = begin_write(&self.pool).await?;
                 if let Some(lock) = d::TRY_JOB_LOCK {
                     let got: bool = sqlx::query_scalar(lock)
                         .bind($crate::ROLLUP_JOB_LOCK)

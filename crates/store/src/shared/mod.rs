@@ -11,6 +11,10 @@ mod clusters;
 #[macro_use]
 mod events;
 #[macro_use]
+mod ingest;
+#[macro_use]
+mod join;
+#[macro_use]
 mod metrics;
 #[macro_use]
 mod nodes;
@@ -64,6 +68,9 @@ macro_rules! impl_store {
         rollup_fns!();
         user_fns!();
         token_fns!();
+        join_fns!();
+        join_token_fns!();
+        ingest_fns!();
 
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {
@@ -93,6 +100,8 @@ macro_rules! impl_store {
             session_methods!();
             throttle_methods!();
             token_methods!();
+            join_methods!();
+            ingest_methods!();
         }
     };
 }

@@ -5,6 +5,26 @@ macro_rules! rows {
     () => {
         use $crate::shared::{int, parse};
 
+        /// Begins a write transaction that may touch every row.
+        async fn begin_write(
+            pool: &d::Pool,
+        ) -> Result<sqlx::Transaction<'static, d::Db>, $crate::StoreError> {
+            let mut tx = pool.begin_with(d::BEGIN_WRITE).await?;
+            d::enter(&mut tx, $crate::Scope::All).await?;
+            Ok(tx)
+        }
+
+        /// Begins a read transaction that sees only what `scope` may see (on
+        /// PostgreSQL row-level security enforces it a second time).
+        async fn begin_read(
+            pool: &d::Pool,
+            scope: $crate::Scope<'_>,
+        ) -> Result<sqlx::Transaction<'static, d::Db>, $crate::StoreError> {
+            let mut tx = pool.begin().await?;
+            d::enter(&mut tx, scope).await?;
+            Ok(tx)
+        }
+
         fn text_id<T: std::str::FromStr>(
             row: &d::Row,
             column: &'static str,
@@ -88,6 +108,7 @@ macro_rules! rows {
                     }),
                     None => None,
                 },
+                system: d::get_opt_json(row, "system_info")?,
                 created_at: d::get_time(row, "created_at")?,
                 updated_at: d::get_time(row, "updated_at")?,
             })

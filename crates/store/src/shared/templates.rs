@@ -33,7 +33,7 @@ macro_rules! template_methods {
 macro_rules! seed_templates {
     ($pool:expr) => {
         async {
-            let mut tx = $pool.begin_with(d::BEGIN_WRITE).await?;
+            let mut tx = begin_write(&$pool).await?;
             let at = d::time($crate::now());
             for t in muster_domain::builtin_templates() {
                 sqlx::query(

@@ -1,0 +1,406 @@
+//! `muster-agent run`: registers once (or reuses its saved identity), then
+//! reports this host every interval. While the server cannot be reached the
+//! samples wait in a bounded spool on disk and are replayed in order; a
+//! graceful stop reports `offline`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use muster_domain::NodeStatus;
+use muster_domain::protocol::{
+    HeartbeatRequest, HeartbeatResponse, PROTOCOL_VERSION, RegisterRequest, RegisterResponse,
+};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+use crate::collector::Collector;
+use crate::spool::Spool;
+
+/// How the agent was started.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub server: String,
+    pub join_token: Option<String>,
+    pub name: Option<String>,
+    pub state_dir: PathBuf,
+    pub spool_size: usize,
+}
+
+/// Who this agent is, saved after registering so a restart keeps the node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Identity {
+    server: String,
+    node_id: String,
+    cluster_id: String,
+    node_token: String,
+    interval_s: u32,
+}
+
+/// Longest wait between registration attempts while the server is failing.
+const MAX_BACKOFF: Duration = Duration::from_mins(1);
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the agent stopped for good.
+pub type Fatal = String;
+
+fn identity_path(dir: &std::path::Path) -> PathBuf {
+    dir.join("node.json")
+}
+
+fn load_identity(opts: &RunOptions) -> Result<Option<Identity>, Fatal> {
+    let path = identity_path(&opts.state_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let id: Identity = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not an agent identity: {e}", path.display()))?;
+            if id.server != opts.server {
+                return Err(format!(
+                    "{} belongs to {}, not {}; use another --state-dir",
+                    path.display(),
+                    id.server,
+                    opts.server
+                ));
+            }
+            Ok(Some(id))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn save_identity(dir: &std::path::Path, id: &Identity) -> Result<(), Fatal> {
+    let path = identity_path(dir);
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(id).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
+}
+
+/// A full-jitter backoff: a random wait up to `base * 2^failures`, at most
+/// `cap`.
+fn backoff(base: Duration, failures: u32, cap: Duration) -> Duration {
+    let cap = base
+        .saturating_mul(2u32.saturating_pow(failures.min(16)))
+        .min(cap);
+    let millis = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX).max(1);
+    Duration::from_millis(rand::rng().random_range(0..=millis))
+}
+
+/// What the server said to a request, in the terms the agent acts on.
+enum Answer<T> {
+    Ok(T),
+    /// Refused for good (401, 404, 409, 422): the message says why.
+    Refused(u16, String),
+    /// Try again later (no answer, 5xx, 429).
+    Retry(String),
+}
+
+async fn post<B: Serialize, T: for<'de> Deserialize<'de>>(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: &B,
+) -> Answer<T> {
+    let mut req = http.post(url).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = match req.send().await {
+        Ok(res) => res,
+        Err(e) => return Answer::Retry(format!("cannot reach the server: {e}")),
+    };
+    let status = res.status();
+    if status.is_success() {
+        return match res.json::<T>().await {
+            Ok(v) => Answer::Ok(v),
+            Err(e) => Answer::Retry(format!("unreadable answer: {e}")),
+        };
+    }
+    let message = res
+        .json::<serde_json::Value>()
+        .await
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.to_string());
+    if status.is_server_error() || status.as_u16() == 429 {
+        Answer::Retry(format!("{status}: {message}"))
+    } else {
+        Answer::Refused(status.as_u16(), message)
+    }
+}
+
+async fn register(
+    http: &reqwest::Client,
+    opts: &RunOptions,
+    collector: &mut Collector,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<Identity>, Fatal> {
+    let Some(join_token) = &opts.join_token else {
+        return Err(format!(
+            "no saved identity in {} and no --join-token to register with",
+            opts.state_dir.display()
+        ));
+    };
+    let url = format!("{}/api/v1/agent/register", opts.server);
+    let mut failures = 0;
+    loop {
+        let sample = collector.sample();
+        let body = RegisterRequest {
+            protocol_version: PROTOCOL_VERSION,
+            join_token: join_token.clone(),
+            name: opts.name.clone(),
+            system: sample.system,
+        };
+        match post::<_, RegisterResponse>(http, &url, None, &body).await {
+            Answer::Ok(r) => {
+                let id = Identity {
+                    server: opts.server.clone(),
+                    node_id: r.node_id.to_string(),
+                    cluster_id: r.cluster_id.to_string(),
+                    node_token: r.node_token,
+                    interval_s: r.interval_s,
+                };
+                save_identity(&opts.state_dir, &id)?;
+                eprintln!(
+                    "muster-agent: registered as {} in {}",
+                    id.node_id, id.cluster_id
+                );
+                return Ok(Some(id));
+            }
+            Answer::Refused(status, message) => {
+                return Err(format!(
+                    "the server refused to register this node ({status}): {message}"
+                ));
+            }
+            Answer::Retry(why) => {
+                failures += 1;
+                let wait = backoff(Duration::from_secs(1), failures, MAX_BACKOFF);
+                eprintln!("muster-agent: {why}; retrying in {} ms", wait.as_millis());
+                if wait_or_stop(wait, stop).await {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps; `true` when asked to stop meanwhile.
+async fn wait_or_stop(d: Duration, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+/// Runs until `stop` turns true (then reports `offline`) or the server
+/// refuses the node for good.
+///
+/// # Errors
+/// A one-line reason the agent cannot go on.
+pub async fn run(
+    opts: RunOptions,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), Fatal> {
+    std::fs::create_dir_all(&opts.state_dir)
+        .map_err(|e| format!("cannot create {}: {e}", opts.state_dir.display()))?;
+    let http = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+    let mut collector = Collector::new().map_err(|e| format!("cannot read this host: {e}"))?;
+    tokio::time::sleep(crate::collector::MIN_WINDOW).await;
+    let id = match load_identity(&opts)? {
+        Some(id) => id,
+        None => match register(&http, &opts, &mut collector, &mut stop).await? {
+            Some(id) => id,
+            None => return Ok(()),
+        },
+    };
+    let mut spool = Spool::open(&opts.state_dir.join("spool.jsonl"), opts.spool_size)
+        .map_err(|e| format!("cannot open the spool: {e}"))?;
+    let url = format!("{}/api/v1/agent/heartbeat", opts.server);
+    let mut interval = Duration::from_secs(u64::from(id.interval_s.max(1)));
+    let mut failures: u32 = 0;
+    let mut next_sample = tokio::time::Instant::now();
+    let mut next_send = tokio::time::Instant::now();
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= next_sample {
+            let sample = collector.sample();
+            let heartbeat = HeartbeatRequest {
+                protocol_version: PROTOCOL_VERSION,
+                seq: spool.next_seq(),
+                status: NodeStatus::Online,
+                metrics: sample.metrics,
+                system: sample.system,
+                processes: sample.processes,
+                sampled_at: Some(chrono::Utc::now()),
+            };
+            let dropped = spool
+                .push(heartbeat)
+                .map_err(|e| format!("cannot write the spool: {e}"))?;
+            if dropped > 0 {
+                eprintln!(
+                    "muster-agent: the spool is full ({} samples): dropped the oldest; {} dropped so far",
+                    opts.spool_size,
+                    spool.dropped()
+                );
+            }
+            next_sample = now + interval;
+        }
+        if now >= next_send {
+            match flush(&http, &url, &id, &mut spool, &opts, interval, &mut failures).await? {
+                Flushed::Done(next) => {
+                    if next != interval {
+                        interval = next;
+                        next_sample = tokio::time::Instant::now() + interval;
+                    }
+                    next_send = next_sample;
+                }
+                Flushed::RetryIn(wait) => next_send = tokio::time::Instant::now() + wait,
+            }
+        }
+        let until = next_sample.min(next_send);
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => {}
+            _ = stop.changed() => break,
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    say_goodbye(&http, &url, &id, &mut spool, &mut collector).await;
+    Ok(())
+}
+
+/// How a flush of the spool ended.
+enum Flushed {
+    /// Everything was sent; the server's next interval.
+    Done(Duration),
+    /// The server is failing: try again after this.
+    RetryIn(Duration),
+}
+
+/// Replays the spool in order, oldest first, until it is empty or the server
+/// stops answering.
+async fn flush(
+    http: &reqwest::Client,
+    url: &str,
+    id: &Identity,
+    spool: &mut Spool,
+    opts: &RunOptions,
+    interval: Duration,
+    failures: &mut u32,
+) -> Result<Flushed, Fatal> {
+    let mut next = interval;
+    while let Some(hb) = spool.front() {
+        match post::<_, HeartbeatResponse>(http, url, Some(&id.node_token), hb).await {
+            Answer::Ok(ack) => {
+                *failures = 0;
+                spool
+                    .ack(ack.ack_seq)
+                    .map_err(|e| format!("cannot write the spool: {e}"))?;
+                next = Duration::from_secs(u64::from(ack.next_interval_s.max(1)));
+                for op in &ack.pending_operations {
+                    eprintln!(
+                        "muster-agent: operation {} ({}) is not supported by this agent yet",
+                        op.id, op.operation
+                    );
+                }
+            }
+            Answer::Refused(401, message) => {
+                return Err(format!(
+                    "the server no longer accepts this node ({message}); to join again, remove {} and start with --join-token",
+                    identity_path(&opts.state_dir).display()
+                ));
+            }
+            Answer::Refused(status, message) => {
+                // The server will never take this sample: skip it.
+                let seq = hb.seq;
+                eprintln!("muster-agent: sample {seq} refused ({status}): {message}");
+                spool
+                    .ack(seq)
+                    .map_err(|e| format!("cannot write the spool: {e}"))?;
+            }
+            Answer::Retry(why) => {
+                *failures += 1;
+                // Never longer than an interval: a node that retries less
+                // often would be declared unreachable once the server is back.
+                let wait = backoff(Duration::from_millis(500), *failures, interval);
+                eprintln!(
+                    "muster-agent: {why}; {} sample(s) kept; retrying in {} ms",
+                    spool.len(),
+                    wait.as_millis()
+                );
+                return Ok(Flushed::RetryIn(wait));
+            }
+        }
+    }
+    Ok(Flushed::Done(next))
+}
+
+/// A graceful stop: says so, once, without waiting long (unsent samples stay
+/// in the spool for the next start).
+async fn say_goodbye(
+    http: &reqwest::Client,
+    url: &str,
+    id: &Identity,
+    spool: &mut Spool,
+    collector: &mut Collector,
+) {
+    if !spool.is_empty() {
+        eprintln!(
+            "muster-agent: stopping with {} unsent sample(s) kept in the spool",
+            spool.len()
+        );
+        return;
+    }
+    let Ok(seq) = spool.reserve_seq() else {
+        eprintln!("muster-agent: cannot write the spool; stopping without reporting offline");
+        return;
+    };
+    let sample = collector.sample();
+    let goodbye = HeartbeatRequest {
+        protocol_version: PROTOCOL_VERSION,
+        seq,
+        status: NodeStatus::Offline,
+        metrics: sample.metrics,
+        system: sample.system,
+        processes: sample.processes,
+        sampled_at: None,
+    };
+    match post::<_, HeartbeatResponse>(http, url, Some(&id.node_token), &goodbye).await {
+        Answer::Ok(_) => eprintln!("muster-agent: reported offline; stopping"),
+        Answer::Refused(_, why) | Answer::Retry(why) => {
+            eprintln!("muster-agent: could not report offline ({why}); stopping");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        for failures in 0..40 {
+            let d = backoff(Duration::from_secs(1), failures, MAX_BACKOFF);
+            assert!(d <= MAX_BACKOFF, "{d:?}");
+            let d = backoff(Duration::from_millis(500), failures, Duration::from_secs(5));
+            assert!(d <= Duration::from_secs(5), "{d:?}");
+        }
+        assert!(backoff(Duration::from_millis(100), 0, MAX_BACKOFF) <= Duration::from_millis(100));
+        let waits: std::collections::BTreeSet<_> = (0..50)
+            .map(|_| backoff(Duration::from_secs(1), 5, MAX_BACKOFF))
+            .collect();
+        assert!(waits.len() > 1, "full jitter varies");
+    }
+}

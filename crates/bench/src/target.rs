@@ -1,0 +1,338 @@
+//! What the benchmark drives: a bare axum endpoint (the ceiling), or a real
+//! `muster serve` process on SQLite or PostgreSQL, whose CPU time and memory
+//! are read from /proc.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use muster_domain::protocol::{HeartbeatRequest, HeartbeatResponse, NodeRole, PROTOCOL_VERSION};
+use serde_json::{Value, json};
+
+use crate::load::VirtualNode;
+
+/// `$CARGO_TARGET_DIR/release/muster`, or `target/release/muster`.
+pub fn default_server_bin() -> Result<PathBuf, String> {
+    let dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let bin = dir.join("release").join("muster");
+    if bin.exists() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} is missing: build the server with `cargo build --release -p muster --features ssr` or pass --server-bin",
+            bin.display()
+        ))
+    }
+}
+
+/// An endpoint that parses a heartbeat and answers, touching nothing else.
+pub struct Bare {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Bare {
+    pub async fn start() -> Result<Self, String> {
+        async fn beat(
+            axum::Json(h): axum::Json<HeartbeatRequest>,
+        ) -> axum::Json<HeartbeatResponse> {
+            axum::Json(HeartbeatResponse {
+                protocol_version: PROTOCOL_VERSION,
+                ack_seq: h.seq,
+                role: NodeRole {
+                    is_primary: false,
+                    is_coordinator: false,
+                },
+                term: 1,
+                pending_operations: Vec::new(),
+                next_interval_s: 10,
+            })
+        }
+        let app = axum::Router::new().route("/api/v1/agent/heartbeat", axum::routing::post(beat));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            url: format!("http://{addr}/api/v1/agent/heartbeat"),
+            task,
+        })
+    }
+}
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// CPU time and memory of a process at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    cpu_ticks: u64,
+    rss_kib: u64,
+    peak_kib: u64,
+}
+
+/// The server's share of a core over each run, and its memory at the end.
+#[derive(Debug, Clone, Copy)]
+pub struct UsageDelta {
+    pub saturation_cpu_percent: f64,
+    pub load_cpu_percent: f64,
+    pub rss_mib: f64,
+    pub peak_mib: f64,
+}
+
+impl UsageDelta {
+    #[allow(clippy::cast_precision_loss)]
+    pub fn between(before: &Usage, mid: &Usage, after: &Usage, run: Duration) -> Self {
+        let ticks_per_s = clock_ticks();
+        let pct = |a: &Usage, b: &Usage| {
+            (b.cpu_ticks.saturating_sub(a.cpu_ticks)) as f64 / ticks_per_s / run.as_secs_f64()
+                * 100.0
+        };
+        Self {
+            saturation_cpu_percent: pct(before, mid),
+            load_cpu_percent: pct(mid, after),
+            rss_mib: after.rss_kib as f64 / 1024.0,
+            peak_mib: after.peak_kib as f64 / 1024.0,
+        }
+    }
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .unwrap_or(100.0)
+}
+
+fn read_usage(pid: u32) -> Usage {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ")".
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
+    let cpu_ticks = field(11) + field(12);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Usage {
+        cpu_ticks,
+        rss_kib: kib("VmRSS:"),
+        peak_kib: kib("VmHWM:"),
+    }
+}
+
+/// A `muster serve` process on a scratch database.
+pub struct Muster {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    token: String,
+    dir: PathBuf,
+    pg: Option<muster_store::testing::PgDb>,
+}
+
+const ADMIN_PASSWORD: &str = "benchmark admin password";
+
+impl Muster {
+    pub async fn start(bin: &Path, db: &str, postgres_url: &str) -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!("muster-bench-{}-{db}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let (url, pg) = if db == "postgres" {
+            let pg = muster_store::testing::PgDb::create_at(postgres_url).await?;
+            let url = match pg.url() {
+                muster_store::DatabaseUrl::Postgres { url, .. } => url.clone(),
+                muster_store::DatabaseUrl::Sqlite { .. } => {
+                    return Err("not a PostgreSQL URL".into());
+                }
+            };
+            (url, Some(pg))
+        } else {
+            (format!("sqlite:{}", dir.join("muster.db").display()), None)
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let child = Command::new(bin)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .current_dir(&dir)
+            .env("DATABASE_URL", &url)
+            .env("MUSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut server = Self {
+            child,
+            base,
+            http,
+            token: String::new(),
+            dir,
+            pg,
+        };
+        let started = Instant::now();
+        loop {
+            if server
+                .http
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err("the server did not become ready within 30 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server
+            .post(
+                "/api/v1/auth/login",
+                &json!({"username": "admin", "password": ADMIN_PASSWORD}),
+            )
+            .await?;
+        let created = server
+            .post("/api/v1/tokens", &json!({"name": "bench"}))
+            .await?;
+        created["token"]
+            .as_str()
+            .unwrap_or_default()
+            .clone_into(&mut server.token);
+        Ok(server)
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if !self.token.is_empty() {
+            req = req.bearer_auth(&self.token);
+        }
+        let res = req.send().await.map_err(|e| format!("{path}: {e}"))?;
+        let status = res.status();
+        let value: Value = res.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(format!("{path}: {status}: {value}"))
+        }
+    }
+
+    /// Registers `n` nodes, twenty per production cluster, through the agent
+    /// protocol.
+    pub async fn register(&self, n: u32) -> Result<Vec<VirtualNode>, String> {
+        const PER_CLUSTER: u32 = 20;
+        let mut joins = Vec::new();
+        for c in 0..n.div_ceil(PER_CLUSTER) {
+            let cluster = self
+                .post(
+                    "/api/v1/clusters",
+                    &json!({"name": format!("bench-{c:05}"), "region": "bench", "template": "production",
+                        "config": {"health_check_interval_s": 30}}),
+                )
+                .await?;
+            let id = cluster["id"].as_str().unwrap_or_default().to_owned();
+            let join = self
+                .post(
+                    &format!("/api/v1/clusters/{id}/join-tokens"),
+                    &json!({"name": "bench"}),
+                )
+                .await?;
+            joins.push(join["token"].as_str().unwrap_or_default().to_owned());
+        }
+        let joins = Arc::new(joins);
+        let next = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..16 {
+            let (http, base, joins, next) = (
+                self.http.clone(),
+                self.base.clone(),
+                joins.clone(),
+                next.clone(),
+            );
+            workers.push(tokio::spawn(async move {
+                let mut tokens = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n {
+                        return Ok::<_, String>(tokens);
+                    }
+                    let join = &joins[(i / PER_CLUSTER) as usize];
+                    let hb = crate::load::heartbeat(0, 0);
+                    let res = http
+                        .post(format!("{base}/api/v1/agent/register"))
+                        .json(&json!({"protocol_version": 1, "join_token": join, "name": format!("node-{i:05}"),
+                            "system": hb.system}))
+                        .send()
+                        .await
+                        .map_err(|e| format!("register: {e}"))?;
+                    let status = res.status();
+                    let body: Value = res.json().await.unwrap_or(Value::Null);
+                    if !status.is_success() {
+                        return Err(format!("register: {status}: {body}"));
+                    }
+                    tokens.push(body["node_token"].as_str().unwrap_or_default().to_owned());
+                }
+            }));
+        }
+        let mut nodes = Vec::new();
+        for w in workers {
+            let tokens = w.await.map_err(|e| e.to_string())??;
+            nodes.extend(tokens.into_iter().map(VirtualNode::new));
+        }
+        Ok(nodes)
+    }
+
+    pub fn heartbeat_url(&self) -> String {
+        format!("{}/api/v1/agent/heartbeat", self.base)
+    }
+
+    pub fn usage(&self) -> Usage {
+        read_usage(self.child.id())
+    }
+
+    pub async fn stop(self) {
+        let Self {
+            mut child, dir, pg, ..
+        } = self;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Some(pg) = pg {
+            pg.drop().await;
+        }
+    }
+}

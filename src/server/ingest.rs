@@ -1,0 +1,157 @@
+//! Heartbeat ingestion: node tokens resolved through a small cache, and a
+//! batcher that writes whatever heartbeats are waiting in one transaction and
+//! answers each after the commit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use muster_domain::{ClusterId, NodeId};
+use muster_store::{Backend, HeartbeatAck, HeartbeatWrite, Store, StoreError};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// Most heartbeats written in one transaction.
+pub const MAX_BATCH: usize = 512;
+/// Heartbeats that may wait for a writer before new ones are turned away.
+pub const QUEUE: usize = 20_000;
+/// How long a resolved node token is trusted without asking the database.
+pub const TOKEN_TTL: Duration = Duration::from_mins(1);
+/// Cached tokens at most; the cache starts over beyond it.
+const TOKEN_CACHE_MAX: usize = 200_000;
+
+/// Why a heartbeat got no acknowledgement.
+#[derive(Debug)]
+pub enum IngestError {
+    /// Too many heartbeats are waiting; the agent should retry shortly.
+    Busy,
+    /// The node is gone or retired.
+    UnknownNode,
+    Store(StoreError),
+}
+
+struct Job {
+    write: HeartbeatWrite,
+    reply: oneshot::Sender<Result<HeartbeatAck, StoreError>>,
+}
+
+type TokenEntry = (NodeId, ClusterId, Instant);
+
+/// Shared by every request handler.
+#[derive(Clone)]
+pub struct Ingest {
+    queue: mpsc::Sender<Job>,
+    tokens: Arc<RwLock<HashMap<String, TokenEntry>>>,
+}
+
+impl Ingest {
+    /// Starts the writers: one on SQLite (a single writer anyway), four on
+    /// PostgreSQL. They stop when every handle is dropped.
+    #[must_use]
+    pub fn start(store: &Arc<dyn Store>) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let writers = match store.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        for _ in 0..writers {
+            tokio::spawn(write_batches(store.clone(), rx.clone()));
+        }
+        Self {
+            queue,
+            tokens: Arc::default(),
+        }
+    }
+
+    /// The node a node token belongs to.
+    ///
+    /// # Errors
+    /// The store's, when it cannot be asked.
+    pub async fn resolve(
+        &self,
+        store: &dyn Store,
+        token_hash: &str,
+    ) -> Result<Option<(NodeId, ClusterId)>, StoreError> {
+        if let Ok(cache) = self.tokens.read()
+            && let Some((node, cluster, at)) = cache.get(token_hash)
+            && at.elapsed() < TOKEN_TTL
+        {
+            return Ok(Some((node.clone(), cluster.clone())));
+        }
+        let found = store.node_for_token(token_hash).await?;
+        if let (Some((node, cluster)), Ok(mut cache)) = (&found, self.tokens.write()) {
+            if cache.len() >= TOKEN_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(
+                token_hash.to_owned(),
+                (node.clone(), cluster.clone(), Instant::now()),
+            );
+        }
+        Ok(found)
+    }
+
+    /// Queues a heartbeat and waits for its transaction to commit.
+    ///
+    /// # Errors
+    /// [`IngestError::Busy`] when the queue is full, [`IngestError::UnknownNode`]
+    /// when the node is gone (its token is forgotten), or the store's error.
+    pub async fn submit(
+        &self,
+        token_hash: &str,
+        write: HeartbeatWrite,
+    ) -> Result<HeartbeatAck, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(Job { write, reply })
+            .map_err(|_| IngestError::Busy)?;
+        match answer.await {
+            Ok(Ok(ack)) => Ok(ack),
+            Ok(Err(StoreError::NotFound(_))) => {
+                if let Ok(mut cache) = self.tokens.write() {
+                    cache.remove(token_hash);
+                }
+                Err(IngestError::UnknownNode)
+            }
+            Ok(Err(e)) => Err(IngestError::Store(e)),
+            Err(_) => Err(IngestError::Busy),
+        }
+    }
+}
+
+/// Takes whatever is waiting (up to [`MAX_BATCH`]), writes it in one
+/// transaction and answers each heartbeat; repeats until the queue closes.
+async fn write_batches(store: Arc<dyn Store>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    loop {
+        {
+            let mut rx = rx.lock().await;
+            if rx.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+                return;
+            }
+        }
+        let (writes, replies): (Vec<_>, Vec<_>) =
+            jobs.drain(..).map(|j| (j.write, j.reply)).unzip();
+        let results = match store.ingest_heartbeats(&writes).await {
+            Ok(results) => results,
+            Err(e) if writes.len() == 1 => vec![Err(e)],
+            Err(e) => {
+                // One heartbeat must not sink the others: write each alone.
+                tracing::warn!(error = %e, batch = writes.len(), "heartbeat batch failed; writing one by one");
+                let mut each = Vec::with_capacity(writes.len());
+                for w in &writes {
+                    each.push(
+                        match store.ingest_heartbeats(std::slice::from_ref(w)).await {
+                            Ok(mut r) => r.pop().unwrap_or(Err(StoreError::NotFound("node"))),
+                            Err(e) => Err(e),
+                        },
+                    );
+                }
+                each
+            }
+        };
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
+        }
+    }
+}

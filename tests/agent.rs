@@ -1,0 +1,338 @@
+//! The real agent binary against a real server: it joins with a join token and
+//! reports real host metrics; while the server is down it spools samples and
+//! replays them when the server returns (a restart declares no node dead);
+//! a graceful stop reports offline; a node that falls silent becomes
+//! unreachable, then offline, and its cluster fails over.
+
+// The scenario reads top to bottom as one story; splitting it would scatter it.
+#![allow(clippy::too_many_lines)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use muster_domain::metrics::MetricStep;
+use muster_domain::{ClusterId, NodeStatus, SettingsPatch};
+use muster_store::testing::SqliteDb;
+use muster_store::{EventQuery, Store};
+
+/// The agent binary, built by `cargo test --workspace` next to this test's
+/// directory.
+fn agent_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("muster-agent");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with cargo build -p muster-agent",
+        bin.display()
+    );
+    bin
+}
+
+/// A server on `addr` with its liveness sweeper, until `stop` is sent.
+struct Server {
+    stop: tokio::sync::watch::Sender<bool>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+async fn start_server(store: Arc<dyn Store>, addr: SocketAddr) -> Server {
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("muster")
+        .build();
+    let state = muster::server::AppState::new(store.clone(), options);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sweeper =
+        muster::server::jobs::spawn_liveness_sweeper(store, state.started_at, stopped.clone());
+    let app = muster::server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut listener = None;
+    for _ in 0..50 {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                listener = Some(l);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let listener = listener.expect("bind");
+    let mut until = stopped;
+    let done = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = until.changed().await;
+            })
+            .await;
+        let _ = sweeper.await;
+    });
+    Server { stop, done }
+}
+
+impl Server {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.done).await;
+    }
+}
+
+fn spawn_agent(addr: SocketAddr, join_token: &str, state: &Path, name: &str) -> Child {
+    Command::new(agent_binary())
+        .args([
+            "run",
+            "--server",
+            &format!("http://{addr}"),
+            "--join-token",
+            join_token,
+            "--name",
+            name,
+            "--state-dir",
+        ])
+        .arg(state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the agent")
+}
+
+fn terminate(child: &Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
+
+/// Waits up to `secs` for `check` to hold.
+async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
+async fn node_named(
+    store: &dyn Store,
+    cluster: &ClusterId,
+    name: &str,
+) -> Option<muster_domain::Node> {
+    store
+        .list_nodes(cluster)
+        .await
+        .ok()?
+        .into_iter()
+        .find(|n| n.name == name)
+}
+
+async fn cpu_samples(
+    store: &dyn Store,
+    node: &muster_domain::NodeId,
+) -> Vec<muster_domain::MetricPoint> {
+    let now = muster_store::now();
+    store
+        .metric_history(
+            node,
+            "cpu_usage_percent",
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::minutes(1),
+            MetricStep::Raw,
+        )
+        .await
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_agent_joins_reports_spools_and_stops() {
+    let db = SqliteDb::new();
+    let store = db.connect().await;
+    let template = store.get_template("production").await.expect("template");
+    let settings = SettingsPatch {
+        health_check_interval_s: Some(5),
+        ..SettingsPatch::default()
+    }
+    .apply(template.settings);
+    let cluster = store
+        .create_cluster(
+            &muster_domain::NewCluster {
+                name: "Agents".into(),
+                description: String::new(),
+                region: "local".into(),
+                environment: template.environment,
+                limits: template.limits,
+                settings,
+                template_name: Some(template.name.clone()),
+            },
+            "system",
+        )
+        .await
+        .expect("cluster");
+    let secret = muster::server::tokens::new_token("mjt");
+    store
+        .create_join_token(
+            &cluster.id,
+            "test",
+            &muster::server::tokens::hash_token(&secret),
+            None,
+            "system",
+        )
+        .await
+        .expect("join token");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let server = start_server(store.clone(), addr).await;
+    let scratch = std::env::temp_dir().join(format!("muster-agent-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    // Two agents join; each node goes online with this host's real figures.
+    let mut alpha = spawn_agent(addr, &secret, &scratch.join("alpha"), "alpha");
+    let mut beta = spawn_agent(addr, &secret, &scratch.join("beta"), "beta");
+    let mut gamma = spawn_agent(addr, &secret, &scratch.join("gamma"), "gamma");
+    let s = store.as_ref();
+    eventually(20, "three nodes online", || async {
+        let mut online = 0;
+        for name in ["alpha", "beta", "gamma"] {
+            if node_named(s, &cluster.id, name)
+                .await
+                .is_some_and(|n| n.status == NodeStatus::Online)
+            {
+                online += 1;
+            }
+        }
+        online == 3
+    })
+    .await;
+    let a = node_named(s, &cluster.id, "alpha").await.expect("alpha");
+    let system = a.system.clone().expect("host facts");
+    assert!(
+        system.cpu_cores >= 1 && system.memory_total_gb > 0.0,
+        "{system:?}"
+    );
+    assert!(!system.hostname.is_empty());
+    let usage = a.usage.expect("a usage sample");
+    assert!((0.0..=100.0).contains(&usage.memory_percent) && usage.memory_percent > 0.0);
+    assert!(
+        !cpu_samples(s, &a.id).await.is_empty(),
+        "real metrics were recorded"
+    );
+
+    // The server goes away for longer than the unreachable threshold (15 s):
+    // samples pile up in the agents' spools.
+    server.stop().await;
+    let outage_from = muster_store::now();
+    tokio::time::sleep(Duration::from_secs(17)).await;
+    let outage_to = muster_store::now();
+    let server = start_server(store.clone(), addr).await;
+    // The agents replay what they kept; samples taken during the outage land
+    // with their own times, and nobody was declared unreachable.
+    // Every agent is back in touch before the next step: beta in particular may
+    // still be waiting out its retry backoff.
+    for name in ["alpha", "beta", "gamma"] {
+        let node = node_named(s, &cluster.id, name).await.expect("node");
+        eventually(30, &format!("{name}'s spooled samples"), || async {
+            cpu_samples(s, &node.id)
+                .await
+                .iter()
+                .filter(|p| p.at > outage_from && p.at < outage_to)
+                .count()
+                >= 2
+        })
+        .await;
+    }
+    let events = store
+        .list_events(&EventQuery {
+            cluster_id: Some(cluster.id.clone()),
+            event_type: Some("node_status_changed".into()),
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("events")
+        .items;
+    assert!(
+        !events.iter().any(|e| e.message.contains("unreachable")),
+        "a restart declares no node dead: {events:?}"
+    );
+
+    // A graceful stop reports offline at once.
+    terminate(&beta);
+    let status = tokio::task::spawn_blocking(move || beta.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success(), "the agent stops cleanly: {status}");
+    eventually(5, "beta offline", || async {
+        node_named(s, &cluster.id, "beta")
+            .await
+            .is_some_and(|n| n.status == NodeStatus::Offline)
+    })
+    .await;
+
+    // Alpha leads, then is killed without a word: it becomes unreachable, the
+    // cluster fails over to gamma, and alpha goes offline.
+    if store
+        .get_cluster(&cluster.id)
+        .await
+        .expect("cluster")
+        .primary_node_id
+        .as_ref()
+        != Some(&a.id)
+    {
+        store
+            .promote_node(&a.id, false, "user:test")
+            .await
+            .expect("promote alpha");
+    }
+    let term = store.get_cluster(&cluster.id).await.expect("cluster").term;
+    let _ = alpha.kill();
+    let _ = alpha.wait();
+    eventually(30, "alpha unreachable", || async {
+        node_named(s, &cluster.id, "alpha")
+            .await
+            .is_some_and(|n| n.status == NodeStatus::Unreachable)
+    })
+    .await;
+    eventually(30, "alpha offline", || async {
+        node_named(s, &cluster.id, "alpha")
+            .await
+            .is_some_and(|n| n.status == NodeStatus::Offline)
+    })
+    .await;
+    let after = store.get_cluster(&cluster.id).await.expect("cluster");
+    let g = node_named(s, &cluster.id, "gamma").await.expect("gamma");
+    assert_eq!(
+        after.primary_node_id.as_ref(),
+        Some(&g.id),
+        "failed over to gamma"
+    );
+    assert!(after.term > term);
+    let promotions = store
+        .list_events(&EventQuery {
+            cluster_id: Some(cluster.id.clone()),
+            event_type: Some("node_promotion".into()),
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("events")
+        .items;
+    assert!(
+        promotions
+            .iter()
+            .any(|e| e.message.contains(g.id.as_str()) && e.message.contains("unreachable")),
+        "the failover says why: {promotions:?}"
+    );
+    terminate(&gamma);
+    let _ = tokio::task::spawn_blocking(move || gamma.wait()).await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+}
