@@ -77,23 +77,51 @@ impl Server {
     }
 }
 
-fn spawn_agent(addr: SocketAddr, join_token: &str, state: &Path, name: &str) -> Child {
-    Command::new(agent_binary())
-        .args([
-            "run",
-            "--server",
-            &format!("http://{addr}"),
-            "--join-token",
-            join_token,
-            "--name",
-            name,
-            "--state-dir",
-        ])
-        .arg(state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the agent")
+/// An agent process, killed if the test ends (or panics) while it runs, so no
+/// agent outlives its test.
+struct Agent(Child);
+
+impl std::ops::Deref for Agent {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Agent {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn spawn_agent(addr: SocketAddr, join_token: &str, state: &Path, name: &str) -> Agent {
+    Agent(
+        Command::new(agent_binary())
+            .args([
+                "run",
+                "--server",
+                &format!("http://{addr}"),
+                "--join-token",
+                join_token,
+                "--name",
+                name,
+                "--state-dir",
+            ])
+            .arg(state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the agent"),
+    )
 }
 
 fn terminate(child: &Child) {
@@ -295,20 +323,39 @@ async fn a_real_agent_joins_reports_spools_and_stops() {
     let term = store.get_cluster(&cluster.id).await.expect("cluster").term;
     let _ = alpha.kill();
     let _ = alpha.wait();
-    eventually(30, "alpha unreachable", || async {
-        node_named(s, &cluster.id, "alpha")
-            .await
-            .is_some_and(|n| n.status == NodeStatus::Unreachable)
-    })
-    .await;
-    eventually(30, "alpha offline", || async {
-        node_named(s, &cluster.id, "alpha")
-            .await
-            .is_some_and(|n| n.status == NodeStatus::Offline)
-    })
-    .await;
+    // Gamma is a failover candidate only while it is online and not critical;
+    // its health comes from this host's real load, so a busy machine can rule
+    // it out. Watch it while alpha goes quiet.
+    let mut gamma_eligible = true;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut seen_unreachable = false;
+    loop {
+        let alpha_now = node_named(s, &cluster.id, "alpha").await.expect("alpha");
+        let gamma_now = node_named(s, &cluster.id, "gamma").await.expect("gamma");
+        gamma_eligible &= gamma_now.status == NodeStatus::Online
+            && gamma_now.health_status != muster_domain::HealthStatus::Critical;
+        seen_unreachable |= alpha_now.status == NodeStatus::Unreachable;
+        if alpha_now.status == NodeStatus::Offline {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for alpha to go unreachable, then offline (now {:?})",
+            alpha_now.status
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(seen_unreachable, "alpha was unreachable before offline");
     let after = store.get_cluster(&cluster.id).await.expect("cluster");
     let g = node_named(s, &cluster.id, "gamma").await.expect("gamma");
+    if !gamma_eligible && after.primary_node_id.as_ref() != Some(&g.id) {
+        eprintln!("gamma was critical under this host's load: no failover to check");
+        terminate(&gamma);
+        let _ = tokio::task::spawn_blocking(move || gamma.wait()).await;
+        server.stop().await;
+        let _ = std::fs::remove_dir_all(&scratch);
+        return;
+    }
     assert_eq!(
         after.primary_node_id.as_ref(),
         Some(&g.id),
