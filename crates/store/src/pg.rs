@@ -43,6 +43,9 @@ pub(crate) mod dialect {
 
     pub const BEGIN_WRITE: &str = "BEGIN";
 
+    /// Whether generated statements number their placeholders (`$N`).
+    pub const NUMBERED_PARAMS: bool = true;
+
     pub fn time(t: DateTime<Utc>) -> DateTime<Utc> {
         t
     }

@@ -38,6 +38,11 @@ pub(crate) mod dialect {
 
     pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+    /// Whether generated statements number their placeholders. SQLite binds
+    /// plain `?` in order; a statement with thousands of `$N` would spend its
+    /// time looking each name up (the lookup walks every name).
+    pub const NUMBERED_PARAMS: bool = false;
+
     pub fn time(t: DateTime<Utc>) -> i64 {
         t.timestamp_millis()
     }

@@ -243,7 +243,7 @@ macro_rules! ingest_fns {
             Ok(true)
         }
 
-        /// Locks the clusters (in id order, one statement per 500) and reads
+        /// Locks the clusters (in id order, up to 64 per statement) and reads
         /// them with their maintenance and ever-online flags.
         #[allow(clippy::type_complexity)]
         async fn lock_clusters(
@@ -252,11 +252,10 @@ macro_rules! ingest_fns {
         ) -> Result<std::collections::HashMap<String, (muster_domain::Cluster, bool, bool)>, $crate::StoreError> {
             use sqlx::Row as _;
             let mut out = std::collections::HashMap::with_capacity(ids.len());
-            for chunk in ids.chunks(500) {
-                let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            for chunk in $crate::shared::pieces(ids) {
                 let sql = format!(
-                    "SELECT * FROM clusters WHERE id IN ({}) ORDER BY id{}",
-                    params.join(", "),
+                    "SELECT * FROM clusters WHERE id IN {} ORDER BY id{}",
+                    $crate::shared::in_list(d::NUMBERED_PARAMS, chunk.len()),
                     d::FOR_UPDATE
                 );
                 let mut q = sqlx::query(&sql);
@@ -285,9 +284,11 @@ macro_rules! ingest_fns {
             ids.sort_unstable();
             ids.dedup();
             let mut nodes = std::collections::HashMap::with_capacity(ids.len());
-            for chunk in ids.chunks(500) {
-                let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-                let sql = format!("SELECT * FROM cluster_nodes WHERE id IN ({})", params.join(", "));
+            for chunk in $crate::shared::pieces(&ids) {
+                let sql = format!(
+                    "SELECT * FROM cluster_nodes WHERE id IN {}",
+                    $crate::shared::in_list(d::NUMBERED_PARAMS, chunk.len())
+                );
                 let mut q = sqlx::query(&sql);
                 for id in chunk {
                     q = q.bind(*id);
@@ -404,22 +405,16 @@ macro_rules! ingest_fns {
             Ok(Ok(Some((hb.request.seq, changed))))
         }
 
-        /// Inserts a batch's metric samples, a thousand rows per statement.
+        /// Inserts a batch's metric samples, 64 rows per statement.
         async fn insert_metric_rows(
             conn: &mut d::Conn,
             rows: &[(muster_domain::ClusterId, muster_domain::NodeId, &'static str, f64, chrono::DateTime<chrono::Utc>)],
         ) -> Result<(), $crate::StoreError> {
-            for chunk in rows.chunks(1000) {
-                let mut sql = String::from(
-                    "INSERT INTO cluster_metrics (cluster_id, node_id, name, value, recorded_at) VALUES ",
+            for chunk in $crate::shared::pieces(rows) {
+                let sql = format!(
+                    "INSERT INTO cluster_metrics (cluster_id, node_id, name, value, recorded_at) VALUES {}",
+                    $crate::shared::value_tuples(d::NUMBERED_PARAMS, chunk.len(), 5)
                 );
-                for i in 0..chunk.len() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    let n = 5 * i;
-                    sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5));
-                }
                 let mut q = sqlx::query(&sql);
                 for (cluster, node, name, value, at) in chunk {
                     q = q

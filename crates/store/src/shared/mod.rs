@@ -53,6 +53,52 @@ pub(crate) fn big(v: impl TryInto<i64>) -> i64 {
     v.try_into().unwrap_or(i64::MAX)
 }
 
+/// Row counts a generated multi-row statement is built for. A batch is cut
+/// into pieces of these sizes only, so the few statements are prepared once
+/// and then reused from the connection's statement cache.
+pub(crate) const PIECES: [usize; 3] = [64, 8, 1];
+
+/// Cuts `items` into pieces of the sizes in [`PIECES`], largest first.
+pub(crate) fn pieces<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        let size = PIECES.iter().copied().find(|&n| n <= rest.len())?;
+        let (piece, tail) = rest.split_at(size);
+        rest = tail;
+        Some(piece)
+    })
+}
+
+/// `count` tuples of `width` placeholders each, e.g. `($1, $2), ($3, $4)`, or
+/// with `numbered` false `(?, ?), (?, ?)`; bound in order.
+pub(crate) fn value_tuples(numbered: bool, count: usize, width: usize) -> String {
+    let mut sql = String::with_capacity(count * width * 6);
+    for row in 0..count {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 0..width {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                sql.push('$');
+                sql.push_str(&(row * width + col + 1).to_string());
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Placeholders for an `IN (…)` list of `count` values, bound in order.
+pub(crate) fn in_list(numbered: bool, count: usize) -> String {
+    value_tuples(numbered, 1, count)
+}
+
 /// The first line of an error, for one-line messages.
 pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or_default().to_owned()
@@ -104,4 +150,27 @@ macro_rules! impl_store {
             ingest_methods!();
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{in_list, pieces, value_tuples};
+
+    #[test]
+    fn batches_are_cut_into_the_few_cached_sizes() {
+        let items: Vec<u32> = (0..147).collect();
+        let sizes: Vec<usize> = pieces(&items).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [64, 64, 8, 8, 1, 1, 1]);
+        let back: Vec<u32> = pieces(&items).flatten().copied().collect();
+        assert_eq!(back, items);
+        assert_eq!(pieces::<u32>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn placeholders_are_numbered_or_plain() {
+        assert_eq!(value_tuples(true, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(value_tuples(false, 2, 3), "(?, ?, ?), (?, ?, ?)");
+        assert_eq!(in_list(true, 3), "($1, $2, $3)");
+        assert_eq!(in_list(false, 1), "(?)");
+    }
 }
