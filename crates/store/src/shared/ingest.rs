@@ -50,6 +50,8 @@ macro_rules! ingest_methods {
                 let mut touched = std::collections::BTreeSet::new();
                 let mut metrics = Vec::with_capacity(batch.len() * 7);
                 let mut late = Vec::new();
+                let mut updates: Vec<NodeUpdate<'_>> = Vec::with_capacity(batch.len());
+                let mut update_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(batch.len());
                 for hb in batch {
                     let Some((cluster, _, _)) = clusters.get(hb.cluster_id.as_str()).and_then(Option::as_ref) else {
                         results.push(Err($crate::StoreError::NotFound("node")));
@@ -60,7 +62,17 @@ macro_rules! ingest_methods {
                         continue;
                     };
                     match apply_heartbeat(&mut tx, cluster, hb, known, &mut metrics, &mut late).await? {
-                        Ok(Some((seq, changed))) => {
+                        Ok(Some((update, changed))) => {
+                            let seq = hb.request.seq;
+                            // A node's later heartbeat in the same batch carries
+                            // everything its earlier one did: one row write each.
+                            match update_of.entry(hb.node_id.as_str()) {
+                                std::collections::hash_map::Entry::Occupied(e) => updates[*e.get()] = update,
+                                std::collections::hash_map::Entry::Vacant(e) => {
+                                    e.insert(updates.len());
+                                    updates.push(update);
+                                }
+                            }
                             if changed {
                                 touched.insert(cluster.id.to_string());
                             }
@@ -70,6 +82,7 @@ macro_rules! ingest_methods {
                         Err(duplicate) => results.push(Ok((hb.node_id.clone(), duplicate))),
                     }
                 }
+                update_node_rows(&mut tx, &updates).await?;
                 insert_metric_rows(&mut tx, &metrics).await?;
                 for (node_id, at) in late {
                     fold_late_sample(&mut tx, &node_id, at).await?;
@@ -170,6 +183,15 @@ macro_rules! ingest_methods {
 
 macro_rules! ingest_fns {
     () => {
+        /// A node row as one heartbeat leaves it.
+        struct NodeUpdate<'a> {
+            hb: &'a $crate::HeartbeatWrite,
+            status: muster_domain::NodeStatus,
+            health: muster_domain::HealthStatus,
+            /// The sample, at its own time.
+            usage: muster_domain::health::UsageSample,
+        }
+
         /// Judges one node's liveness and health by the clock; whether it changed.
         async fn sweep_node(
             conn: &mut d::Conn,
@@ -243,7 +265,7 @@ macro_rules! ingest_fns {
             Ok(true)
         }
 
-        /// Locks the clusters (in id order, up to 64 per statement) and reads
+        /// Locks the clusters (in id order, up to 128 per statement) and reads
         /// them with their maintenance and ever-online flags.
         #[allow(clippy::type_complexity)]
         async fn lock_clusters(
@@ -304,22 +326,22 @@ macro_rules! ingest_fns {
             Ok(nodes)
         }
 
-        /// Writes one heartbeat's node row and events; its metrics are
-        /// gathered into `metrics` (and `late` when they may belong to written
-        /// rollups) for one insert per batch. `Ok(Some((seq, changed)))` when
-        /// applied (`changed`: its status or health changed, so its cluster
+        /// Writes one heartbeat's events and says how its node row is to be
+        /// written; its metrics are gathered into `metrics` (and `late` when
+        /// they may belong to written rollups) for one insert per batch.
+        /// `Ok(Some((update, changed)))` when applied (`changed`: its status or health changed, so its cluster
         /// must be judged again), `Ok(None)` when the node is gone or retired,
         /// `Err(last_seq)` when the sequence number was already committed
         /// (nothing written).
         #[allow(clippy::type_complexity)]
-        async fn apply_heartbeat(
+        async fn apply_heartbeat<'a>(
             conn: &mut d::Conn,
             cluster: &muster_domain::Cluster,
-            hb: &$crate::HeartbeatWrite,
+            hb: &'a $crate::HeartbeatWrite,
             known: &mut (muster_domain::Node, u64),
             metrics: &mut Vec<(muster_domain::ClusterId, muster_domain::NodeId, &'static str, f64, chrono::DateTime<chrono::Utc>)>,
             late: &mut Vec<(muster_domain::NodeId, chrono::DateTime<chrono::Utc>)>,
-        ) -> Result<Result<Option<(u64, bool)>, u64>, $crate::StoreError> {
+        ) -> Result<Result<Option<(NodeUpdate<'a>, bool)>, u64>, $crate::StoreError> {
             use muster_domain::cluster_state::{node_health_event, node_status_event};
             let (before, last_seq) = (&known.0, known.1);
             if before.cluster_id != cluster.id || before.status == muster_domain::NodeStatus::Decommissioned {
@@ -363,27 +385,7 @@ macro_rules! ingest_fns {
                 at,
                 cluster.config.health_check_interval_s,
             );
-            sqlx::query(
-                "UPDATE cluster_nodes SET status = $2, health_status = $3, updated_at = $4,
-                    status_changed_at = CASE WHEN status = $2 THEN status_changed_at ELSE $4 END,
-                    last_heartbeat_at = $4, last_seq = $5,
-                    last_cpu_percent = $6, last_memory_percent = $7, last_disk_percent = $8,
-                    last_sample_at = $10, system_info = $9, processes = $11
-                 WHERE id = $1",
-            )
-            .bind(hb.node_id.as_str())
-            .bind(status.as_str())
-            .bind(health.as_str())
-            .bind(d::time(at))
-            .bind($crate::shared::big(hb.request.seq))
-            .bind(usage.cpu_percent)
-            .bind(usage.memory_percent)
-            .bind(usage.disk_percent)
-            .bind(d::json(&hb.request.system))
-            .bind(d::time(sampled))
-            .bind(d::json(&hb.request.processes))
-            .execute(&mut *conn)
-            .await?;
+            let update = NodeUpdate { hb, status, health, usage };
             let mut node = before.clone();
             node.status = status;
             node.health_status = health;
@@ -402,10 +404,44 @@ macro_rules! ingest_fns {
             }
             let changed = before.status != node.status || before.health_status != node.health_status;
             *known = (node, hb.request.seq);
-            Ok(Ok(Some((hb.request.seq, changed))))
+            Ok(Ok(Some((update, changed))))
         }
 
-        /// Inserts a batch's metric samples, 64 rows per statement.
+        /// Writes the batch's node rows, up to 128 per statement.
+        async fn update_node_rows(conn: &mut d::Conn, updates: &[NodeUpdate<'_>]) -> Result<(), $crate::StoreError> {
+            for piece in $crate::shared::pieces(updates) {
+                // VALUES columns are named column1… on both databases.
+                let sql = format!(
+                    "UPDATE cluster_nodes SET status = v.column2, health_status = v.column3, updated_at = v.column4,
+                        status_changed_at = CASE WHEN cluster_nodes.status = v.column2
+                            THEN cluster_nodes.status_changed_at ELSE v.column4 END,
+                        last_heartbeat_at = v.column4, last_seq = v.column5,
+                        last_cpu_percent = v.column6, last_memory_percent = v.column7, last_disk_percent = v.column8,
+                        last_sample_at = v.column9, system_info = v.column10, processes = v.column11
+                     FROM (VALUES {}) AS v WHERE cluster_nodes.id = v.column1",
+                    $crate::shared::value_tuples(d::NUMBERED_PARAMS, piece.len(), 11)
+                );
+                let mut q = sqlx::query(&sql);
+                for u in piece {
+                    q = q
+                        .bind(u.hb.node_id.as_str())
+                        .bind(u.status.as_str())
+                        .bind(u.health.as_str())
+                        .bind(d::time(u.hb.received_at))
+                        .bind($crate::shared::big(u.hb.request.seq))
+                        .bind(u.usage.cpu_percent)
+                        .bind(u.usage.memory_percent)
+                        .bind(u.usage.disk_percent)
+                        .bind(d::time(u.usage.at))
+                        .bind(d::json(&u.hb.request.system))
+                        .bind(d::json(&u.hb.request.processes));
+                }
+                q.execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        /// Inserts a batch's metric samples, up to 128 rows per statement.
         async fn insert_metric_rows(
             conn: &mut d::Conn,
             rows: &[(muster_domain::ClusterId, muster_domain::NodeId, &'static str, f64, chrono::DateTime<chrono::Utc>)],

@@ -56,7 +56,7 @@ pub(crate) fn big(v: impl TryInto<i64>) -> i64 {
 /// Row counts a generated multi-row statement is built for. A batch is cut
 /// into pieces of these sizes only, so the few statements are prepared once
 /// and then reused from the connection's statement cache.
-pub(crate) const PIECES: [usize; 3] = [64, 8, 1];
+pub(crate) const PIECES: [usize; 4] = [128, 16, 4, 1];
 
 /// Cuts `items` into pieces of the sizes in [`PIECES`], largest first.
 pub(crate) fn pieces<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
@@ -158,9 +158,9 @@ mod tests {
 
     #[test]
     fn batches_are_cut_into_the_few_cached_sizes() {
-        let items: Vec<u32> = (0..147).collect();
+        let items: Vec<u32> = (0..295).collect();
         let sizes: Vec<usize> = pieces(&items).map(<[u32]>::len).collect();
-        assert_eq!(sizes, [64, 64, 8, 8, 1, 1, 1]);
+        assert_eq!(sizes, [128, 128, 16, 16, 4, 1, 1, 1]);
         let back: Vec<u32> = pieces(&items).flatten().copied().collect();
         assert_eq!(back, items);
         assert_eq!(pieces::<u32>(&[]).count(), 0);
