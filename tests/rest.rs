@@ -518,6 +518,20 @@ async fn events_tenants_and_retirement(api: &Api, id: &str, nodes: &[String]) {
     );
     assert_eq!(lines.len(), listed.len() + 1);
     assert!(lines[1].starts_with(&format!("{},", listed[0]["id"])));
+    // Compressed, the export still ends cleanly (the compressor polls the
+    // finished stream once more).
+    let res = api
+        .http
+        .get(format!("{}/events/export?cluster_id={id}", api.base))
+        .header("authorization", api.auth.clone().expect("token"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("compressed export");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let gz = res.bytes().await.expect("the whole compressed export");
+    assert!(gz.starts_with(&[0x1f, 0x8b]) && gz.len() > 20, "{gz:?}");
     assert_field_error(&api.get("/events/export?format=xml").await, 400, "format");
     assert_eq!(
         api.get("/events/export?limit=5").await.0,

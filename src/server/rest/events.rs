@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
 use muster_domain::Event;
 use muster_store::{EventQuery, MAX_PAGE, Page};
 use serde::Serialize;
@@ -178,7 +179,8 @@ pub async fn export_events(
             ),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        Body::from_stream(pages),
+        // Fused: the response compressor may poll once more after the end.
+        Body::from_stream(pages.fuse()),
     )
         .into_response())
 }
