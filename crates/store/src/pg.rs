@@ -43,6 +43,12 @@ pub(crate) mod dialect {
 
     pub const BEGIN_WRITE: &str = "BEGIN";
 
+    /// Heartbeat batches commit without waiting for the WAL flush: on a
+    /// database crash the last fraction of a second of samples may be lost
+    /// (as SQLite's `synchronous = NORMAL` allows on power loss), never a
+    /// torn or partial batch. Everything else commits durably.
+    pub const RELAXED_COMMIT: Option<&str> = Some("SET LOCAL synchronous_commit = off");
+
     /// Whether generated statements number their placeholders (`$N`).
     pub const NUMBERED_PARAMS: bool = true;
 

@@ -33,6 +33,9 @@ macro_rules! ingest_methods {
         ) -> $crate::StoreFuture<'a, Vec<Result<$crate::HeartbeatAck, $crate::StoreError>>> {
             Box::pin(async move {
                 let mut tx = begin_write(&self.pool).await?;
+                if let Some(relax) = d::RELAXED_COMMIT {
+                    sqlx::query(relax).execute(&mut *tx).await?;
+                }
                 // Clusters are locked in one order, so concurrent batches on
                 // PostgreSQL cannot deadlock on them.
                 let mut clusters = std::collections::BTreeMap::new();
