@@ -46,16 +46,36 @@ pub struct Ingest {
 impl Ingest {
     /// Starts the writers: one on SQLite (a single writer anyway), four on
     /// PostgreSQL. They stop when every handle is dropped.
+    ///
+    /// SQLite's writer runs on a thread of its own: a batch is a dozen
+    /// statements, each a hand-off to the connection's thread and back, and
+    /// on the request runtime every hand-back would wait behind the HTTP
+    /// tasks queued there. (A PostgreSQL connection's socket belongs to the
+    /// runtime that opened it, so its writers stay on the request runtime.)
+    ///
+    /// # Panics
+    /// When the operating system refuses a thread or its runtime.
     #[must_use]
     pub fn start(store: &Arc<dyn Store>) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
-        let writers = match store.backend() {
-            Backend::Sqlite => 1,
-            Backend::Postgres => 4,
-        };
-        for _ in 0..writers {
-            tokio::spawn(write_batches(store.clone(), rx.clone()));
+        match store.backend() {
+            Backend::Sqlite => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("the heartbeat writer's runtime");
+                let store = store.clone();
+                std::thread::Builder::new()
+                    .name("muster-ingest".into())
+                    .spawn(move || runtime.block_on(write_batches(store, rx)))
+                    .expect("the heartbeat writer's thread");
+            }
+            Backend::Postgres => {
+                for _ in 0..4 {
+                    tokio::spawn(write_batches(store.clone(), rx.clone()));
+                }
+            }
         }
         Self {
             queue,

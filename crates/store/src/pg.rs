@@ -113,6 +113,8 @@ use dialect as d;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Write transactions share the one pool on PostgreSQL.
+    writer: PgPool,
 }
 
 /// The role requests run as when none is configured; the migrations create it.
@@ -209,7 +211,10 @@ impl PgStore {
             )));
         }
         seed_templates!(pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+        })
     }
 }
 

@@ -111,6 +111,49 @@ use dialect as d;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Write transactions take turns on one connection: SQLite lets one
+    /// write at a time anyway, waiting here is fair (a busy handler sleeps in
+    /// steps of milliseconds), and the connection's page cache stays warm (a
+    /// connection drops its cache whenever another one has written).
+    writer: SqlitePool,
+}
+
+/// How often the checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL frames (pages) beyond which the checkpointer, having copied what it
+/// could alongside the writer, holds writers back for the moment it takes to
+/// copy the rest so that the next commit starts the WAL over. (Under steady
+/// writes a checkpoint alone never catches up with the WAL's end, and the
+/// file would grow.) 4 Ki pages are 16 MiB.
+const WAL_FRAMES_MAX: i64 = 4_096;
+
+/// Copies committed pages from the WAL into the database every
+/// [`CHECKPOINT_EVERY`] on a connection of its own, alongside the writer
+/// rather than inside its commits; stops when the store closes.
+async fn checkpoint_wal(checkpoints: SqlitePool, writer: SqlitePool) {
+    use sqlx::Row as _;
+    while !writer.is_closed() {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        let outcome = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&checkpoints)
+            .await
+        {
+            // Columns: busy, frames in the WAL, frames copied.
+            Ok(row) if row.try_get::<i64, _>(1).unwrap_or(0) > WAL_FRAMES_MAX => {
+                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                    .execute(&checkpoints)
+                    .await
+                    .map(drop)
+            }
+            other => other.map(drop),
+        };
+        if let Err(e) = outcome
+            && !writer.is_closed()
+        {
+            tracing::warn!(error = %one_line(&e), "WAL checkpoint failed");
+        }
+    }
+    checkpoints.close().await;
 }
 
 impl SqliteStore {
@@ -146,30 +189,48 @@ impl SqliteStore {
                     .synchronous(SqliteSynchronous::Normal)
                     // 64 MiB of page cache per connection (the default is 2 MiB):
                     // the heartbeat writer touches every node's row each interval.
-                    .pragma("cache_size", "-65536");
+                    .pragma("cache_size", "-65536")
+                    // Statement journals (multi-row statements inside a
+                    // transaction) in memory, not in temporary files.
+                    .pragma("temp_store", "memory")
+                    // Committing transactions never stop to copy the WAL into
+                    // the database: the checkpointer does, on its own thread.
+                    .pragma("wal_autocheckpoint", "0")
+                    // A WAL that grew under a burst shrinks back when it starts over.
+                    .pragma("journal_size_limit", "67108864");
                 (options, 8)
             }
-            // One connection: every connection to :memory: is its own database.
             None => (options.in_memory(true), 1),
         };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                StoreError::Unavailable(format!("cannot open {}: {}", url.redacted(), one_line(&e)))
-            })?;
-        MIGRATOR.run(&pool).await.map_err(|e| {
+        let open = |connections: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(connections)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.clone())
+        };
+        let cannot_open = |e: sqlx::Error| {
+            StoreError::Unavailable(format!("cannot open {}: {}", url.redacted(), one_line(&e)))
+        };
+        let writer = open(1).await.map_err(cannot_open)?;
+        MIGRATOR.run(&writer).await.map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot migrate {}: {}",
                 url.redacted(),
                 one_line(&e)
             ))
         })?;
-        seed_templates!(pool).await?;
-        Ok(Self { pool })
+        seed_templates!(writer).await?;
+        // Every connection to :memory: is its own database: there, the one
+        // connection reads and writes.
+        let pool = if max_connections > 1 {
+            let checkpoints = open(1).await.map_err(cannot_open)?;
+            tokio::spawn(checkpoint_wal(checkpoints, writer.clone()));
+            open(max_connections).await.map_err(cannot_open)?
+        } else {
+            writer.clone()
+        };
+        Ok(Self { pool, writer })
     }
 }
 

@@ -14,7 +14,7 @@ macro_rules! cluster_methods {
                     attempt += 1;
                     let created = $crate::now();
                     let id = muster_domain::ClusterId::generate(created, &mut rand::rng());
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(&self.writer).await?;
                     let inserted = sqlx::query(
                         "INSERT INTO clusters
                             (id, name, description, region, environment, status, max_nodes,
@@ -172,7 +172,7 @@ macro_rules! cluster_methods {
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
             Box::pin(async move {
                 update.validate().map_err($crate::StoreError::Invalid)?;
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let (cluster, maintenance, ever_online) = lock_cluster(&mut tx, id.as_str()).await?;
                 if cluster.status == muster_domain::ClusterStatus::Decommissioned {
                     return Err(decommissioned());
@@ -213,7 +213,7 @@ macro_rules! cluster_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, id.as_str()).await?;
                 if cluster.status == muster_domain::ClusterStatus::Decommissioned {
                     return Err(decommissioned());

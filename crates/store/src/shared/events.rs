@@ -7,7 +7,7 @@ macro_rules! event_methods {
             event: &'a muster_domain::NewEvent,
         ) -> $crate::StoreFuture<'a, muster_domain::Event> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let event = insert_event(&mut tx, event).await?;
                 tx.commit().await?;
                 Ok(event)

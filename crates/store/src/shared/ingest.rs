@@ -32,7 +32,7 @@ macro_rules! ingest_methods {
             batch: &'a [$crate::HeartbeatWrite],
         ) -> $crate::StoreFuture<'a, Vec<Result<$crate::HeartbeatAck, $crate::StoreError>>> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 if let Some(relax) = d::RELAXED_COMMIT {
                     sqlx::query(relax).execute(&mut *tx).await?;
                 }
@@ -70,7 +70,11 @@ macro_rules! ingest_methods {
                             // A node's later heartbeat in the same batch carries
                             // everything its earlier one did: one row write each.
                             match update_of.entry(hb.node_id.as_str()) {
-                                std::collections::hash_map::Entry::Occupied(e) => updates[*e.get()] = update,
+                                std::collections::hash_map::Entry::Occupied(e) => {
+                                    let earlier = &mut updates[*e.get()];
+                                    let judged = earlier.judged || update.judged;
+                                    *earlier = NodeUpdate { judged, ..update };
+                                }
                                 std::collections::hash_map::Entry::Vacant(e) => {
                                     e.insert(updates.len());
                                     updates.push(update);
@@ -130,7 +134,7 @@ macro_rules! ingest_methods {
         ) -> $crate::StoreFuture<'_, Option<$crate::SweepReport>> {
             Box::pin(async move {
                 use sqlx::Row as _;
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 if let Some(lock) = d::TRY_JOB_LOCK {
                     let got: bool = sqlx::query_scalar(lock)
                         .bind($crate::SWEEP_JOB_LOCK)
@@ -193,6 +197,9 @@ macro_rules! ingest_fns {
             health: muster_domain::HealthStatus,
             /// The sample, at its own time.
             usage: muster_domain::health::UsageSample,
+            /// Whether status or health differ from the row as the batch
+            /// found it; only then are those (indexed) columns written.
+            judged: bool,
         }
 
         /// Judges one node's liveness and health by the clock; whether it changed.
@@ -388,7 +395,8 @@ macro_rules! ingest_fns {
                 at,
                 cluster.config.health_check_interval_s,
             );
-            let update = NodeUpdate { hb, status, health, usage };
+            let judged = before.status != status || before.health_status != health;
+            let update = NodeUpdate { hb, status, health, usage, judged };
             let mut node = before.clone();
             node.status = status;
             node.health_status = health;
@@ -405,41 +413,47 @@ macro_rules! ingest_fns {
             if before.health_status != node.health_status {
                 insert_event(&mut *conn, &node_health_event(&node, before.health_status, node.health_status, &actor, at)).await?;
             }
-            let changed = before.status != node.status || before.health_status != node.health_status;
             *known = (node, hb.request.seq);
-            Ok(Ok(Some((update, changed))))
+            Ok(Ok(Some((update, judged))))
         }
 
-        /// Writes the batch's node rows, up to 128 per statement.
+        /// Writes the batch's node rows, up to 128 per statement. Rows whose
+        /// status and health stay as they were leave those columns alone, so
+        /// their indexes are not rewritten on every heartbeat.
         async fn update_node_rows(conn: &mut d::Conn, updates: &[NodeUpdate<'_>]) -> Result<(), $crate::StoreError> {
-            for piece in $crate::shared::pieces(updates) {
-                // VALUES columns are named column1… on both databases.
-                let sql = format!(
-                    "UPDATE cluster_nodes SET status = v.column2, health_status = v.column3, updated_at = v.column4,
-                        status_changed_at = CASE WHEN cluster_nodes.status = v.column2
-                            THEN cluster_nodes.status_changed_at ELSE v.column4 END,
-                        last_heartbeat_at = v.column4, last_seq = v.column5,
-                        last_cpu_percent = v.column6, last_memory_percent = v.column7, last_disk_percent = v.column8,
-                        last_sample_at = v.column9, system_info = v.column10, processes = v.column11
-                     FROM (VALUES {}) AS v WHERE cluster_nodes.id = v.column1",
-                    $crate::shared::value_tuples(d::NUMBERED_PARAMS, piece.len(), 11)
-                );
-                let mut q = sqlx::query(&sql);
-                for u in piece {
-                    q = q
-                        .bind(u.hb.node_id.as_str())
-                        .bind(u.status.as_str())
-                        .bind(u.health.as_str())
-                        .bind(d::time(u.hb.received_at))
-                        .bind($crate::shared::big(u.hb.request.seq))
-                        .bind(u.usage.cpu_percent)
-                        .bind(u.usage.memory_percent)
-                        .bind(u.usage.disk_percent)
-                        .bind(d::time(u.usage.at))
-                        .bind(d::json(&u.hb.request.system))
-                        .bind(d::json(&u.hb.request.processes));
+            // VALUES columns are named column1… on both databases.
+            const SAMPLE: &str = "updated_at = v.column2, last_heartbeat_at = v.column2, last_seq = v.column3,
+                last_cpu_percent = v.column4, last_memory_percent = v.column5, last_disk_percent = v.column6,
+                last_sample_at = v.column7, system_info = v.column8, processes = v.column9";
+            const JUDGED: &str = ", status = v.column10, health_status = v.column11,
+                status_changed_at = CASE WHEN cluster_nodes.status = v.column10
+                    THEN cluster_nodes.status_changed_at ELSE v.column2 END";
+            let (judged, steady): (Vec<&NodeUpdate<'_>>, Vec<&NodeUpdate<'_>>) = updates.iter().partition(|u| u.judged);
+            for (rows, with_status) in [(steady, false), (judged, true)] {
+                let (width, set) = if with_status { (11, JUDGED) } else { (9, "") };
+                for piece in $crate::shared::pieces(&rows) {
+                    let sql = format!(
+                        "UPDATE cluster_nodes SET {SAMPLE}{set} FROM (VALUES {}) AS v WHERE cluster_nodes.id = v.column1",
+                        $crate::shared::value_tuples(d::NUMBERED_PARAMS, piece.len(), width)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for u in piece {
+                        q = q
+                            .bind(u.hb.node_id.as_str())
+                            .bind(d::time(u.hb.received_at))
+                            .bind($crate::shared::big(u.hb.request.seq))
+                            .bind(u.usage.cpu_percent)
+                            .bind(u.usage.memory_percent)
+                            .bind(u.usage.disk_percent)
+                            .bind(d::time(u.usage.at))
+                            .bind(d::json(&u.hb.request.system))
+                            .bind(d::json(&u.hb.request.processes));
+                        if with_status {
+                            q = q.bind(u.status.as_str()).bind(u.health.as_str());
+                        }
+                    }
+                    q.execute(&mut *conn).await?;
                 }
-                q.execute(&mut *conn).await?;
             }
             Ok(())
         }

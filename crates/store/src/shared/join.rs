@@ -110,7 +110,7 @@ macro_rules! join_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::protocol::JoinToken> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let token =
                     insert_join_token(&mut tx, cluster_id, name, token_hash, expires_at).await?;
                 insert_event(
@@ -148,7 +148,7 @@ macro_rules! join_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::protocol::JoinToken> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let token = revoke_join(&mut tx, cluster_id, id).await?;
                 insert_event(
                     &mut tx,
@@ -168,7 +168,7 @@ macro_rules! join_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::protocol::JoinToken> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let old = revoke_join(&mut tx, cluster_id, id).await?;
                 // The new secret lives as long as the old one was meant to.
                 let expires_at = old.expires_at.map(|e| $crate::now() + (e - old.created_at));
@@ -196,7 +196,7 @@ macro_rules! join_methods {
             Box::pin(async move {
                 node.validate().map_err($crate::StoreError::Invalid)?;
                 let now = $crate::now();
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let row = sqlx::query(
                     "UPDATE cluster_join_tokens SET uses = uses + 1, last_used_at = $2
                      WHERE token_hash = $1 AND revoked_at IS NULL

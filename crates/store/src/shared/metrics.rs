@@ -91,7 +91,7 @@ macro_rules! metric_methods {
                         format!("node {node_id} does not belong to cluster {cluster_id}"),
                     )));
                 }
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let node = node_by_id(&mut tx, node_id.as_str()).await?;
                 if &node.cluster_id != cluster_id {
                     return Err($crate::StoreError::NotFound("node"));
@@ -191,7 +191,7 @@ macro_rules! metric_methods {
         ) -> $crate::StoreFuture<'_, Option<$crate::RollupReport>> {
             Box::pin(async move {
                 use muster_domain::metrics::{MetricStep, RAW_RETENTION_HOURS, bucket_start};
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 if let Some(lock) = d::TRY_JOB_LOCK {
                     let got: bool = sqlx::query_scalar(lock)
                         .bind($crate::ROLLUP_JOB_LOCK)

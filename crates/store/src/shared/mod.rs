@@ -133,7 +133,10 @@ macro_rules! impl_store {
             fn close(
                 &self,
             ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
-                Box::pin(async move { self.pool.close().await })
+                Box::pin(async move {
+                    self.pool.close().await;
+                    self.writer.close().await;
+                })
             }
 
             template_methods!();

@@ -11,7 +11,7 @@ macro_rules! node_methods {
         ) -> $crate::StoreFuture<'a, muster_domain::Node> {
             Box::pin(async move {
                 node.validate().map_err($crate::StoreError::Invalid)?;
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let node = insert_node(&mut tx, cluster_id, node, token_hash, actor).await?;
                 tx.commit().await?;
                 Ok(node)
@@ -38,7 +38,7 @@ macro_rules! node_methods {
                 use muster_domain::cluster_state::{node_health_event, node_status_event};
                 update.validate().map_err($crate::StoreError::Invalid)?;
                 let now = $crate::now();
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let before = node_by_id(&mut tx, id.as_str()).await?;
                 let (cluster, maintenance, ever_online) =
                     lock_cluster(&mut tx, before.cluster_id.as_str()).await?;
@@ -103,7 +103,7 @@ macro_rules! node_methods {
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
             Box::pin(async move {
                 use muster_domain::coordination::{Leadership, PromotionError, promote};
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let node = node_by_id(&mut tx, id.as_str()).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, node.cluster_id.as_str()).await?;
                 let nodes = nodes_of(&mut tx, cluster.id.as_str()).await?;
@@ -151,7 +151,7 @@ macro_rules! node_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, ()> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let node = node_by_id(&mut tx, id.as_str()).await?;
                 let (cluster, maintenance, ever_online) =
                     lock_cluster(&mut tx, node.cluster_id.as_str()).await?;

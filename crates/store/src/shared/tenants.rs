@@ -12,7 +12,7 @@ macro_rules! tenant_methods {
                 muster_domain::Tenant::validate_name(name).map_err($crate::StoreError::Invalid)?;
                 let id = format!("tenant-{:016x}", rand::rng().random::<u64>());
                 let now = $crate::now();
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let row = sqlx::query(
                     "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) RETURNING *",
                 )
@@ -63,7 +63,7 @@ macro_rules! tenant_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Tenant> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, cluster_id.as_str()).await?;
                 if cluster.status == muster_domain::ClusterStatus::Decommissioned {
                     return Err(decommissioned());
@@ -115,7 +115,7 @@ macro_rules! tenant_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, ()> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, cluster_id.as_str()).await?;
                 let row = sqlx::query(
                     "SELECT t.* FROM tenants t JOIN cluster_tenants ct ON ct.tenant_id = t.id

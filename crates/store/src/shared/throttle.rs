@@ -8,7 +8,7 @@ macro_rules! throttle_methods {
             at: chrono::DateTime<chrono::Utc>,
         ) -> $crate::StoreFuture<'a, ()> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 for key in keys {
                     sqlx::query("INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)")
                         .bind(key)

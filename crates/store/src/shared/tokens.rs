@@ -16,7 +16,7 @@ macro_rules! token_methods {
                     return Err($crate::StoreError::Invalid(errors));
                 }
                 let id = format!("token-{:016x}", rand::rng().random::<u64>());
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let row = sqlx::query(
                     "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at)
                      VALUES ($1, $2, $3, $4, $5) RETURNING *",
@@ -50,7 +50,7 @@ macro_rules! token_methods {
         fn revoke_api_token<'a>(&'a self, user_id: &'a str, id: &'a str) -> $crate::StoreFuture<'a, ()> {
             Box::pin(async move {
                 let now = d::time($crate::now());
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let done = sqlx::query(
                     "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
                 )

@@ -20,7 +20,7 @@ macro_rules! user_methods {
                     .map_err($crate::StoreError::Invalid)?;
                 let id = format!("user-{:016x}", rand::rng().random::<u64>());
                 let now = d::time($crate::now());
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 sqlx::query(
                     "INSERT INTO users (id, username, password_hash, role, disabled, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -76,7 +76,7 @@ macro_rules! user_methods {
             Box::pin(async move {
                 let name = muster_domain::users::normalize_username(username)
                     .map_err($crate::StoreError::Invalid)?;
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let changed = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE username = $1")
                     .bind(&name)
                     .bind(password_hash)
@@ -101,7 +101,7 @@ macro_rules! user_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::users::User> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let before = user_by_id(&mut tx, id).await?;
                 let role = update.role.unwrap_or(before.role);
                 let disabled = update.disabled.unwrap_or(before.disabled);
