@@ -65,8 +65,11 @@ macro_rules! ingest_methods {
                         continue;
                     };
                     match apply_heartbeat(&mut tx, cluster, hb, known, &mut metrics, &mut late).await? {
-                        Ok(Some((update, changed))) => {
+                        Ok(Some(update)) => {
                             let seq = hb.request.seq;
+                            if update.judged {
+                                touched.insert(cluster.id.to_string());
+                            }
                             // A node's later heartbeat in the same batch carries
                             // everything its earlier one did: one row write each.
                             match update_of.entry(hb.node_id.as_str()) {
@@ -79,9 +82,6 @@ macro_rules! ingest_methods {
                                     e.insert(updates.len());
                                     updates.push(update);
                                 }
-                            }
-                            if changed {
-                                touched.insert(cluster.id.to_string());
                             }
                             results.push(Ok((hb.node_id.clone(), seq)));
                         }
@@ -197,8 +197,9 @@ macro_rules! ingest_fns {
             health: muster_domain::HealthStatus,
             /// The sample, at its own time.
             usage: muster_domain::health::UsageSample,
-            /// Whether status or health differ from the row as the batch
-            /// found it; only then are those (indexed) columns written.
+            /// Whether this heartbeat changed the node's status or health (its
+            /// cluster must be judged again); only then are those (indexed)
+            /// columns written.
             judged: bool,
         }
 
@@ -339,8 +340,7 @@ macro_rules! ingest_fns {
         /// Writes one heartbeat's events and says how its node row is to be
         /// written; its metrics are gathered into `metrics` (and `late` when
         /// they may belong to written rollups) for one insert per batch.
-        /// `Ok(Some((update, changed)))` when applied (`changed`: its status or health changed, so its cluster
-        /// must be judged again), `Ok(None)` when the node is gone or retired,
+        /// `Ok(Some(update))` when applied, `Ok(None)` when the node is gone or retired,
         /// `Err(last_seq)` when the sequence number was already committed
         /// (nothing written).
         #[allow(clippy::type_complexity)]
@@ -351,7 +351,7 @@ macro_rules! ingest_fns {
             known: &mut (muster_domain::Node, u64),
             metrics: &mut Vec<(muster_domain::ClusterId, muster_domain::NodeId, &'static str, f64, chrono::DateTime<chrono::Utc>)>,
             late: &mut Vec<(muster_domain::NodeId, chrono::DateTime<chrono::Utc>)>,
-        ) -> Result<Result<Option<(NodeUpdate<'a>, bool)>, u64>, $crate::StoreError> {
+        ) -> Result<Result<Option<NodeUpdate<'a>>, u64>, $crate::StoreError> {
             use muster_domain::cluster_state::{node_health_event, node_status_event};
             let (before, last_seq) = (&known.0, known.1);
             if before.cluster_id != cluster.id || before.status == muster_domain::NodeStatus::Decommissioned {
@@ -414,7 +414,7 @@ macro_rules! ingest_fns {
                 insert_event(&mut *conn, &node_health_event(&node, before.health_status, node.health_status, &actor, at)).await?;
             }
             *known = (node, hb.request.seq);
-            Ok(Ok(Some((update, judged))))
+            Ok(Ok(Some(update)))
         }
 
         /// Writes the batch's node rows, up to 128 per statement. Rows whose
