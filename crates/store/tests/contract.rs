@@ -1897,6 +1897,13 @@ async fn heartbeats(store: &dyn Store) {
         .ingest_heartbeats(&[beat(&others[0], 4, 20.0, NodeStatus::Online, t3)])
         .await
         .expect("batch");
+    // A heartbeat that changes neither status nor health still writes its sample.
+    let steady = store.get_node(&others[0].id).await.expect("node");
+    assert_eq!(steady.last_heartbeat_at, Some(t3));
+    assert_eq!(
+        steady.usage.map(|u| (u.cpu_percent, u.at)),
+        Some((20.0, t3))
+    );
     let offline_at = t1 + muster_domain::liveness::offline_after(30) + chrono::Duration::seconds(1);
     let report = store
         .sweep_liveness(offline_at, long_ago)
@@ -1945,6 +1952,24 @@ async fn heartbeats(store: &dyn Store) {
             .map(|e| (&e.event_type, &e.message))
             .collect::<Vec<_>>()
     );
+
+    // Two heartbeats of one node in a batch: the first brings the offline node
+    // back, the second changes nothing more; the row keeps the first's change.
+    let back = t3 + chrono::Duration::seconds(1);
+    let acks = store
+        .ingest_heartbeats(&[
+            beat(&primary, 3, 10.0, NodeStatus::Online, back),
+            beat(&primary, 4, 12.0, NodeStatus::Online, back),
+        ])
+        .await
+        .expect("batch");
+    assert!(acks.iter().all(Result::is_ok), "{acks:?}");
+    let returned = store.get_node(&primary.id).await.expect("node");
+    assert_eq!(
+        (returned.status, returned.health_status),
+        (NodeStatus::Online, HealthStatus::Healthy)
+    );
+    assert_eq!(returned.usage.map(|u| u.cpu_percent), Some(12.0));
 
     // A heartbeat for a retired node is refused; the rest of its batch lands.
     store
@@ -2003,6 +2028,52 @@ async fn heartbeats(store: &dyn Store) {
 async fn heartbeats_on_sqlite() {
     let db = testing::SqliteDb::new();
     heartbeats(db.connect().await.as_ref()).await;
+}
+
+/// SQLite's commits leave the WAL alone (`wal_autocheckpoint = 0`); the
+/// store's checkpointer copies it into the database file beside them.
+#[tokio::test]
+async fn sqlite_wal_reaches_the_database_file() {
+    let db = testing::SqliteDb::new();
+    let store = db.connect().await;
+    let template = store.get_template("staging").await.expect("template");
+    for i in 0..50 {
+        store
+            .create_cluster(
+                &cluster_from_template(&template, &format!("wal-{i}")),
+                "user:admin",
+            )
+            .await
+            .expect("cluster");
+    }
+    let muster_store::DatabaseUrl::Sqlite { path: Some(path) } = db.url() else {
+        panic!("a file database");
+    };
+    // The database as readers see it (WAL included), in bytes.
+    let mut reader = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .expect("reader");
+    let logical: i64 = sqlx::query_scalar(
+        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+    )
+    .fetch_one(&mut reader)
+    .await
+    .expect("size");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let on_disk = loop {
+        let on_disk = std::fs::metadata(&path).expect("database file").len();
+        if i64::try_from(on_disk).expect("size") >= logical || std::time::Instant::now() > deadline
+        {
+            break on_disk;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        i64::try_from(on_disk).expect("size") >= logical,
+        "the database file holds {on_disk} of {logical} bytes: the WAL was never copied in"
+    );
+    reader.close().await.expect("close reader");
+    store.close().await;
 }
 
 #[tokio::test]
