@@ -22,6 +22,7 @@ pub(crate) mod dialect {
     use sqlx::types::Json;
 
     use crate::StoreError;
+    use crate::shared::batch::Col;
 
     pub type Row = sqlx::postgres::PgRow;
     pub type Conn = sqlx::PgConnection;
@@ -52,7 +53,10 @@ pub(crate) mod dialect {
     /// Whether generated statements number their placeholders (`$N`).
     pub const NUMBERED_PARAMS: bool = true;
 
-    pub fn time(t: DateTime<Utc>) -> DateTime<Utc> {
+    /// How times are bound.
+    pub type Time = DateTime<Utc>;
+
+    pub fn time(t: DateTime<Utc>) -> Time {
         t
     }
 
@@ -88,7 +92,61 @@ pub(crate) mod dialect {
     /// Replicas share the database: one runs a background job at a time.
     pub const TRY_JOB_LOCK: Option<&str> = Some("SELECT pg_try_advisory_xact_lock($1)");
 
-    pub fn json<T: Serialize + ?Sized>(v: &T) -> Json<serde_json::Value> {
+    /// Whether write transactions run side by side. They do: a heartbeat
+    /// batch first writes, without waiting on any lock, the heartbeats that
+    /// change no status, and then the rest under their clusters' locks.
+    pub const CONCURRENT_WRITERS: bool = true;
+
+    /// Locks a heartbeat batch's node rows without waiting: a row another
+    /// transaction holds is skipped (and its heartbeat written in the pass
+    /// that takes cluster locks), so that pass never waits and never
+    /// deadlocks with writers that lock a cluster before its nodes.
+    pub const LOCK_NOW_OR_SKIP: &str = " FOR UPDATE SKIP LOCKED";
+
+    /// A cluster's health check interval in seconds, read from its `config`.
+    pub const HEALTH_INTERVAL_S: &str = "(config->>'health_check_interval_s')::bigint";
+
+    /// The elements of the JSON array parameter `param`, as a list for `IN`.
+    pub fn json_list(param: &str) -> String {
+        format!("(SELECT json_array_elements_text({param}::json))")
+    }
+
+    /// The JSON array of objects in parameter `param` as a table `alias`
+    /// whose columns are the objects' keys.
+    pub fn json_rows(param: &str, alias: &str, cols: &[(&str, Col)]) -> String {
+        let cols: Vec<String> = cols
+            .iter()
+            .map(|(name, col)| {
+                let ty = match col {
+                    Col::Text => "text",
+                    Col::Time => "timestamptz",
+                    Col::Json => "jsonb",
+                };
+                format!("{name} {ty}")
+            })
+            .collect();
+        format!(
+            "json_to_recordset({param}::json) AS {alias}({})",
+            cols.join(", ")
+        )
+    }
+
+    /// The entries of the JSON object `expr` as a table `alias(key, value)`,
+    /// values as text.
+    pub fn json_entries(expr: &str, alias: &str) -> String {
+        format!("jsonb_each_text({expr}) AS {alias}")
+    }
+
+    /// An aggregate: each row's `exprs` as a JSON array, every row's in one
+    /// JSON array (text; `[]` for none).
+    pub fn json_agg(exprs: &str) -> String {
+        format!("COALESCE(json_agg(json_build_array({exprs}))::text, '[]')")
+    }
+
+    /// How JSON documents are bound.
+    pub type JsonValue = Json<serde_json::Value>;
+
+    pub fn json<T: Serialize + ?Sized>(v: &T) -> JsonValue {
         Json(serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
     }
 
@@ -131,6 +189,10 @@ const SCOPED_TABLES: [&str; 6] = [
 ];
 
 impl PgStore {
+    /// Nothing to do between heartbeat batches on PostgreSQL.
+    #[allow(clippy::unused_async)]
+    async fn after_batch(&self) {}
+
     /// Connects, runs the migrations as the URL's user (under sqlx's advisory
     /// lock, so replicas starting together migrate once), seeds the built-in
     /// templates, and opens the request pool, whose connections switch to

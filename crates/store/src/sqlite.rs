@@ -1,5 +1,7 @@
 //! The embedded SQLite store (WAL mode). Times are INTEGER milliseconds.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -19,6 +21,7 @@ pub(crate) mod dialect {
     use sqlx::Row as _;
 
     use crate::StoreError;
+    use crate::shared::batch::Col;
 
     pub type Row = sqlx::sqlite::SqliteRow;
     pub type Conn = sqlx::SqliteConnection;
@@ -46,7 +49,10 @@ pub(crate) mod dialect {
     /// time looking each name up (the lookup walks every name).
     pub const NUMBERED_PARAMS: bool = false;
 
-    pub fn time(t: DateTime<Utc>) -> i64 {
+    /// How times are bound.
+    pub type Time = i64;
+
+    pub fn time(t: DateTime<Utc>) -> Time {
         t.timestamp_millis()
     }
 
@@ -87,7 +93,55 @@ pub(crate) mod dialect {
     /// Background jobs need no lock: SQLite has one writer, and one server.
     pub const TRY_JOB_LOCK: Option<&str> = None;
 
-    pub fn json<T: Serialize + ?Sized>(v: &T) -> String {
+    /// Whether write transactions run side by side. SQLite's take turns, so
+    /// a heartbeat batch judges and writes everything in one pass.
+    pub const CONCURRENT_WRITERS: bool = false;
+
+    /// Row locks a heartbeat batch takes on its nodes without waiting: none
+    /// needed, the transaction holds the database.
+    pub const LOCK_NOW_OR_SKIP: &str = "";
+
+    /// A cluster's health check interval in seconds, read from its `config`.
+    pub const HEALTH_INTERVAL_S: &str = "json_extract(config, '$.health_check_interval_s')";
+
+    /// The elements of the JSON array parameter `param`, as a list for `IN`.
+    pub fn json_list(param: &str) -> String {
+        format!("(SELECT value FROM json_each({param}))")
+    }
+
+    /// The JSON array of objects in parameter `param` as a table `alias`
+    /// whose columns are the objects' keys.
+    pub fn json_rows(param: &str, alias: &str, cols: &[(&str, Col)]) -> String {
+        let cols: Vec<String> = cols
+            .iter()
+            .map(|(name, col)| {
+                let arrow = if *col == Col::Json { "->" } else { "->>" };
+                format!("j {arrow} '{name}' AS {name}")
+            })
+            .collect();
+        // Each element is read once (the LIMIT keeps the inner query from
+        // being merged into the outer, which would read it per column).
+        format!(
+            "(SELECT {} FROM (SELECT value AS j FROM json_each({param}) LIMIT -1)) AS {alias}",
+            cols.join(", ")
+        )
+    }
+
+    /// The entries of the JSON object `expr` as a table `alias(key, value)`.
+    pub fn json_entries(expr: &str, alias: &str) -> String {
+        format!("json_each({expr}) AS {alias}")
+    }
+
+    /// An aggregate: each row's `exprs` as a JSON array, every row's in one
+    /// JSON array (text; `[]` for none).
+    pub fn json_agg(exprs: &str) -> String {
+        format!("json_group_array(json_array({exprs}))")
+    }
+
+    /// How JSON documents are bound.
+    pub type JsonValue = String;
+
+    pub fn json<T: Serialize + ?Sized>(v: &T) -> JsonValue {
         // Serialising plain data to a string cannot fail.
         serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
     }
@@ -116,41 +170,58 @@ pub struct SqliteStore {
     /// steps of milliseconds), and the connection's page cache stays warm (a
     /// connection drops its cache whenever another one has written).
     writer: SqlitePool,
+    /// Set by the checkpointer when the WAL should start over; the writer
+    /// does that between two heartbeat batches (see [`checkpoint_wal`]).
+    restart_due: Arc<AtomicBool>,
 }
 
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// WAL frames (pages) beyond which the checkpointer, having copied what it
-/// could alongside the writer, holds writers back for the moment it takes to
-/// copy the rest so that the next commit starts the WAL over. (Under steady
-/// writes a checkpoint alone never catches up with the WAL's end, and the
-/// file would grow.) 4 Ki pages are 16 MiB.
-const WAL_FRAMES_MAX: i64 = 4_096;
+/// WAL frames (pages) beyond which the WAL is made to start over. It
+/// normally does so by itself: the first write after a checkpoint that copied
+/// every frame starts at the WAL's beginning. Under steady writes the writer
+/// is nearly always inside a transaction when a checkpoint ends, so it may
+/// not; 16 Ki pages are 64 MiB, the size the WAL file is cut back to.
+const WAL_FRAMES_MAX: i64 = 16_384;
+/// Frames left to copy below which a restart is asked for; until then the
+/// checkpointer goes on copying alongside the writer.
+const RESTART_BELOW: i64 = 256;
+
+/// One checkpoint in `mode`: (frames in the WAL, frames not yet copied).
+async fn checkpoint(conn: &SqlitePool, mode: &str) -> Result<(i64, i64), sqlx::Error> {
+    use sqlx::Row as _;
+    let row = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
+        .fetch_one(conn)
+        .await?;
+    // Columns: busy, frames in the WAL, frames copied.
+    let (frames, copied): (i64, i64) = (row.try_get(1)?, row.try_get(2)?);
+    Ok((frames, frames - copied))
+}
 
 /// Copies committed pages from the WAL into the database every
 /// [`CHECKPOINT_EVERY`] on a connection of its own, alongside the writer
 /// rather than inside its commits; stops when the store closes.
-async fn checkpoint_wal(checkpoints: SqlitePool, writer: SqlitePool) {
-    use sqlx::Row as _;
+///
+/// When the WAL is long and nearly all copied it asks for a restart, which
+/// the writer connection runs between two heartbeat batches: a `RESTART`
+/// from this connection would hold the write lock while the writer sleeps in
+/// its busy handler (in steps of up to 100 ms), and heartbeats would wait
+/// tens of milliseconds each time; the writer itself waits for nothing.
+async fn checkpoint_wal(checkpoints: SqlitePool, writer: SqlitePool, restart_due: Arc<AtomicBool>) {
     while !writer.is_closed() {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
-        let outcome = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&checkpoints)
-            .await
-        {
-            // Columns: busy, frames in the WAL, frames copied.
-            Ok(row) if row.try_get::<i64, _>(1).unwrap_or(0) > WAL_FRAMES_MAX => {
-                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                    .execute(&checkpoints)
-                    .await
-                    .map(drop)
+        match checkpoint(&checkpoints, "PASSIVE").await {
+            Ok((frames, left)) => {
+                if frames > WAL_FRAMES_MAX && left < RESTART_BELOW {
+                    restart_due.store(true, Ordering::Relaxed);
+                }
             }
-            other => other.map(drop),
-        };
-        if let Err(e) = outcome
-            && !writer.is_closed()
-        {
-            tracing::warn!(error = %one_line(&e), "WAL checkpoint failed");
+            Err(e) if !writer.is_closed() => {
+                tracing::warn!(error = %one_line(&e), "WAL checkpoint failed");
+            }
+            Err(_) => {}
         }
     }
     checkpoints.close().await;
@@ -171,7 +242,7 @@ impl SqliteStore {
         };
         let options = SqliteConnectOptions::new()
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         let (options, max_connections) = match path {
             Some(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -223,14 +294,54 @@ impl SqliteStore {
         seed_templates!(writer).await?;
         // Every connection to :memory: is its own database: there, the one
         // connection reads and writes.
+        let restart_due = Arc::new(AtomicBool::new(false));
         let pool = if max_connections > 1 {
             let checkpoints = open(1).await.map_err(cannot_open)?;
-            tokio::spawn(checkpoint_wal(checkpoints, writer.clone()));
+            tokio::spawn(checkpoint_wal(
+                checkpoints,
+                writer.clone(),
+                restart_due.clone(),
+            ));
             open(max_connections).await.map_err(cannot_open)?
         } else {
             writer.clone()
         };
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            writer,
+            restart_due,
+        })
+    }
+
+    /// Starts the WAL over on the writer connection, between heartbeat
+    /// batches, when the checkpointer asked for it. It does not wait: while
+    /// the checkpointer is copying (it holds the checkpoint lock for tens of
+    /// milliseconds) or a reader holds an old snapshot, the restart is left
+    /// for a later batch.
+    async fn after_batch(&self) {
+        if !self.restart_due.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let restarted = async {
+            use sqlx::Row as _;
+            let mut conn = self.writer.acquire().await?;
+            sqlx::query("PRAGMA busy_timeout = 0")
+                .execute(&mut *conn)
+                .await?;
+            let outcome = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .fetch_one(&mut *conn)
+                .await
+                .and_then(|row| row.try_get::<i64, _>(0));
+            let timeout = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+            sqlx::query(&timeout).execute(&mut *conn).await?;
+            // The first column is 1 when the checkpoint could not finish.
+            Ok::<_, sqlx::Error>(matches!(outcome, Ok(0)))
+        };
+        match restarted.await {
+            Ok(true) => {}
+            Ok(false) => self.restart_due.store(true, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %one_line(&e), "WAL restart failed"),
+        }
     }
 }
 

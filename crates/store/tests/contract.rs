@@ -2087,3 +2087,84 @@ async fn heartbeats_on_postgres() {
     store.close().await;
     db.drop().await;
 }
+
+/// On PostgreSQL a heartbeat that changes no status waits on no lock: while
+/// another transaction holds the node's cluster (as the liveness sweep or an
+/// operation does) it is committed all the same, and a heartbeat for a node
+/// that transaction holds is written once it ends, without a deadlock.
+#[tokio::test]
+async fn heartbeats_wait_for_no_cluster_lock_on_postgres() {
+    let Some(db) = testing::PgDb::create().await else {
+        eprintln!("MUSTER_TEST_POSTGRES_URL is not set: skipping PostgreSQL heartbeat locking");
+        return;
+    };
+    let store = db.connect().await;
+    let template = store.get_template("staging").await.expect("template");
+    let cluster = store
+        .create_cluster(&cluster_from_template(&template, "locked"), "user:admin")
+        .await
+        .expect("cluster");
+    let mut nodes = Vec::new();
+    for name in ["free", "held"] {
+        let n = store
+            .add_node(&cluster.id, &node(name, 10.0), None, "user:admin")
+            .await
+            .expect("node");
+        nodes.push(n);
+    }
+    let t0 = muster_store::now();
+    let first: Vec<_> = nodes.iter().map(|n| beat(n, 1, 10.0, NodeStatus::Online, t0)).collect();
+    for ack in store.ingest_heartbeats(&first).await.expect("first batch") {
+        assert_eq!(ack.expect("ack").ack_seq, 1);
+    }
+
+    let mut holder = db.raw_connection().await;
+    let mut tx = holder.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM clusters WHERE id = $1 FOR UPDATE")
+        .bind(cluster.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .expect("lock the cluster");
+    sqlx::query("SELECT id FROM cluster_nodes WHERE id = $1 FOR UPDATE")
+        .bind(nodes[1].id.as_str())
+        .execute(&mut *tx)
+        .await
+        .expect("lock a node");
+
+    let t1 = t0 + chrono::Duration::seconds(5);
+    let second: Vec<_> = nodes.iter().map(|n| beat(n, 2, 12.0, NodeStatus::Online, t1)).collect();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move { store.ingest_heartbeats(&second).await })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let free = store.get_node(&nodes[0].id).await.expect("node");
+        if free.last_heartbeat_at == Some(t1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a steady heartbeat waited for another transaction's cluster lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let held = store.get_node(&nodes[1].id).await.expect("node");
+    assert_eq!(held.last_heartbeat_at, Some(t0), "the held node's row was written under its lock");
+    // The holder goes on to write the node the batch wrote first: no deadlock.
+    sqlx::query("UPDATE cluster_nodes SET updated_at = updated_at WHERE id = $1")
+        .bind(nodes[0].id.as_str())
+        .execute(&mut *tx)
+        .await
+        .expect("the holder writes the first node");
+    tx.commit().await.expect("commit");
+
+    let acks = writer.await.expect("join").expect("second batch");
+    for ack in acks {
+        assert_eq!(ack.expect("ack").ack_seq, 2);
+    }
+    let held = store.get_node(&nodes[1].id).await.expect("node");
+    assert_eq!(held.last_heartbeat_at, Some(t1));
+    store.close().await;
+    db.drop().await;
+}

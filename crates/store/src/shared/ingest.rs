@@ -32,97 +32,21 @@ macro_rules! ingest_methods {
             batch: &'a [$crate::HeartbeatWrite],
         ) -> $crate::StoreFuture<'a, Vec<Result<$crate::HeartbeatAck, $crate::StoreError>>> {
             Box::pin(async move {
-                let mut tx = begin_write(&self.writer).await?;
-                if let Some(relax) = d::RELAXED_COMMIT {
-                    sqlx::query(relax).execute(&mut *tx).await?;
+                let mut results: Vec<Option<Result<$crate::HeartbeatAck, $crate::StoreError>>> =
+                    batch.iter().map(|_| None).collect();
+                let mut pending: Vec<usize> = (0..batch.len()).collect();
+                // Where writers run side by side, a first pass writes the
+                // heartbeats that change no status without waiting on any
+                // lock; the rest follow in a pass that locks their clusters.
+                let mut exclusive = !d::CONCURRENT_WRITERS;
+                while !pending.is_empty() {
+                    pending = write_heartbeats(&self.writer, batch, &pending, exclusive, &mut results).await?;
+                    exclusive = true;
                 }
-                // Clusters are locked in one order, so concurrent batches on
-                // PostgreSQL cannot deadlock on them.
-                let mut clusters = std::collections::BTreeMap::new();
-                for hb in batch {
-                    clusters.entry(hb.cluster_id.to_string()).or_insert(None);
-                }
-                let ids: Vec<String> = clusters.keys().cloned().collect();
-                let mut locked = lock_clusters(&mut tx, &ids).await?;
-                for (id, slot) in &mut clusters {
-                    *slot = locked.remove(id);
-                }
-                let mut nodes = nodes_of_batch(&mut tx, batch).await?;
-                let mut results: Vec<Result<(muster_domain::NodeId, u64), $crate::StoreError>> =
-                    Vec::with_capacity(batch.len());
-                let mut touched = std::collections::BTreeSet::new();
-                let mut metrics = Vec::with_capacity(batch.len() * 7);
-                let mut late = Vec::new();
-                let mut updates: Vec<NodeUpdate<'_>> = Vec::with_capacity(batch.len());
-                let mut update_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(batch.len());
-                for hb in batch {
-                    let Some((cluster, _, _)) = clusters.get(hb.cluster_id.as_str()).and_then(Option::as_ref) else {
-                        results.push(Err($crate::StoreError::NotFound("node")));
-                        continue;
-                    };
-                    let Some(known) = nodes.get_mut(hb.node_id.as_str()) else {
-                        results.push(Err($crate::StoreError::NotFound("node")));
-                        continue;
-                    };
-                    match apply_heartbeat(&mut tx, cluster, hb, known, &mut metrics, &mut late).await? {
-                        Ok(Some(update)) => {
-                            let seq = hb.request.seq;
-                            if update.judged {
-                                touched.insert(cluster.id.to_string());
-                            }
-                            // A node's later heartbeat in the same batch carries
-                            // everything its earlier one did: one row write each.
-                            match update_of.entry(hb.node_id.as_str()) {
-                                std::collections::hash_map::Entry::Occupied(e) => {
-                                    let earlier = &mut updates[*e.get()];
-                                    let judged = earlier.judged || update.judged;
-                                    *earlier = NodeUpdate { judged, ..update };
-                                }
-                                std::collections::hash_map::Entry::Vacant(e) => {
-                                    e.insert(updates.len());
-                                    updates.push(update);
-                                }
-                            }
-                            results.push(Ok((hb.node_id.clone(), seq)));
-                        }
-                        Ok(None) => results.push(Err($crate::StoreError::NotFound("node"))),
-                        Err(duplicate) => results.push(Ok((hb.node_id.clone(), duplicate))),
-                    }
-                }
-                update_node_rows(&mut tx, &updates).await?;
-                insert_metric_rows(&mut tx, &metrics).await?;
-                for (node_id, at) in late {
-                    fold_late_sample(&mut tx, &node_id, at).await?;
-                }
-                let mut after = std::collections::BTreeMap::new();
-                for (id, locked) in &clusters {
-                    let Some((cluster, maintenance, ever_online)) = locked else { continue };
-                    let cluster = if touched.contains(id) {
-                        reconcile_cluster(&mut tx, cluster, *maintenance, *ever_online, "system").await?
-                    } else {
-                        cluster.clone()
-                    };
-                    after.insert(id.clone(), cluster);
-                }
-                tx.commit().await?;
-                Ok(batch
-                    .iter()
-                    .zip(results)
-                    .map(|(hb, r)| {
-                        let (node_id, ack_seq) = r?;
-                        let cluster = after
-                            .get(hb.cluster_id.as_str())
-                            .ok_or($crate::StoreError::NotFound("node"))?;
-                        Ok($crate::HeartbeatAck {
-                            ack_seq,
-                            role: muster_domain::protocol::NodeRole {
-                                is_primary: cluster.primary_node_id.as_ref() == Some(&node_id),
-                                is_coordinator: cluster.coordinator_node_id.as_ref() == Some(&node_id),
-                            },
-                            term: cluster.term,
-                            interval_s: cluster.config.health_check_interval_s,
-                        })
-                    })
+                self.after_batch().await;
+                Ok(results
+                    .into_iter()
+                    .map(|r| r.unwrap_or(Err($crate::StoreError::NotFound("node"))))
                     .collect())
             })
         }
@@ -190,19 +114,6 @@ macro_rules! ingest_methods {
 
 macro_rules! ingest_fns {
     () => {
-        /// A node row as one heartbeat leaves it.
-        struct NodeUpdate<'a> {
-            hb: &'a $crate::HeartbeatWrite,
-            status: muster_domain::NodeStatus,
-            health: muster_domain::HealthStatus,
-            /// The sample, at its own time.
-            usage: muster_domain::health::UsageSample,
-            /// Whether this heartbeat changed the node's status or health (its
-            /// cluster must be judged again); only then are those (indexed)
-            /// columns written.
-            judged: bool,
-        }
-
         /// Judges one node's liveness and health by the clock; whether it changed.
         async fn sweep_node(
             conn: &mut d::Conn,
@@ -276,151 +187,306 @@ macro_rules! ingest_fns {
             Ok(true)
         }
 
-        /// Locks the clusters (in id order, up to 128 per statement) and reads
-        /// them with their maintenance and ever-online flags.
-        #[allow(clippy::type_complexity)]
-        async fn lock_clusters(
-            conn: &mut d::Conn,
-            ids: &[String],
-        ) -> Result<std::collections::HashMap<String, (muster_domain::Cluster, bool, bool)>, $crate::StoreError> {
-            use sqlx::Row as _;
-            let mut out = std::collections::HashMap::with_capacity(ids.len());
-            for chunk in $crate::shared::pieces(ids) {
-                let sql = format!(
-                    "SELECT * FROM clusters WHERE id IN {} ORDER BY id{}",
-                    $crate::shared::in_list(d::NUMBERED_PARAMS, chunk.len()),
-                    d::FOR_UPDATE
-                );
-                let mut q = sqlx::query(&sql);
-                for id in chunk {
-                    q = q.bind(id.as_str());
-                }
-                for row in q.fetch_all(&mut *conn).await? {
-                    let cluster = cluster_from_row(&row)?;
-                    out.insert(
-                        cluster.id.to_string(),
-                        (cluster, row.try_get("maintenance")?, row.try_get("ever_online")?),
-                    );
-                }
-            }
-            Ok(out)
+        /// A heartbeat that changes its node's status or health, for its events.
+        struct Judged<'a> {
+            hb: &'a $crate::HeartbeatWrite,
+            status: (muster_domain::NodeStatus, muster_domain::NodeStatus),
+            health: (muster_domain::HealthStatus, muster_domain::HealthStatus),
+            usage: muster_domain::health::UsageSample,
         }
 
-        /// The batch's nodes, each with the last sequence number committed for
-        /// it, read in a few statements.
-        async fn nodes_of_batch(
-            conn: &mut d::Conn,
+        /// One transaction of a heartbeat batch: writes the heartbeats at
+        /// `indices`, records their results, and returns those it left for a
+        /// pass that locks clusters. Only a pass that is not `exclusive`
+        /// leaves any: heartbeats that change their node's status or health
+        /// (the cluster is judged again), and nodes another transaction holds.
+        #[allow(clippy::too_many_lines)]
+        async fn write_heartbeats(
+            pool: &d::Pool,
             batch: &[$crate::HeartbeatWrite],
-        ) -> Result<std::collections::HashMap<String, (muster_domain::Node, u64)>, $crate::StoreError> {
-            use sqlx::Row as _;
-            let mut ids: Vec<&str> = batch.iter().map(|hb| hb.node_id.as_str()).collect();
-            ids.sort_unstable();
-            ids.dedup();
+            indices: &[usize],
+            exclusive: bool,
+            results: &mut [Option<Result<$crate::HeartbeatAck, $crate::StoreError>>],
+        ) -> Result<Vec<usize>, $crate::StoreError> {
+            use muster_domain::cluster_state::{node_health_event, node_status_event};
+            use muster_domain::{HealthStatus, NodeStatus};
+            use $crate::shared::batch::{NodeRow, SampleRow};
+            let mut tx = begin_write(pool).await?;
+            if let Some(relax) = d::RELAXED_COMMIT {
+                sqlx::query(relax).execute(&mut *tx).await?;
+            }
+            let cluster_ids: std::collections::BTreeSet<&str> =
+                indices.iter().map(|&i| batch[i].cluster_id.as_str()).collect();
+            let mut clusters = cluster_states(&mut tx, &cluster_ids, exclusive).await?;
+            let node_ids: std::collections::BTreeSet<&str> =
+                indices.iter().map(|&i| batch[i].node_id.as_str()).collect();
+            let mut nodes = node_states(&mut tx, &node_ids, exclusive).await?;
+
+            let mut deferred = Vec::new();
+            let mut deferred_nodes = std::collections::HashSet::new();
+            let mut acked: Vec<(usize, u64)> = Vec::with_capacity(indices.len());
+            let mut rows: Vec<(NodeRow<'_, _>, bool)> = Vec::with_capacity(indices.len());
+            let mut row_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(indices.len());
+            let mut samples = Vec::with_capacity(indices.len());
+            let mut late = Vec::new();
+            let mut judged: Vec<Judged<'_>> = Vec::new();
+            let mut touched = std::collections::BTreeSet::new();
+            for &i in indices {
+                let hb = &batch[i];
+                let node_id = hb.node_id.as_str();
+                if deferred_nodes.contains(node_id) {
+                    // A node's heartbeats are written in order.
+                    deferred.push(i);
+                    continue;
+                }
+                let Some(cluster) = clusters.get(hb.cluster_id.as_str()) else {
+                    results[i] = Some(Err($crate::StoreError::NotFound("node")));
+                    continue;
+                };
+                let Some(node) = nodes.get_mut(node_id) else {
+                    if exclusive {
+                        results[i] = Some(Err($crate::StoreError::NotFound("node")));
+                    } else {
+                        deferred_nodes.insert(node_id);
+                        deferred.push(i);
+                    }
+                    continue;
+                };
+                let before_status: NodeStatus = parse("status", &node.2)?;
+                let before_health: HealthStatus = parse("health_status", &node.3)?;
+                if node.1 != hb.cluster_id.as_str() || before_status == NodeStatus::Decommissioned {
+                    results[i] = Some(Err($crate::StoreError::NotFound("node")));
+                    continue;
+                }
+                let last_seq = node.4.map_or(0, |s| u64::try_from(s).unwrap_or(0));
+                if last_seq > 0 && hb.request.seq <= last_seq {
+                    // Already committed (a retry after a lost answer): nothing
+                    // is written twice.
+                    acked.push((i, last_seq));
+                    continue;
+                }
+                let at = hb.received_at;
+                // A replayed sample keeps its own time (never later than now).
+                let sampled = hb.request.sampled_at.map_or(at, |t| t.min(at));
+                let interval = int("config", cluster.4)?;
+                let status = muster_domain::liveness::status_after_heartbeat(before_status, hb.request.status);
+                let usage = hb.request.metrics.usage(sampled);
+                let health = muster_domain::health::node_health(Some(&usage), at, interval);
+                let changes = before_status != status || before_health != health;
+                if changes && !exclusive {
+                    deferred_nodes.insert(node_id);
+                    deferred.push(i);
+                    continue;
+                }
+                // One older than raw samples are kept is acknowledged unrecorded.
+                let keep_from = at - chrono::Duration::hours(muster_domain::metrics::RAW_RETENTION_HOURS - 1);
+                if sampled >= keep_from {
+                    let m = &hb.request.metrics;
+                    #[allow(clippy::cast_precision_loss)] // process counts are far below 2^52
+                    let processes = m.process_count as f64;
+                    samples.push(SampleRow {
+                        cluster: hb.cluster_id.as_str(),
+                        node: node_id,
+                        at: d::time(sampled),
+                        metrics: [
+                            ("cpu_usage_percent", m.cpu_usage_percent),
+                            ("memory_usage_percent", m.memory_usage_percent),
+                            ("disk_usage_percent", m.disk_usage_percent),
+                            ("load_average", m.load_average),
+                            ("network_rx_mbps", m.network_rx_mbps),
+                            ("network_tx_mbps", m.network_tx_mbps),
+                            ("process_count", processes),
+                        ],
+                    });
+                    // Only a sample from before the current minute can belong
+                    // to a bucket the rollup job has written.
+                    if sampled < muster_domain::metrics::bucket_start(at, muster_domain::metrics::MetricStep::Minute) {
+                        late.push((hb.node_id.clone(), sampled));
+                    }
+                }
+                if changes {
+                    touched.insert(hb.cluster_id.to_string());
+                    judged.push(Judged {
+                        hb,
+                        status: (before_status, status),
+                        health: (before_health, health),
+                        usage,
+                    });
+                }
+                status.as_str().clone_into(&mut node.2);
+                health.as_str().clone_into(&mut node.3);
+                node.4 = Some($crate::shared::big(hb.request.seq));
+                let row = NodeRow {
+                    id: node_id,
+                    at: d::time(at),
+                    seq: $crate::shared::big(hb.request.seq),
+                    cpu: usage.cpu_percent,
+                    mem: usage.memory_percent,
+                    disk: usage.disk_percent,
+                    sampled: d::time(usage.at),
+                    system: &hb.request.system,
+                    processes: &hb.request.processes,
+                    status: status.as_str(),
+                    health: health.as_str(),
+                };
+                // A node's later heartbeat in the same batch carries everything
+                // its earlier one did: one row write each.
+                match row_of.entry(node_id) {
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        let earlier = &mut rows[*e.get()];
+                        *earlier = (row, earlier.1 || changes);
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(rows.len());
+                        rows.push((row, changes));
+                    }
+                }
+                acked.push((i, hb.request.seq));
+            }
+
+            update_node_rows(&mut tx, &rows).await?;
+            insert_samples(&mut tx, &samples).await?;
+            if !judged.is_empty() {
+                let ids: std::collections::BTreeSet<&str> = judged.iter().map(|j| j.hb.node_id.as_str()).collect();
+                let full = nodes_by_ids(&mut tx, &ids).await?;
+                for j in &judged {
+                    let Some(node) = full.get(j.hb.node_id.as_str()) else { continue };
+                    let mut node = node.clone();
+                    node.status = j.status.1;
+                    node.health_status = j.health.1;
+                    node.last_heartbeat_at = Some(j.hb.received_at);
+                    node.usage = Some(j.usage);
+                    let actor = muster_domain::Actor::Node(node.id.clone()).to_string();
+                    if j.status.0 != j.status.1 {
+                        let why = (j.status.1 == NodeStatus::Offline).then_some("the agent reported it is stopping");
+                        insert_event(&mut *tx, &node_status_event(&node, j.status.0, j.status.1, &actor, why)).await?;
+                    }
+                    if j.health.0 != j.health.1 {
+                        insert_event(&mut *tx, &node_health_event(&node, j.health.0, j.health.1, &actor, j.hb.received_at)).await?;
+                    }
+                }
+            }
+            for (node_id, at) in late {
+                fold_late_sample(&mut tx, &node_id, at).await?;
+            }
+            if !touched.is_empty() {
+                let ids: Vec<String> = touched.into_iter().collect();
+                for (id, (cluster, maintenance, ever_online)) in lock_clusters(&mut tx, &ids).await? {
+                    let after = reconcile_cluster(&mut tx, &cluster, maintenance, ever_online, "system").await?;
+                    if let Some(state) = clusters.get_mut(id.as_str()) {
+                        state.1 = $crate::shared::big(after.term);
+                        state.2 = after.primary_node_id.map(|n| n.to_string());
+                        state.3 = after.coordinator_node_id.map(|n| n.to_string());
+                    }
+                }
+            }
+            tx.commit().await?;
+            for (i, ack_seq) in acked {
+                let hb = &batch[i];
+                let Some(cluster) = clusters.get(hb.cluster_id.as_str()) else {
+                    results[i] = Some(Err($crate::StoreError::NotFound("node")));
+                    continue;
+                };
+                let node_id = Some(hb.node_id.as_str());
+                results[i] = Some(Ok($crate::HeartbeatAck {
+                    ack_seq,
+                    role: muster_domain::protocol::NodeRole {
+                        is_primary: cluster.2.as_deref() == node_id,
+                        is_coordinator: cluster.3.as_deref() == node_id,
+                    },
+                    term: int("term", cluster.1)?,
+                    interval_s: int("config", cluster.4)?,
+                }));
+            }
+            Ok(deferred)
+        }
+
+        /// What heartbeats need of their clusters, by id, in one statement;
+        /// `lock` locks them (in id order) until the transaction ends.
+        async fn cluster_states(
+            conn: &mut d::Conn,
+            ids: &std::collections::BTreeSet<&str>,
+            lock: bool,
+        ) -> Result<std::collections::HashMap<String, $crate::shared::batch::ClusterState>, $crate::StoreError> {
+            let sql = format!(
+                "SELECT {} FROM (SELECT id, term, primary_node_id, coordinator_node_id, {} AS interval_s
+                    FROM clusters WHERE id IN {} ORDER BY id{}) c",
+                d::json_agg("id, term, primary_node_id, coordinator_node_id, interval_s"),
+                d::HEALTH_INTERVAL_S,
+                d::json_list("$1"),
+                if lock { d::FOR_UPDATE } else { "" },
+            );
+            let text: String = sqlx::query_scalar(&sql).bind($crate::shared::batch::json_param(ids)).fetch_one(&mut *conn).await?;
+            let states: Vec<$crate::shared::batch::ClusterState> = $crate::shared::batch::parse_states("clusters", &text)?;
+            Ok(states.into_iter().map(|c| (c.0.clone(), c)).collect())
+        }
+
+        /// What heartbeats need of their nodes, by id, in one statement. A
+        /// pass that is not `exclusive` locks the rows it can at once and
+        /// leaves out those another transaction holds.
+        async fn node_states(
+            conn: &mut d::Conn,
+            ids: &std::collections::BTreeSet<&str>,
+            exclusive: bool,
+        ) -> Result<std::collections::HashMap<String, $crate::shared::batch::NodeState>, $crate::StoreError> {
+            let sql = format!(
+                "SELECT {} FROM (SELECT id, cluster_id, status, health_status, last_seq
+                    FROM cluster_nodes WHERE id IN {} ORDER BY id{}) n",
+                d::json_agg("id, cluster_id, status, health_status, last_seq"),
+                d::json_list("$1"),
+                if exclusive { "" } else { d::LOCK_NOW_OR_SKIP },
+            );
+            let text: String = sqlx::query_scalar(&sql).bind($crate::shared::batch::json_param(ids)).fetch_one(&mut *conn).await?;
+            let states: Vec<$crate::shared::batch::NodeState> = $crate::shared::batch::parse_states("cluster_nodes", &text)?;
+            Ok(states.into_iter().map(|n| (n.0.clone(), n)).collect())
+        }
+
+        /// Whole node rows, by id, in one statement.
+        async fn nodes_by_ids(
+            conn: &mut d::Conn,
+            ids: &std::collections::BTreeSet<&str>,
+        ) -> Result<std::collections::HashMap<String, muster_domain::Node>, $crate::StoreError> {
+            let sql = format!("SELECT * FROM cluster_nodes WHERE id IN {}", d::json_list("$1"));
             let mut nodes = std::collections::HashMap::with_capacity(ids.len());
-            for chunk in $crate::shared::pieces(&ids) {
-                let sql = format!(
-                    "SELECT * FROM cluster_nodes WHERE id IN {}",
-                    $crate::shared::in_list(d::NUMBERED_PARAMS, chunk.len())
-                );
-                let mut q = sqlx::query(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                for row in q.fetch_all(&mut *conn).await? {
-                    let node = node_from_row(&row)?;
-                    let last_seq = row
-                        .try_get::<Option<i64>, _>("last_seq")?
-                        .map_or(0, |s| u64::try_from(s).unwrap_or(0));
-                    nodes.insert(node.id.to_string(), (node, last_seq));
-                }
+            for row in sqlx::query(&sql).bind($crate::shared::batch::json_param(ids)).fetch_all(&mut *conn).await? {
+                let node = node_from_row(&row)?;
+                nodes.insert(node.id.to_string(), node);
             }
             Ok(nodes)
         }
 
-        /// Writes one heartbeat's events and says how its node row is to be
-        /// written; its metrics are gathered into `metrics` (and `late` when
-        /// they may belong to written rollups) for one insert per batch.
-        /// `Ok(Some(update))` when applied, `Ok(None)` when the node is gone or retired,
-        /// `Err(last_seq)` when the sequence number was already committed
-        /// (nothing written).
+        /// Locks the clusters (in id order) and reads them with their
+        /// maintenance and ever-online flags.
         #[allow(clippy::type_complexity)]
-        async fn apply_heartbeat<'a>(
+        async fn lock_clusters(
             conn: &mut d::Conn,
-            cluster: &muster_domain::Cluster,
-            hb: &'a $crate::HeartbeatWrite,
-            known: &mut (muster_domain::Node, u64),
-            metrics: &mut Vec<(muster_domain::ClusterId, muster_domain::NodeId, &'static str, f64, chrono::DateTime<chrono::Utc>)>,
-            late: &mut Vec<(muster_domain::NodeId, chrono::DateTime<chrono::Utc>)>,
-        ) -> Result<Result<Option<NodeUpdate<'a>>, u64>, $crate::StoreError> {
-            use muster_domain::cluster_state::{node_health_event, node_status_event};
-            let (before, last_seq) = (&known.0, known.1);
-            if before.cluster_id != cluster.id || before.status == muster_domain::NodeStatus::Decommissioned {
-                return Ok(Ok(None));
-            }
-            if last_seq > 0 && hb.request.seq <= last_seq {
-                // Already committed (a retry after a lost answer): nothing
-                // is written twice.
-                return Ok(Err(last_seq));
-            }
-            let at = hb.received_at;
-            // A replayed sample keeps its own time (never later than now);
-            // one older than raw samples are kept is acknowledged unrecorded.
-            let sampled = hb.request.sampled_at.map_or(at, |t| t.min(at));
-            let keep_from = at - chrono::Duration::hours(muster_domain::metrics::RAW_RETENTION_HOURS - 1);
-            if sampled >= keep_from {
-                let m = &hb.request.metrics;
-                #[allow(clippy::cast_precision_loss)] // process counts are far below 2^52
-                let processes = m.process_count as f64;
-                for (name, value) in [
-                    ("cpu_usage_percent", m.cpu_usage_percent),
-                    ("memory_usage_percent", m.memory_usage_percent),
-                    ("disk_usage_percent", m.disk_usage_percent),
-                    ("load_average", m.load_average),
-                    ("network_rx_mbps", m.network_rx_mbps),
-                    ("network_tx_mbps", m.network_tx_mbps),
-                    ("process_count", processes),
-                ] {
-                    metrics.push((cluster.id.clone(), hb.node_id.clone(), name, value, sampled));
-                }
-                // Only a sample from before the current minute can belong to
-                // a bucket the rollup job has written.
-                if sampled < muster_domain::metrics::bucket_start(at, muster_domain::metrics::MetricStep::Minute) {
-                    late.push((hb.node_id.clone(), sampled));
-                }
-            }
-            let status = muster_domain::liveness::status_after_heartbeat(before.status, hb.request.status);
-            let usage = hb.request.metrics.usage(sampled);
-            let health = muster_domain::health::node_health(
-                Some(&usage),
-                at,
-                cluster.config.health_check_interval_s,
+            ids: &[String],
+        ) -> Result<Vec<(String, (muster_domain::Cluster, bool, bool))>, $crate::StoreError> {
+            use sqlx::Row as _;
+            let sql = format!(
+                "SELECT * FROM clusters WHERE id IN {} ORDER BY id{}",
+                d::json_list("$1"),
+                d::FOR_UPDATE
             );
-            let judged = before.status != status || before.health_status != health;
-            let update = NodeUpdate { hb, status, health, usage, judged };
-            let mut node = before.clone();
-            node.status = status;
-            node.health_status = health;
-            node.last_heartbeat_at = Some(at);
-            node.usage = Some(usage);
-            node.system = Some(hb.request.system.clone());
-            node.updated_at = at;
-            let actor = muster_domain::Actor::Node(node.id.clone()).to_string();
-            if before.status != node.status {
-                let why = (node.status == muster_domain::NodeStatus::Offline)
-                    .then_some("the agent reported it is stopping");
-                insert_event(&mut *conn, &node_status_event(&node, before.status, node.status, &actor, why)).await?;
+            let mut out = Vec::with_capacity(ids.len());
+            for row in sqlx::query(&sql).bind($crate::shared::batch::json_param(ids)).fetch_all(&mut *conn).await? {
+                let cluster = cluster_from_row(&row)?;
+                out.push((
+                    cluster.id.to_string(),
+                    (cluster, row.try_get("maintenance")?, row.try_get("ever_online")?),
+                ));
             }
-            if before.health_status != node.health_status {
-                insert_event(&mut *conn, &node_health_event(&node, before.health_status, node.health_status, &actor, at)).await?;
-            }
-            *known = (node, hb.request.seq);
-            Ok(Ok(Some(update)))
+            Ok(out)
         }
 
-        /// Writes the batch's node rows, up to 128 per statement. Rows whose
-        /// status and health stay as they were leave those columns alone, so
-        /// their indexes are not rewritten on every heartbeat.
-        async fn update_node_rows(conn: &mut d::Conn, updates: &[NodeUpdate<'_>]) -> Result<(), $crate::StoreError> {
+        /// Writes the batch's node rows, up to 128 per statement (bound
+        /// values: rows of kilobytes cost SQLite far more to read from JSON).
+        /// Rows whose status and health stay as they were leave those columns
+        /// alone, so their indexes are not rewritten on every heartbeat.
+        async fn update_node_rows(
+            conn: &mut d::Conn,
+            rows: &[($crate::shared::batch::NodeRow<'_, d::Time>, bool)],
+        ) -> Result<(), $crate::StoreError> {
             // VALUES columns are named column1… on both databases.
             const SAMPLE: &str = "updated_at = v.column2, last_heartbeat_at = v.column2, last_seq = v.column3,
                 last_cpu_percent = v.column4, last_memory_percent = v.column5, last_disk_percent = v.column6,
@@ -428,28 +494,46 @@ macro_rules! ingest_fns {
             const JUDGED: &str = ", status = v.column10, health_status = v.column11,
                 status_changed_at = CASE WHEN cluster_nodes.status = v.column10
                     THEN cluster_nodes.status_changed_at ELSE v.column2 END";
-            let (judged, steady): (Vec<&NodeUpdate<'_>>, Vec<&NodeUpdate<'_>>) = updates.iter().partition(|u| u.judged);
+            let (judged, steady): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, judged)| *judged);
             for (rows, with_status) in [(steady, false), (judged, true)] {
                 let (width, set) = if with_status { (11, JUDGED) } else { (9, "") };
-                for piece in $crate::shared::pieces(&rows) {
+                for (piece, size) in $crate::shared::pieces(&rows) {
                     let sql = format!(
                         "UPDATE cluster_nodes SET {SAMPLE}{set} FROM (VALUES {}) AS v WHERE cluster_nodes.id = v.column1",
-                        $crate::shared::value_tuples(d::NUMBERED_PARAMS, piece.len(), width)
+                        $crate::shared::value_tuples(d::NUMBERED_PARAMS, size, width)
                     );
                     let mut q = sqlx::query(&sql);
-                    for u in piece {
+                    for (row, _) in piece {
                         q = q
-                            .bind(u.hb.node_id.as_str())
-                            .bind(d::time(u.hb.received_at))
-                            .bind($crate::shared::big(u.hb.request.seq))
-                            .bind(u.usage.cpu_percent)
-                            .bind(u.usage.memory_percent)
-                            .bind(u.usage.disk_percent)
-                            .bind(d::time(u.usage.at))
-                            .bind(d::json(&u.hb.request.system))
-                            .bind(d::json(&u.hb.request.processes));
+                            .bind(Some(row.id))
+                            .bind(row.at)
+                            .bind(row.seq)
+                            .bind(row.cpu)
+                            .bind(row.mem)
+                            .bind(row.disk)
+                            .bind(row.sampled)
+                            .bind(d::json(row.system))
+                            .bind(d::json(row.processes));
                         if with_status {
-                            q = q.bind(u.status.as_str()).bind(u.health.as_str());
+                            q = q.bind(row.status).bind(row.health);
+                        }
+                    }
+                    if let Some((pad, _)) = piece.first() {
+                        // Rows with no id update nothing.
+                        for _ in piece.len()..size {
+                            q = q
+                                .bind(None::<&str>)
+                                .bind(pad.at)
+                                .bind(pad.seq)
+                                .bind(pad.cpu)
+                                .bind(pad.mem)
+                                .bind(pad.disk)
+                                .bind(pad.sampled)
+                                .bind(None::<d::JsonValue>)
+                                .bind(None::<d::JsonValue>);
+                            if with_status {
+                                q = q.bind(pad.status).bind(pad.health);
+                            }
                         }
                     }
                     q.execute(&mut *conn).await?;
@@ -458,27 +542,21 @@ macro_rules! ingest_fns {
             Ok(())
         }
 
-        /// Inserts a batch's metric samples, up to 128 rows per statement.
-        async fn insert_metric_rows(
+        /// Inserts a batch's metric samples in one statement.
+        async fn insert_samples(
             conn: &mut d::Conn,
-            rows: &[(muster_domain::ClusterId, muster_domain::NodeId, &'static str, f64, chrono::DateTime<chrono::Utc>)],
+            rows: &[$crate::shared::batch::SampleRow<'_, d::Time>],
         ) -> Result<(), $crate::StoreError> {
-            for chunk in $crate::shared::pieces(rows) {
-                let sql = format!(
-                    "INSERT INTO cluster_metrics (cluster_id, node_id, name, value, recorded_at) VALUES {}",
-                    $crate::shared::value_tuples(d::NUMBERED_PARAMS, chunk.len(), 5)
-                );
-                let mut q = sqlx::query(&sql);
-                for (cluster, node, name, value, at) in chunk {
-                    q = q
-                        .bind(cluster.as_str())
-                        .bind(node.as_str())
-                        .bind(*name)
-                        .bind(*value)
-                        .bind(d::time(*at));
-                }
-                q.execute(&mut *conn).await?;
+            if rows.is_empty() {
+                return Ok(());
             }
+            let sql = format!(
+                "INSERT INTO cluster_metrics (cluster_id, node_id, name, value, recorded_at)
+                 SELECT v.cluster, v.node, e.key, CAST(e.value AS DOUBLE PRECISION), v.at FROM {}, {}",
+                d::json_rows("$1", "v", &$crate::shared::batch::SAMPLE_ROW),
+                d::json_entries("v.metrics", "e"),
+            );
+            sqlx::query(&sql).bind($crate::shared::batch::json_param(rows)).execute(&mut *conn).await?;
             Ok(())
         }
 

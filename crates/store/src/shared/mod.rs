@@ -4,6 +4,7 @@
 //! begins) comes from a `dialect` module that each backend brings into scope as
 //! `d` before invoking these macros.
 
+pub(crate) mod batch;
 #[macro_use]
 mod rows;
 #[macro_use]
@@ -53,19 +54,24 @@ pub(crate) fn big(v: impl TryInto<i64>) -> i64 {
     v.try_into().unwrap_or(i64::MAX)
 }
 
-/// Row counts a generated multi-row statement is built for. A batch is cut
-/// into pieces of these sizes only, so the few statements are prepared once
-/// and then reused from the connection's statement cache.
-pub(crate) const PIECES: [usize; 4] = [128, 16, 4, 1];
+/// Row counts a generated multi-row statement is built for, so the few
+/// statements are prepared once and then reused from the connection's
+/// statement cache.
+pub(crate) const PIECES: [usize; 4] = [1, 8, 32, 128];
 
-/// Cuts `items` into pieces of the sizes in [`PIECES`], largest first.
-pub(crate) fn pieces<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = items;
-    std::iter::from_fn(move || {
-        let size = PIECES.iter().copied().find(|&n| n <= rest.len())?;
-        let (piece, tail) = rest.split_at(size);
-        rest = tail;
-        Some(piece)
+/// Cuts `items` into pieces of at most the largest size in [`PIECES`], each
+/// with the size of the statement that takes it: the smallest in [`PIECES`]
+/// that holds it. A batch is a statement per 128 rows; the rows a statement
+/// has beyond its piece are bound as padding that matches nothing.
+pub(crate) fn pieces<T>(items: &[T]) -> impl Iterator<Item = (&[T], usize)> {
+    let largest = PIECES[PIECES.len() - 1];
+    items.chunks(largest).map(move |piece| {
+        let size = PIECES
+            .iter()
+            .copied()
+            .find(|&n| n >= piece.len())
+            .unwrap_or(largest);
+        (piece, size)
     })
 }
 
@@ -92,11 +98,6 @@ pub(crate) fn value_tuples(numbered: bool, count: usize, width: usize) -> String
         sql.push(')');
     }
     sql
-}
-
-/// Placeholders for an `IN (…)` list of `count` values, bound in order.
-pub(crate) fn in_list(numbered: bool, count: usize) -> String {
-    value_tuples(numbered, 1, count)
 }
 
 /// The first line of an error, for one-line messages.
@@ -157,23 +158,26 @@ macro_rules! impl_store {
 
 #[cfg(test)]
 mod tests {
-    use super::{in_list, pieces, value_tuples};
+    use super::{pieces, value_tuples};
 
     #[test]
-    fn batches_are_cut_into_the_few_cached_sizes() {
+    fn batches_are_cut_into_pieces_of_the_few_cached_sizes() {
         let items: Vec<u32> = (0..295).collect();
-        let sizes: Vec<usize> = pieces(&items).map(<[u32]>::len).collect();
-        assert_eq!(sizes, [128, 128, 16, 16, 4, 1, 1, 1]);
-        let back: Vec<u32> = pieces(&items).flatten().copied().collect();
+        let sizes: Vec<(usize, usize)> = pieces(&items).map(|(p, size)| (p.len(), size)).collect();
+        assert_eq!(sizes, [(128, 128), (128, 128), (39, 128)]);
+        let back: Vec<u32> = pieces(&items).flat_map(|(p, _)| p).copied().collect();
         assert_eq!(back, items);
         assert_eq!(pieces::<u32>(&[]).count(), 0);
+        let small: Vec<usize> = [1, 2, 8, 9, 33]
+            .iter()
+            .map(|&n| pieces(&items[..n]).next().map_or(0, |(_, s)| s))
+            .collect();
+        assert_eq!(small, [1, 8, 8, 32, 128]);
     }
 
     #[test]
     fn placeholders_are_numbered_or_plain() {
         assert_eq!(value_tuples(true, 2, 2), "($1, $2), ($3, $4)");
         assert_eq!(value_tuples(false, 2, 3), "(?, ?, ?), (?, ?, ?)");
-        assert_eq!(in_list(true, 3), "($1, $2, $3)");
-        assert_eq!(in_list(false, 1), "(?)");
     }
 }

@@ -1,0 +1,79 @@
+//! What a heartbeat batch writes and reads in few statements: its metric
+//! samples go to the database as one JSON parameter, and what it needs of its
+//! nodes and clusters comes back as one JSON value rather than a row per node.
+
+use muster_domain::protocol::{ProcessSample, SystemInfo};
+use serde::{Deserialize, Serialize};
+
+/// How a column of rows read from a JSON parameter is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Col {
+    Text,
+    Time,
+    /// A JSON document, stored as the database's JSON column type.
+    Json,
+}
+
+/// A node row as one heartbeat leaves it. `T` is the backend's time type.
+pub(crate) struct NodeRow<'a, T> {
+    pub id: &'a str,
+    pub at: T,
+    pub seq: i64,
+    pub cpu: f64,
+    pub mem: f64,
+    pub disk: f64,
+    pub sampled: T,
+    pub system: &'a SystemInfo,
+    pub processes: &'a [ProcessSample],
+    pub status: &'static str,
+    pub health: &'static str,
+}
+
+/// The columns of [`SampleRow`].
+pub(crate) const SAMPLE_ROW: [(&str, Col); 4] = [
+    ("cluster", Col::Text),
+    ("node", Col::Text),
+    ("at", Col::Time),
+    ("metrics", Col::Json),
+];
+
+/// One heartbeat's metric samples: a row per entry of `metrics`.
+#[derive(Serialize)]
+pub(crate) struct SampleRow<'a, T> {
+    pub cluster: &'a str,
+    pub node: &'a str,
+    pub at: T,
+    #[serde(serialize_with = "as_object")]
+    pub metrics: [(&'static str, f64); 7],
+}
+
+/// Name-value pairs as a JSON object.
+fn as_object<S: serde::Serializer>(
+    values: &[(&'static str, f64)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(values.iter().copied())
+}
+
+/// What a batch needs of a node before writing its heartbeats: `(id,
+/// cluster_id, status, health_status, last_seq)`.
+pub(crate) type NodeState = (String, String, String, String, Option<i64>);
+
+/// What a batch needs of a cluster to judge and answer heartbeats: `(id,
+/// term, primary_node_id, coordinator_node_id, health_check_interval_s)`.
+pub(crate) type ClusterState = (String, i64, Option<String>, Option<String>, i64);
+
+/// Reads one of the JSON arrays of arrays the slim reads return.
+pub(crate) fn parse_states<T: for<'de> Deserialize<'de>>(
+    what: &'static str,
+    text: &str,
+) -> Result<Vec<T>, crate::StoreError> {
+    serde_json::from_str(text).map_err(|e| crate::StoreError::corrupt(what, e))
+}
+
+/// A statement's JSON parameter, bound as text (SQLite's JSON functions read
+/// text; PostgreSQL casts it with `::json`).
+pub(crate) fn json_param<T: Serialize + ?Sized>(v: &T) -> String {
+    // Plain data serialises without error (a non-finite number becomes null).
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
