@@ -284,9 +284,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<'a, Option<(NodeId, ClusterId)>>;
     /// Writes a batch of heartbeats in one transaction: metrics, liveness,
     /// health, host facts, processes and events per node, then each touched
-    /// cluster's score, status and leadership once. A heartbeat whose sequence
-    /// number was already committed writes nothing. One answer per heartbeat,
-    /// in order; an error for the whole batch means nothing was written.
+    /// cluster's score, status and leadership once. On PostgreSQL, where
+    /// writers run side by side, heartbeats that change a node's status or
+    /// health (and those for nodes another transaction holds) follow in a
+    /// second transaction that locks their clusters. A heartbeat whose
+    /// sequence number was already committed writes nothing. One answer per
+    /// heartbeat, in order; after an error for the whole batch some of it may
+    /// have been written, and writing it again is safe.
     fn ingest_heartbeats<'a>(
         &'a self,
         batch: &'a [HeartbeatWrite],
