@@ -2113,7 +2113,10 @@ async fn heartbeats_wait_for_no_cluster_lock_on_postgres() {
         nodes.push(n);
     }
     let t0 = muster_store::now();
-    let first: Vec<_> = nodes.iter().map(|n| beat(n, 1, 10.0, NodeStatus::Online, t0)).collect();
+    let first: Vec<_> = nodes
+        .iter()
+        .map(|n| beat(n, 1, 10.0, NodeStatus::Online, t0))
+        .collect();
     for ack in store.ingest_heartbeats(&first).await.expect("first batch") {
         assert_eq!(ack.expect("ack").ack_seq, 1);
     }
@@ -2132,7 +2135,10 @@ async fn heartbeats_wait_for_no_cluster_lock_on_postgres() {
         .expect("lock a node");
 
     let t1 = t0 + chrono::Duration::seconds(5);
-    let second: Vec<_> = nodes.iter().map(|n| beat(n, 2, 12.0, NodeStatus::Online, t1)).collect();
+    let second: Vec<_> = nodes
+        .iter()
+        .map(|n| beat(n, 2, 12.0, NodeStatus::Online, t1))
+        .collect();
     let writer = {
         let store = store.clone();
         tokio::spawn(async move { store.ingest_heartbeats(&second).await })
@@ -2150,7 +2156,11 @@ async fn heartbeats_wait_for_no_cluster_lock_on_postgres() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let held = store.get_node(&nodes[1].id).await.expect("node");
-    assert_eq!(held.last_heartbeat_at, Some(t0), "the held node's row was written under its lock");
+    assert_eq!(
+        held.last_heartbeat_at,
+        Some(t0),
+        "the held node's row was written under its lock"
+    );
     // The holder goes on to write the node the batch wrote first: no deadlock.
     sqlx::query("UPDATE cluster_nodes SET updated_at = updated_at WHERE id = $1")
         .bind(nodes[0].id.as_str())

@@ -408,16 +408,10 @@ macro_rules! ingest_fns {
             ids: &std::collections::BTreeSet<&str>,
             lock: bool,
         ) -> Result<std::collections::HashMap<String, $crate::shared::batch::ClusterState>, $crate::StoreError> {
-            let sql = format!(
-                "SELECT {} FROM (SELECT id, term, primary_node_id, coordinator_node_id, {} AS interval_s
-                    FROM clusters WHERE id IN {} ORDER BY id{}) c",
-                d::json_agg("id, term, primary_node_id, coordinator_node_id, interval_s"),
-                d::HEALTH_INTERVAL_S,
-                d::json_list("$1"),
-                if lock { d::FOR_UPDATE } else { "" },
-            );
-            let text: String = sqlx::query_scalar(&sql).bind($crate::shared::batch::json_param(ids)).fetch_one(&mut *conn).await?;
-            let states: Vec<$crate::shared::batch::ClusterState> = $crate::shared::batch::parse_states("clusters", &text)?;
+            let columns = format!("id, term, primary_node_id, coordinator_node_id, {} AS interval_s", d::HEALTH_INTERVAL_S);
+            let lock = if lock { d::FOR_UPDATE } else { "" };
+            let names = "id, term, primary_node_id, coordinator_node_id, interval_s";
+            let states: Vec<$crate::shared::batch::ClusterState> = slim_rows(conn, "clusters", (&columns, names), ids, lock).await?;
             Ok(states.into_iter().map(|c| (c.0.clone(), c)).collect())
         }
 
@@ -429,16 +423,33 @@ macro_rules! ingest_fns {
             ids: &std::collections::BTreeSet<&str>,
             exclusive: bool,
         ) -> Result<std::collections::HashMap<String, $crate::shared::batch::NodeState>, $crate::StoreError> {
-            let sql = format!(
-                "SELECT {} FROM (SELECT id, cluster_id, status, health_status, last_seq
-                    FROM cluster_nodes WHERE id IN {} ORDER BY id{}) n",
-                d::json_agg("id, cluster_id, status, health_status, last_seq"),
-                d::json_list("$1"),
-                if exclusive { "" } else { d::LOCK_NOW_OR_SKIP },
-            );
-            let text: String = sqlx::query_scalar(&sql).bind($crate::shared::batch::json_param(ids)).fetch_one(&mut *conn).await?;
-            let states: Vec<$crate::shared::batch::NodeState> = $crate::shared::batch::parse_states("cluster_nodes", &text)?;
+            let columns = "id, cluster_id, status, health_status, last_seq";
+            let lock = if exclusive { "" } else { d::LOCK_NOW_OR_SKIP };
+            let states: Vec<$crate::shared::batch::NodeState> = slim_rows(conn, "cluster_nodes", (columns, columns), ids, lock).await?;
             Ok(states.into_iter().map(|n| (n.0.clone(), n)).collect())
+        }
+
+        /// The rows of `table` whose id is in `ids` (in id order, with `lock`
+        /// appended to their selection): the selected `columns`, known by
+        /// `names`, of each row, read back as one JSON array of arrays rather
+        /// than a row each.
+        async fn slim_rows<T: serde::de::DeserializeOwned>(
+            conn: &mut d::Conn,
+            table: &'static str,
+            (columns, names): (&str, &str),
+            ids: &std::collections::BTreeSet<&str>,
+            lock: &str,
+        ) -> Result<Vec<T>, $crate::StoreError> {
+            let sql = format!(
+                "SELECT {} FROM (SELECT {columns} FROM {table} WHERE id IN {} ORDER BY id{lock}) t",
+                d::json_agg(names),
+                d::json_list("$1"),
+            );
+            let text: String = sqlx::query_scalar(&sql)
+                .bind($crate::shared::batch::json_param(ids))
+                .fetch_one(&mut *conn)
+                .await?;
+            $crate::shared::batch::parse_states(table, &text)
         }
 
         /// Whole node rows, by id, in one statement.
