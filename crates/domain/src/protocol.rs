@@ -130,9 +130,9 @@ impl SystemInfo {
 }
 
 impl HostMetrics {
-    /// The sample under the standard metric names.
+    /// The sample's values under the standard metric names.
     #[must_use]
-    pub fn as_map(&self) -> std::collections::BTreeMap<String, f64> {
+    pub fn named(&self) -> [(&'static str, f64); 7] {
         #[allow(clippy::cast_precision_loss)] // process counts are far below 2^52
         let processes = self.process_count as f64;
         [
@@ -144,9 +144,15 @@ impl HostMetrics {
             ("network_tx_mbps", self.network_tx_mbps),
             ("process_count", processes),
         ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+    }
+
+    /// The sample under the standard metric names.
+    #[must_use]
+    pub fn as_map(&self) -> std::collections::BTreeMap<String, f64> {
+        self.named()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
     }
 
     /// The usage the node's health is judged from.

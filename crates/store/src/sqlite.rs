@@ -189,15 +189,33 @@ const WAL_FRAMES_MAX: i64 = 16_384;
 /// checkpointer goes on copying alongside the writer.
 const RESTART_BELOW: i64 = 256;
 
-/// One checkpoint in `mode`: (frames in the WAL, frames not yet copied).
-async fn checkpoint(conn: &SqlitePool, mode: &str) -> Result<(i64, i64), sqlx::Error> {
+/// What one checkpoint did.
+struct Checkpointed {
+    /// False when it could not finish (a lock was held, or a reader).
+    finished: bool,
+    /// Frames in the WAL.
+    frames: i64,
+    /// Frames it did not copy.
+    left: i64,
+}
+
+/// One checkpoint in `mode`.
+async fn checkpoint<'c>(
+    conn: impl sqlx::SqliteExecutor<'c>,
+    mode: &str,
+) -> Result<Checkpointed, sqlx::Error> {
     use sqlx::Row as _;
     let row = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
         .fetch_one(conn)
         .await?;
     // Columns: busy, frames in the WAL, frames copied.
-    let (frames, copied): (i64, i64) = (row.try_get(1)?, row.try_get(2)?);
-    Ok((frames, frames - copied))
+    let (busy, frames, copied): (i64, i64, i64) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    Ok(Checkpointed {
+        finished: busy == 0,
+        frames,
+        left: frames - copied,
+    })
 }
 
 /// Copies committed pages from the WAL into the database every
@@ -213,7 +231,7 @@ async fn checkpoint_wal(checkpoints: SqlitePool, writer: SqlitePool, restart_due
     while !writer.is_closed() {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
         match checkpoint(&checkpoints, "PASSIVE").await {
-            Ok((frames, left)) => {
+            Ok(Checkpointed { frames, left, .. }) => {
                 if frames > WAL_FRAMES_MAX && left < RESTART_BELOW {
                     restart_due.store(true, Ordering::Relaxed);
                 }
@@ -325,19 +343,14 @@ impl SqliteStore {
             return;
         }
         let restarted = async {
-            use sqlx::Row as _;
             let mut conn = self.writer.acquire().await?;
             sqlx::query("PRAGMA busy_timeout = 0")
                 .execute(&mut *conn)
                 .await?;
-            let outcome = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                .fetch_one(&mut *conn)
-                .await
-                .and_then(|row| row.try_get::<i64, _>(0));
+            let outcome = checkpoint(&mut *conn, "RESTART").await;
             let timeout = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
             sqlx::query(&timeout).execute(&mut *conn).await?;
-            // The first column is 1 when the checkpoint could not finish.
-            Ok::<_, sqlx::Error>(matches!(outcome, Ok(0)))
+            Ok::<_, sqlx::Error>(outcome.is_ok_and(|c| c.finished))
         };
         match restarted.await {
             Ok(true) => {}

@@ -3,6 +3,7 @@
 //! nodes and clusters comes back as one JSON value rather than a row per node.
 
 use muster_domain::protocol::{ProcessSample, SystemInfo};
+use muster_domain::{HealthStatus, NodeStatus};
 use serde::{Deserialize, Serialize};
 
 /// How a column of rows read from a JSON parameter is typed.
@@ -55,13 +56,28 @@ fn as_object<S: serde::Serializer>(
     s.collect_map(values.iter().copied())
 }
 
-/// What a batch needs of a node before writing its heartbeats: `(id,
-/// cluster_id, status, health_status, last_seq)`.
-pub(crate) type NodeState = (String, String, String, String, Option<i64>);
+/// What a batch needs of a node before writing its heartbeats, read from an
+/// array `[id, cluster_id, status, health_status, last_seq]`.
+#[derive(Deserialize)]
+pub(crate) struct NodeState {
+    pub id: String,
+    pub cluster_id: String,
+    pub status: NodeStatus,
+    pub health: HealthStatus,
+    pub last_seq: Option<i64>,
+}
 
-/// What a batch needs of a cluster to judge and answer heartbeats: `(id,
-/// term, primary_node_id, coordinator_node_id, health_check_interval_s)`.
-pub(crate) type ClusterState = (String, i64, Option<String>, Option<String>, i64);
+/// What a batch needs of a cluster to judge and answer heartbeats, read from
+/// an array `[id, term, primary_node_id, coordinator_node_id, interval_s]`.
+#[derive(Deserialize)]
+pub(crate) struct ClusterState {
+    pub id: String,
+    pub term: u64,
+    pub primary: Option<String>,
+    pub coordinator: Option<String>,
+    /// The cluster's health check interval in seconds.
+    pub interval_s: u32,
+}
 
 /// Reads one of the JSON arrays of arrays the slim reads return.
 pub(crate) fn parse_states<T: for<'de> Deserialize<'de>>(

@@ -192,7 +192,6 @@ macro_rules! ingest_fns {
             hb: &'a $crate::HeartbeatWrite,
             status: (muster_domain::NodeStatus, muster_domain::NodeStatus),
             health: (muster_domain::HealthStatus, muster_domain::HealthStatus),
-            usage: muster_domain::health::UsageSample,
         }
 
         /// One transaction of a heartbeat batch: writes the heartbeats at
@@ -209,7 +208,7 @@ macro_rules! ingest_fns {
             results: &mut [Option<Result<$crate::HeartbeatAck, $crate::StoreError>>],
         ) -> Result<Vec<usize>, $crate::StoreError> {
             use muster_domain::cluster_state::{node_health_event, node_status_event};
-            use muster_domain::{HealthStatus, NodeStatus};
+            use muster_domain::NodeStatus;
             use $crate::shared::batch::{NodeRow, SampleRow};
             let mut tx = begin_write(pool).await?;
             if let Some(relax) = d::RELAXED_COMMIT {
@@ -252,13 +251,12 @@ macro_rules! ingest_fns {
                     }
                     continue;
                 };
-                let before_status: NodeStatus = parse("status", &node.2)?;
-                let before_health: HealthStatus = parse("health_status", &node.3)?;
-                if node.1 != hb.cluster_id.as_str() || before_status == NodeStatus::Decommissioned {
+                let (before_status, before_health) = (node.status, node.health);
+                if node.cluster_id != hb.cluster_id.as_str() || before_status == NodeStatus::Decommissioned {
                     results[i] = Some(Err($crate::StoreError::NotFound("node")));
                     continue;
                 }
-                let last_seq = node.4.map_or(0, |s| u64::try_from(s).unwrap_or(0));
+                let last_seq = node.last_seq.map_or(0, |s| u64::try_from(s).unwrap_or(0));
                 if last_seq > 0 && hb.request.seq <= last_seq {
                     // Already committed (a retry after a lost answer): nothing
                     // is written twice.
@@ -268,10 +266,9 @@ macro_rules! ingest_fns {
                 let at = hb.received_at;
                 // A replayed sample keeps its own time (never later than now).
                 let sampled = hb.request.sampled_at.map_or(at, |t| t.min(at));
-                let interval = int("config", cluster.4)?;
                 let status = muster_domain::liveness::status_after_heartbeat(before_status, hb.request.status);
                 let usage = hb.request.metrics.usage(sampled);
-                let health = muster_domain::health::node_health(Some(&usage), at, interval);
+                let health = muster_domain::health::node_health(Some(&usage), at, cluster.interval_s);
                 let changes = before_status != status || before_health != health;
                 if changes && !exclusive {
                     deferred_nodes.insert(node_id);
@@ -281,22 +278,11 @@ macro_rules! ingest_fns {
                 // One older than raw samples are kept is acknowledged unrecorded.
                 let keep_from = at - chrono::Duration::hours(muster_domain::metrics::RAW_RETENTION_HOURS - 1);
                 if sampled >= keep_from {
-                    let m = &hb.request.metrics;
-                    #[allow(clippy::cast_precision_loss)] // process counts are far below 2^52
-                    let processes = m.process_count as f64;
                     samples.push(SampleRow {
                         cluster: hb.cluster_id.as_str(),
                         node: node_id,
                         at: d::time(sampled),
-                        metrics: [
-                            ("cpu_usage_percent", m.cpu_usage_percent),
-                            ("memory_usage_percent", m.memory_usage_percent),
-                            ("disk_usage_percent", m.disk_usage_percent),
-                            ("load_average", m.load_average),
-                            ("network_rx_mbps", m.network_rx_mbps),
-                            ("network_tx_mbps", m.network_tx_mbps),
-                            ("process_count", processes),
-                        ],
+                        metrics: hb.request.metrics.named(),
                     });
                     // Only a sample from before the current minute can belong
                     // to a bucket the rollup job has written.
@@ -310,12 +296,11 @@ macro_rules! ingest_fns {
                         hb,
                         status: (before_status, status),
                         health: (before_health, health),
-                        usage,
                     });
                 }
-                status.as_str().clone_into(&mut node.2);
-                health.as_str().clone_into(&mut node.3);
-                node.4 = Some($crate::shared::big(hb.request.seq));
+                node.status = status;
+                node.health = health;
+                node.last_seq = Some($crate::shared::big(hb.request.seq));
                 let row = NodeRow {
                     id: node_id,
                     at: d::time(at),
@@ -351,18 +336,13 @@ macro_rules! ingest_fns {
                 let full = nodes_by_ids(&mut tx, &ids).await?;
                 for j in &judged {
                     let Some(node) = full.get(j.hb.node_id.as_str()) else { continue };
-                    let mut node = node.clone();
-                    node.status = j.status.1;
-                    node.health_status = j.health.1;
-                    node.last_heartbeat_at = Some(j.hb.received_at);
-                    node.usage = Some(j.usage);
                     let actor = muster_domain::Actor::Node(node.id.clone()).to_string();
                     if j.status.0 != j.status.1 {
                         let why = (j.status.1 == NodeStatus::Offline).then_some("the agent reported it is stopping");
-                        insert_event(&mut *tx, &node_status_event(&node, j.status.0, j.status.1, &actor, why)).await?;
+                        insert_event(&mut *tx, &node_status_event(node, j.status.0, j.status.1, &actor, why)).await?;
                     }
                     if j.health.0 != j.health.1 {
-                        insert_event(&mut *tx, &node_health_event(&node, j.health.0, j.health.1, &actor, j.hb.received_at)).await?;
+                        insert_event(&mut *tx, &node_health_event(node, j.health.0, j.health.1, &actor, j.hb.received_at)).await?;
                     }
                 }
             }
@@ -374,9 +354,9 @@ macro_rules! ingest_fns {
                 for (id, (cluster, maintenance, ever_online)) in lock_clusters(&mut tx, &ids).await? {
                     let after = reconcile_cluster(&mut tx, &cluster, maintenance, ever_online, "system").await?;
                     if let Some(state) = clusters.get_mut(id.as_str()) {
-                        state.1 = $crate::shared::big(after.term);
-                        state.2 = after.primary_node_id.map(|n| n.to_string());
-                        state.3 = after.coordinator_node_id.map(|n| n.to_string());
+                        state.term = after.term;
+                        state.primary = after.primary_node_id.map(|n| n.to_string());
+                        state.coordinator = after.coordinator_node_id.map(|n| n.to_string());
                     }
                 }
             }
@@ -391,11 +371,11 @@ macro_rules! ingest_fns {
                 results[i] = Some(Ok($crate::HeartbeatAck {
                     ack_seq,
                     role: muster_domain::protocol::NodeRole {
-                        is_primary: cluster.2.as_deref() == node_id,
-                        is_coordinator: cluster.3.as_deref() == node_id,
+                        is_primary: cluster.primary.as_deref() == node_id,
+                        is_coordinator: cluster.coordinator.as_deref() == node_id,
                     },
-                    term: int("term", cluster.1)?,
-                    interval_s: int("config", cluster.4)?,
+                    term: cluster.term,
+                    interval_s: cluster.interval_s,
                 }));
             }
             Ok(deferred)
@@ -412,7 +392,7 @@ macro_rules! ingest_fns {
             let lock = if lock { d::FOR_UPDATE } else { "" };
             let names = "id, term, primary_node_id, coordinator_node_id, interval_s";
             let states: Vec<$crate::shared::batch::ClusterState> = slim_rows(conn, "clusters", (&columns, names), ids, lock).await?;
-            Ok(states.into_iter().map(|c| (c.0.clone(), c)).collect())
+            Ok(states.into_iter().map(|c| (c.id.clone(), c)).collect())
         }
 
         /// What heartbeats need of their nodes, by id, in one statement. A
@@ -426,7 +406,7 @@ macro_rules! ingest_fns {
             let columns = "id, cluster_id, status, health_status, last_seq";
             let lock = if exclusive { "" } else { d::LOCK_NOW_OR_SKIP };
             let states: Vec<$crate::shared::batch::NodeState> = slim_rows(conn, "cluster_nodes", (columns, columns), ids, lock).await?;
-            Ok(states.into_iter().map(|n| (n.0.clone(), n)).collect())
+            Ok(states.into_iter().map(|n| (n.id.clone(), n)).collect())
         }
 
         /// The rows of `table` whose id is in `ids` (in id order, with `lock`
