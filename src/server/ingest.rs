@@ -47,7 +47,7 @@ impl Ingest {
     /// Starts the writers: one on SQLite (a single writer anyway), four on
     /// PostgreSQL. They stop when every handle is dropped.
     ///
-    /// SQLite's writer runs on a thread of its own: a batch is a dozen
+    /// SQLite's writer runs on a thread of its own: a batch is about six
     /// statements, each a hand-off to the connection's thread and back, and
     /// on the request runtime every hand-back would wait behind the HTTP
     /// tasks queued there. (A PostgreSQL connection's socket belongs to the

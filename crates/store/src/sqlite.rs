@@ -183,7 +183,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// normally does so by itself: the first write after a checkpoint that copied
 /// every frame starts at the WAL's beginning. Under steady writes the writer
 /// is nearly always inside a transaction when a checkpoint ends, so it may
-/// not; 16 Ki pages are 64 MiB, the size the WAL file is cut back to.
+/// not. 16 Ki pages are 64 MiB, below the 128 MiB `journal_size_limit`, so a
+/// restart leaves the file's size alone.
 const WAL_FRAMES_MAX: i64 = 16_384;
 /// Frames left to copy below which a restart is asked for; until then the
 /// checkpointer goes on copying alongside the writer.
