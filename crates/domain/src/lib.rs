@@ -13,6 +13,7 @@ pub mod coordination;
 pub mod errors;
 pub mod health;
 pub mod ids;
+pub mod live;
 pub mod liveness;
 pub mod metrics;
 pub mod model;

@@ -1,6 +1,7 @@
 //! Muster's persistence: one [`Store`] trait with a SQLite and a PostgreSQL
 //! implementation, chosen once at start-up from the database URL.
 
+pub mod changes;
 mod error;
 mod events;
 #[macro_use]
@@ -25,6 +26,7 @@ use muster_domain::{
     NewNode, Node, NodeId, NodeStatusUpdate, Tenant,
 };
 
+pub use changes::{Change, ChangeSet};
 pub use error::StoreError;
 pub use muster_domain::query::{ClusterQuery, ClusterSort, EventQuery, MAX_PAGE, Page, page_size};
 pub use pg::{DEFAULT_REQUEST_ROLE, PgStore};
@@ -52,6 +54,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes the pool, waiting for connections in use to be returned.
     fn close(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+
+    /// Committed changes from now on, one set per transaction in commit
+    /// order — on PostgreSQL every replica's, on SQLite this process's. A
+    /// subscriber that falls behind gets `Lagged` and should read the state
+    /// again; so should one that receives [`Change::Lost`].
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<ChangeSet>;
+
+    /// The clusters hosting any of `tenants`.
+    fn clusters_hosting<'a>(&'a self, tenants: &'a [String]) -> StoreFuture<'a, Vec<ClusterId>>;
 
     fn list_templates(&self) -> StoreFuture<'_, Vec<ConfigTemplate>>;
     fn get_template<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ConfigTemplate>;

@@ -143,6 +143,41 @@ pub(crate) mod dialect {
         format!("COALESCE(json_agg(json_build_array({exprs}))::text, '[]')")
     }
 
+    /// Sends the changes with `NOTIFY` inside the transaction, then
+    /// commits: every replica's listener (this one's too) receives them once
+    /// the commit is done, in commit order, and never for a transaction that
+    /// failed.
+    pub async fn commit_and_publish(
+        mut tx: sqlx::Transaction<'static, Db>,
+        _feed: &crate::changes::Feed,
+        changes: Vec<crate::changes::Change>,
+    ) -> Result<(), StoreError> {
+        notify(&mut tx, &changes).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Publishes changes made outside a transaction.
+    pub async fn publish_now(
+        pool: &Pool,
+        _feed: &crate::changes::Feed,
+        changes: Vec<crate::changes::Change>,
+    ) -> Result<(), StoreError> {
+        notify(&mut *pool.acquire().await?, &changes).await
+    }
+
+    async fn notify(conn: &mut Conn, changes: &[crate::changes::Change]) -> Result<(), StoreError> {
+        let payloads = crate::changes::payloads(changes);
+        if !payloads.is_empty() {
+            sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+                .bind(crate::changes::CHANNEL)
+                .bind(&payloads)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// How JSON documents are bound.
     pub type JsonValue = Json<serde_json::Value>;
 
@@ -173,6 +208,11 @@ pub struct PgStore {
     pool: PgPool,
     /// Write transactions share the one pool on PostgreSQL.
     writer: PgPool,
+    /// Committed changes of every replica, as this one's listener receives them.
+    feed: crate::changes::Feed,
+    /// The listener's task, stopped when the store closes (it holds a
+    /// connection the pool would otherwise wait for).
+    listener: tokio::task::AbortHandle,
 }
 
 /// The role requests run as when none is configured; the migrations create it.
@@ -189,6 +229,10 @@ const SCOPED_TABLES: [&str; 6] = [
 ];
 
 impl PgStore {
+    fn stop_feed(&self) {
+        self.listener.abort();
+    }
+
     /// Nothing to do between heartbeat batches on PostgreSQL.
     #[allow(clippy::unused_async)]
     async fn after_batch(&self) {}
@@ -273,11 +317,66 @@ impl PgStore {
             )));
         }
         seed_templates!(pool).await?;
+        let feed = crate::changes::Feed::new();
+        let listener = listen_for_changes(pool.clone(), feed.clone()).await?;
         Ok(Self {
             writer: pool.clone(),
             pool,
+            feed,
+            listener,
         })
     }
+}
+
+/// How long the listener waits before connecting again after losing its
+/// connection.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
+/// Starts the task that receives every replica's change notifications and
+/// hands them to `feed`'s subscribers. It is listening when this returns, so
+/// no change committed afterwards is missed. After losing its connection it
+/// connects again and publishes [`Change::Lost`](crate::Change::Lost): what
+/// was committed in between was not received.
+async fn listen_for_changes(
+    pool: PgPool,
+    feed: crate::changes::Feed,
+) -> Result<tokio::task::AbortHandle, StoreError> {
+    use sqlx::postgres::PgListener;
+    async fn listening(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(crate::changes::CHANNEL).await?;
+        Ok(listener)
+    }
+    let first = listening(&pool).await.map_err(|e| {
+        StoreError::Unavailable(format!("cannot listen for changes: {}", one_line(&e)))
+    })?;
+    let task = tokio::spawn(async move {
+        let mut listener = Some(first);
+        loop {
+            let Some(mut current) = listener.take() else {
+                tokio::time::sleep(LISTEN_RETRY).await;
+                match listening(&pool).await {
+                    Ok(l) => {
+                        feed.publish(std::sync::Arc::from([crate::Change::Lost]));
+                        listener = Some(l);
+                    }
+                    Err(e) => tracing::warn!(error = %one_line(&e), "cannot listen for changes"),
+                }
+                continue;
+            };
+            match current.try_recv().await {
+                Ok(Some(n)) => {
+                    feed.publish(crate::changes::from_payload(n.payload()));
+                    listener = Some(current);
+                }
+                Ok(None) => tracing::warn!("lost the change listener's connection; reconnecting"),
+                Err(e) => {
+                    tracing::warn!(error = %one_line(&e), "change listener failed; reconnecting")
+                }
+            }
+        }
+    });
+    Ok(task.abort_handle())
 }
 
 /// Why the pool's role would not be held back by row-level security, if it

@@ -138,6 +138,31 @@ pub(crate) mod dialect {
         format!("json_group_array(json_array({exprs}))")
     }
 
+    /// Commits, then hands the changes to this process's subscribers (the
+    /// only ones there are: one server owns a SQLite database).
+    pub async fn commit_and_publish(
+        tx: sqlx::Transaction<'static, Db>,
+        feed: &crate::changes::Feed,
+        changes: Vec<crate::changes::Change>,
+    ) -> Result<(), StoreError> {
+        let _in_order = feed.in_order().await;
+        tx.commit().await?;
+        feed.publish(changes.into());
+        Ok(())
+    }
+
+    /// Publishes changes made outside a transaction.
+    #[allow(clippy::unused_async)]
+    pub async fn publish_now(
+        _pool: &Pool,
+        feed: &crate::changes::Feed,
+        changes: Vec<crate::changes::Change>,
+    ) -> Result<(), StoreError> {
+        let _in_order = feed.in_order().await;
+        feed.publish(changes.into());
+        Ok(())
+    }
+
     /// How JSON documents are bound.
     pub type JsonValue = String;
 
@@ -173,6 +198,8 @@ pub struct SqliteStore {
     /// Set by the checkpointer when the WAL should start over; the writer
     /// does that between two heartbeat batches (see [`checkpoint_wal`]).
     restart_due: Arc<AtomicBool>,
+    /// Committed changes, to this process's subscribers.
+    feed: crate::changes::Feed,
 }
 
 /// How long a statement waits for another connection's lock.
@@ -331,8 +358,13 @@ impl SqliteStore {
             pool,
             writer,
             restart_due,
+            feed: crate::changes::Feed::new(),
         })
     }
+
+    /// Nothing runs for the feed on SQLite: commits publish directly.
+    #[allow(clippy::unused_self)]
+    fn stop_feed(&self) {}
 
     /// Starts the WAL over on the writer connection, between heartbeat
     /// batches, when the checkpointer asked for it. It does not wait: while

@@ -2178,3 +2178,204 @@ async fn heartbeats_wait_for_no_cluster_lock_on_postgres() {
     store.close().await;
     db.drop().await;
 }
+
+/// The next change set `feed` receives, within a few seconds.
+async fn next_set(
+    feed: &mut tokio::sync::broadcast::Receiver<muster_store::ChangeSet>,
+) -> muster_store::ChangeSet {
+    tokio::time::timeout(std::time::Duration::from_secs(5), feed.recv())
+        .await
+        .expect("a change set within 5 s")
+        .expect("the feed is open and this subscriber kept up")
+}
+
+/// The change feed: each committed write publishes the rows it changed as
+/// committed, its events and samples, to every subscriber (on PostgreSQL to
+/// every store on the database, `other` being a second replica's); a write
+/// that fails publishes nothing.
+async fn change_feed(store: &dyn Store, other: &dyn Store) {
+    use muster_store::Change;
+    let mut feeds = [store.changes(), other.changes()];
+    let template = store.get_template("staging").await.expect("template");
+    let cluster = store
+        .create_cluster(&cluster_from_template(&template, "watched"), "user:admin")
+        .await
+        .expect("cluster");
+    for feed in &mut feeds {
+        let set = next_set(feed).await;
+        assert!(
+            matches!(&set[..], [Change::Cluster { cluster: c }, Change::Event { event }]
+                if c == &cluster && event.event_type == "cluster_created"),
+            "{set:?}"
+        );
+    }
+
+    let added = store
+        .add_node(&cluster.id, &node("w1", 10.0), None, "user:admin")
+        .await
+        .expect("node");
+    for feed in &mut feeds {
+        let set = next_set(feed).await;
+        assert!(
+            set.contains(&Change::Node {
+                node: added.clone()
+            }),
+            "{set:?}"
+        );
+        assert!(
+            set.iter()
+                .any(|c| matches!(c, Change::Event { event } if event.event_type == "node_added"))
+        );
+    }
+
+    // A heartbeat that brings the node online: its sample, the node and
+    // cluster as committed, the status event.
+    let t0 = muster_store::now();
+    let acks = store
+        .ingest_heartbeats(&[beat(&added, 1, 15.0, NodeStatus::Online, t0)])
+        .await
+        .expect("ingest");
+    assert!(acks[0].is_ok());
+    for feed in &mut feeds {
+        let set = next_set(feed).await;
+        let node = set
+            .iter()
+            .find_map(|c| match c {
+                Change::Node { node } => Some(node),
+                _ => None,
+            })
+            .expect("the node changed");
+        assert_eq!(node.status, NodeStatus::Online);
+        assert_eq!(node.last_heartbeat_at, Some(t0));
+        assert!(
+            set.iter()
+                .any(|c| matches!(c, Change::Cluster { cluster: c } if c.id == cluster.id))
+        );
+        assert!(set.iter().any(
+            |c| matches!(c, Change::Event { event } if event.event_type == "node_status_changed")
+        ));
+        let sample = set
+            .iter()
+            .find_map(|c| match c {
+                Change::Sample { sample } => Some(sample),
+                _ => None,
+            })
+            .expect("the sample");
+        assert_eq!(sample.node_id, added.id);
+        assert_eq!(sample.cluster_id, cluster.id);
+        assert!((sample.metrics.cpu_usage_percent - 15.0).abs() < f64::EPSILON);
+    }
+
+    // A steady heartbeat changes no row worth sending: only its sample.
+    let t1 = t0 + chrono::Duration::seconds(5);
+    store
+        .ingest_heartbeats(&[beat(&added, 2, 16.0, NodeStatus::Online, t1)])
+        .await
+        .expect("ingest");
+    for feed in &mut feeds {
+        let set = next_set(feed).await;
+        assert!(
+            matches!(&set[..], [Change::Sample { sample }] if sample.recorded_at == t1),
+            "{set:?}"
+        );
+    }
+
+    // A refused write publishes nothing: the next set is the write after it.
+    let refused = store
+        .decommission_cluster(&cluster.id, false, "user:admin")
+        .await;
+    assert!(
+        refused.is_err(),
+        "a cluster with live nodes is not decommissioned without force"
+    );
+    let tenant = store
+        .create_tenant("watchers", "user:admin")
+        .await
+        .expect("tenant");
+    for feed in &mut feeds {
+        let set = next_set(feed).await;
+        assert!(
+            set.iter().any(
+                |c| matches!(c, Change::Event { event } if event.event_type == "tenant_created")
+            ),
+            "{set:?}"
+        );
+        assert!(
+            !set.contains(&Change::Access),
+            "creating a tenant changes nobody's access"
+        );
+    }
+    store
+        .place_tenant(&cluster.id, &tenant.id, "user:admin")
+        .await
+        .expect("place");
+    for feed in &mut feeds {
+        let set = next_set(feed).await;
+        assert_eq!(set.last(), Some(&Change::Access), "{set:?}");
+    }
+    assert_eq!(
+        other
+            .clusters_hosting(std::slice::from_ref(&tenant.id))
+            .await
+            .expect("hosting"),
+        [cluster.id.clone()]
+    );
+    assert!(
+        store
+            .clusters_hosting(&["nobody".into()])
+            .await
+            .expect("hosting")
+            .is_empty()
+    );
+
+    // Ending a session is an access change too (streams signed in with it stop).
+    let session = muster_store::SessionRecord {
+        id: "feed-session".into(),
+        user_id: None,
+        data: "{}".into(),
+        expires_at: t0 + chrono::Duration::minutes(30),
+    };
+    assert!(store.session_create(&session).await.expect("session"));
+    store.session_delete(&session.id).await.expect("delete");
+    for feed in &mut feeds {
+        assert_eq!(&next_set(feed).await[..], [Change::Access]);
+    }
+
+    // A removed node is announced as removed.
+    store
+        .retire_node(&added.id, true, "user:admin")
+        .await
+        .expect("remove");
+    for feed in &mut feeds {
+        let set = next_set(feed).await;
+        assert!(
+            set.contains(&Change::NodeRemoved {
+                node_id: added.id.clone(),
+                cluster_id: cluster.id.clone()
+            }),
+            "{set:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn change_feed_on_sqlite() {
+    let db = testing::SqliteDb::new();
+    let store = db.connect().await;
+    change_feed(store.as_ref(), store.as_ref()).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn change_feed_across_replicas_on_postgres() {
+    let Some(db) = testing::PgDb::create().await else {
+        eprintln!("MUSTER_TEST_POSTGRES_URL is not set: skipping the PostgreSQL change feed");
+        return;
+    };
+    let store = db.connect().await;
+    let replica = db.connect().await;
+    change_feed(store.as_ref(), replica.as_ref()).await;
+    store.close().await;
+    replica.close().await;
+    db.drop().await;
+}

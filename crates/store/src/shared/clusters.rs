@@ -7,7 +7,7 @@ macro_rules! cluster_methods {
             new: &'a muster_domain::NewCluster,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 new.validate().map_err($crate::StoreError::Invalid)?;
                 let mut attempt = 0;
                 loop {
@@ -47,7 +47,7 @@ macro_rules! cluster_methods {
                     };
                     let cluster = cluster_from_row(&row)?;
                     insert_event(&mut tx, &$crate::events::cluster_created(&cluster, actor)).await?;
-                    tx.commit().await?;
+                    commit(tx).await?;
                     return Ok(cluster);
                 }
             })
@@ -170,7 +170,7 @@ macro_rules! cluster_methods {
             update: &'a muster_domain::ClusterUpdate,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 update.validate().map_err($crate::StoreError::Invalid)?;
                 let mut tx = begin_write(&self.writer).await?;
                 let (cluster, maintenance, ever_online) = lock_cluster(&mut tx, id.as_str()).await?;
@@ -201,7 +201,7 @@ macro_rules! cluster_methods {
                 insert_event(&mut tx, &$crate::events::cluster_updated(&cluster, &after, actor)).await?;
                 // auto_failover may have been switched on: judge leadership again.
                 let after = reconcile_cluster(&mut tx, &after, maintenance, ever_online, actor).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(after)
             })
         }
@@ -212,7 +212,7 @@ macro_rules! cluster_methods {
             force: bool,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, id.as_str()).await?;
                 if cluster.status == muster_domain::ClusterStatus::Decommissioned {
@@ -263,7 +263,8 @@ macro_rules! cluster_methods {
                 let after = cluster_from_row(&row)?;
                 let event = $crate::events::cluster_decommissioned(&after, &usage, force, actor);
                 insert_event(&mut tx, &event).await?;
-                tx.commit().await?;
+                $crate::changes::note_access();
+                commit(tx).await?;
                 Ok(after)
             })
         }

@@ -6,10 +6,10 @@ macro_rules! event_methods {
             &'a self,
             event: &'a muster_domain::NewEvent,
         ) -> $crate::StoreFuture<'a, muster_domain::Event> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 let event = insert_event(&mut tx, event).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(event)
             })
         }

@@ -31,7 +31,7 @@ macro_rules! ingest_methods {
             &'a self,
             batch: &'a [$crate::HeartbeatWrite],
         ) -> $crate::StoreFuture<'a, Vec<Result<$crate::HeartbeatAck, $crate::StoreError>>> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut results: Vec<Option<Result<$crate::HeartbeatAck, $crate::StoreError>>> =
                     batch.iter().map(|_| None).collect();
                 let mut pending: Vec<usize> = (0..batch.len()).collect();
@@ -56,7 +56,7 @@ macro_rules! ingest_methods {
             now: chrono::DateTime<chrono::Utc>,
             server_started_at: chrono::DateTime<chrono::Utc>,
         ) -> $crate::StoreFuture<'_, Option<$crate::SweepReport>> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 use sqlx::Row as _;
                 let mut tx = begin_write(&self.writer).await?;
                 if let Some(lock) = d::TRY_JOB_LOCK {
@@ -105,7 +105,7 @@ macro_rules! ingest_methods {
                         reconcile_cluster(&mut tx, &cluster, maintenance, ever_online, "system").await?;
                     }
                 }
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(Some(report))
             })
         }
@@ -284,6 +284,12 @@ macro_rules! ingest_fns {
                         at: d::time(sampled),
                         metrics: hb.request.metrics.named(),
                     });
+                    $crate::changes::note_sample(muster_domain::live::NodeSample {
+                        node_id: hb.node_id.clone(),
+                        cluster_id: hb.cluster_id.clone(),
+                        recorded_at: sampled,
+                        metrics: hb.request.metrics,
+                    });
                     // Only a sample from before the current minute can belong
                     // to a bucket the rollup job has written.
                     if sampled < muster_domain::metrics::bucket_start(at, muster_domain::metrics::MetricStep::Minute) {
@@ -360,7 +366,7 @@ macro_rules! ingest_fns {
                     }
                 }
             }
-            tx.commit().await?;
+            commit(tx).await?;
             for (i, ack_seq) in acked {
                 let hb = &batch[i];
                 let Some(cluster) = clusters.get(hb.cluster_id.as_str()) else {

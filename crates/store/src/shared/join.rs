@@ -109,7 +109,7 @@ macro_rules! join_methods {
             expires_at: Option<chrono::DateTime<chrono::Utc>>,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::protocol::JoinToken> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 let token =
                     insert_join_token(&mut tx, cluster_id, name, token_hash, expires_at).await?;
@@ -118,7 +118,7 @@ macro_rules! join_methods {
                     &$crate::events::join_token(&token, "join_token_created", "created", actor),
                 )
                 .await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(token)
             })
         }
@@ -147,7 +147,7 @@ macro_rules! join_methods {
             id: &'a str,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::protocol::JoinToken> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 let token = revoke_join(&mut tx, cluster_id, id).await?;
                 insert_event(
@@ -155,7 +155,7 @@ macro_rules! join_methods {
                     &$crate::events::join_token(&token, "join_token_revoked", "revoked", actor),
                 )
                 .await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(token)
             })
         }
@@ -167,7 +167,7 @@ macro_rules! join_methods {
             token_hash: &'a str,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::protocol::JoinToken> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 let old = revoke_join(&mut tx, cluster_id, id).await?;
                 // The new secret lives as long as the old one was meant to.
@@ -181,7 +181,7 @@ macro_rules! join_methods {
                     &$crate::events::join_token(&token, "join_token_rotated", &what, actor),
                 )
                 .await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(token)
             })
         }
@@ -193,7 +193,7 @@ macro_rules! join_methods {
             system: &'a muster_domain::protocol::SystemInfo,
             node_token_hash: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Node> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 node.validate().map_err($crate::StoreError::Invalid)?;
                 let now = $crate::now();
                 let mut tx = begin_write(&self.writer).await?;
@@ -224,7 +224,7 @@ macro_rules! join_methods {
                     .execute(&mut *tx)
                     .await?;
                 let added = node_by_id(&mut tx, added.id.as_str()).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(added)
             })
         }

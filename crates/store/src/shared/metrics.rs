@@ -82,7 +82,7 @@ macro_rules! metric_methods {
             node_id: &'a muster_domain::NodeId,
             metrics: &'a std::collections::BTreeMap<String, f64>,
         ) -> $crate::StoreFuture<'a, u64> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 muster_domain::metrics::check_metrics(metrics.iter().map(|(k, v)| (k.as_str(), *v)))
                     .map_err($crate::StoreError::Invalid)?;
                 if !node_id.belongs_to(cluster_id) {
@@ -97,7 +97,7 @@ macro_rules! metric_methods {
                     return Err($crate::StoreError::NotFound("node"));
                 }
                 let written = insert_metrics(&mut tx, cluster_id, node_id, metrics, $crate::now()).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(written)
             })
         }
@@ -189,7 +189,7 @@ macro_rules! metric_methods {
             &self,
             now: chrono::DateTime<chrono::Utc>,
         ) -> $crate::StoreFuture<'_, Option<$crate::RollupReport>> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 use muster_domain::metrics::{MetricStep, RAW_RETENTION_HOURS, bucket_start};
                 let mut tx = begin_write(&self.writer).await?;
                 if let Some(lock) = d::TRY_JOB_LOCK {
@@ -279,7 +279,7 @@ macro_rules! metric_methods {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(Some(report))
             })
         }

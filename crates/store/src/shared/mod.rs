@@ -135,8 +135,30 @@ macro_rules! impl_store {
                 &self,
             ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
                 Box::pin(async move {
+                    self.stop_feed();
                     self.pool.close().await;
                     self.writer.close().await;
+                })
+            }
+
+            fn changes(&self) -> tokio::sync::broadcast::Receiver<$crate::ChangeSet> {
+                self.feed.subscribe()
+            }
+
+            fn clusters_hosting<'a>(
+                &'a self,
+                tenants: &'a [String],
+            ) -> $crate::StoreFuture<'a, Vec<muster_domain::ClusterId>> {
+                Box::pin(async move {
+                    let sql = format!(
+                        "SELECT DISTINCT cluster_id FROM cluster_tenants WHERE tenant_id IN {} ORDER BY cluster_id",
+                        d::json_list("$1")
+                    );
+                    let ids: Vec<String> = sqlx::query_scalar(&sql)
+                        .bind($crate::shared::batch::json_param(tenants))
+                        .fetch_all(&self.pool)
+                        .await?;
+                    ids.iter().map(|id| parse("cluster_id", id)).collect()
                 })
             }
 

@@ -9,11 +9,11 @@ macro_rules! node_methods {
             token_hash: Option<&'a str>,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Node> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 node.validate().map_err($crate::StoreError::Invalid)?;
                 let mut tx = begin_write(&self.writer).await?;
                 let node = insert_node(&mut tx, cluster_id, node, token_hash, actor).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(node)
             })
         }
@@ -34,7 +34,7 @@ macro_rules! node_methods {
             update: &'a muster_domain::NodeStatusUpdate,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Node> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 use muster_domain::cluster_state::{node_health_event, node_status_event};
                 update.validate().map_err($crate::StoreError::Invalid)?;
                 let now = $crate::now();
@@ -90,7 +90,7 @@ macro_rules! node_methods {
                 }
                 reconcile_cluster(&mut tx, &cluster, maintenance, ever_online, actor).await?;
                 let node = node_by_id(&mut tx, id.as_str()).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(node)
             })
         }
@@ -101,7 +101,7 @@ macro_rules! node_methods {
             force: bool,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 use muster_domain::coordination::{Leadership, PromotionError, promote};
                 let mut tx = begin_write(&self.writer).await?;
                 let node = node_by_id(&mut tx, id.as_str()).await?;
@@ -139,7 +139,7 @@ macro_rules! node_methods {
                 // No reconcile here: a forced promotion is an operator's explicit
                 // decision and stands until the next change is judged.
                 let (cluster, _, _) = lock_cluster(&mut tx, cluster.id.as_str()).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(cluster)
             })
         }
@@ -150,7 +150,7 @@ macro_rules! node_methods {
             remove: bool,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, ()> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 let node = node_by_id(&mut tx, id.as_str()).await?;
                 let (cluster, maintenance, ever_online) =
@@ -181,7 +181,7 @@ macro_rules! node_methods {
                 }
                 insert_event(&mut tx, &$crate::events::node_retired(&node, remove, actor)).await?;
                 reconcile_cluster(&mut tx, &cluster, maintenance, ever_online, actor).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(())
             })
         }

@@ -11,6 +11,8 @@ macro_rules! rows {
         ) -> Result<sqlx::Transaction<'static, d::Db>, $crate::StoreError> {
             let mut tx = pool.begin_with(d::BEGIN_WRITE).await?;
             d::enter(&mut tx, $crate::Scope::All).await?;
+            // What an abandoned transaction noted never happened.
+            let _ = $crate::changes::take_notes();
             Ok(tx)
         }
 
@@ -161,7 +163,69 @@ macro_rules! rows {
             .bind(d::time($crate::now()))
             .fetch_one(conn)
             .await?;
-            event_from_row(&row)
+            let event = event_from_row(&row)?;
+            $crate::changes::note_event(&event);
+            Ok(event)
+        }
+
+        /// Commits a write transaction and publishes what it changed: the
+        /// clusters and nodes its events concern (as committed), the events,
+        /// its samples, and whether access changed.
+        async fn commit(
+            mut tx: sqlx::Transaction<'static, d::Db>,
+        ) -> Result<(), $crate::StoreError> {
+            let Some((notes, feed)) = $crate::changes::take_notes().filter(|(n, _)| !n.is_empty()) else {
+                tx.commit().await?;
+                return Ok(());
+            };
+            let changes = if notes.events.len() > $crate::changes::SET_MAX {
+                // A change this wide (a whole fleet going offline) is cheaper
+                // to read again than to send piece by piece.
+                vec![$crate::changes::Change::Lost]
+            } else {
+                let mut cluster_ids = std::collections::BTreeSet::new();
+                let mut node_ids = std::collections::BTreeSet::new();
+                for e in &notes.events {
+                    if let Some(id) = &e.cluster_id {
+                        cluster_ids.insert(id.as_str());
+                    }
+                    if let Some(id) = &e.node_id {
+                        node_ids.insert(id.as_str());
+                    }
+                }
+                let clusters = rows_by_ids(&mut tx, "clusters", &cluster_ids, cluster_from_row).await?;
+                let nodes = rows_by_ids(&mut tx, "cluster_nodes", &node_ids, node_from_row).await?;
+                let mut removed = Vec::new();
+                for e in &notes.events {
+                    if let (Some(node), Some(cluster)) = (&e.node_id, &e.cluster_id) {
+                        if !nodes.iter().any(|n| &n.id == node) && !removed.iter().any(|(n, _)| n == node) {
+                            removed.push((node.clone(), cluster.clone()));
+                        }
+                    }
+                }
+                $crate::changes::assemble(notes, clusters, &nodes, removed)
+            };
+            d::commit_and_publish(tx, &feed, changes).await
+        }
+
+        /// The rows of `table` whose id is in `ids`, read by `read`.
+        async fn rows_by_ids<T>(
+            conn: &mut d::Conn,
+            table: &'static str,
+            ids: &std::collections::BTreeSet<&str>,
+            read: fn(&d::Row) -> Result<T, $crate::StoreError>,
+        ) -> Result<Vec<T>, $crate::StoreError> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!("SELECT * FROM {table} WHERE id IN {} ORDER BY id", d::json_list("$1"));
+            sqlx::query(&sql)
+                .bind($crate::shared::batch::json_param(ids))
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(read)
+                .collect()
         }
     };
 }

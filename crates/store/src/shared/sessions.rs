@@ -64,7 +64,11 @@ macro_rules! session_methods {
 
         fn session_delete<'a>(&'a self, id: &'a str) -> $crate::StoreFuture<'a, ()> {
             Box::pin(async move {
-                sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
+                let done = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
+                if done.rows_affected() > 0 {
+                    // Live streams signed in with it must end.
+                    d::publish_now(&self.pool, &self.feed, vec![$crate::Change::Access]).await?;
+                }
                 Ok(())
             })
         }
@@ -82,6 +86,9 @@ macro_rules! session_methods {
                 .bind(except)
                 .execute(&self.pool)
                 .await?;
+                if done.rows_affected() > 0 {
+                    d::publish_now(&self.pool, &self.feed, vec![$crate::Change::Access]).await?;
+                }
                 Ok(done.rows_affected())
             })
         }

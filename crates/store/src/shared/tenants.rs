@@ -7,7 +7,7 @@ macro_rules! tenant_methods {
             name: &'a str,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Tenant> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 use rand::Rng as _;
                 muster_domain::Tenant::validate_name(name).map_err($crate::StoreError::Invalid)?;
                 let id = format!("tenant-{:016x}", rand::rng().random::<u64>());
@@ -25,7 +25,7 @@ macro_rules! tenant_methods {
                 let message = format!("Tenant {} created", tenant.name);
                 let event = $crate::events::tenant_event(None, &tenant, "tenant_created", message, actor);
                 insert_event(&mut tx, &event).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(tenant)
             })
         }
@@ -62,7 +62,7 @@ macro_rules! tenant_methods {
             tenant_id: &'a str,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Tenant> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, cluster_id.as_str()).await?;
                 if cluster.status == muster_domain::ClusterStatus::Decommissioned {
@@ -103,7 +103,8 @@ macro_rules! tenant_methods {
                 let message = format!("Tenant {} placed on cluster {}", tenant.name, cluster.name);
                 let event = $crate::events::tenant_event(Some(&cluster), &tenant, "tenant_placed", message, actor);
                 insert_event(&mut tx, &event).await?;
-                tx.commit().await?;
+                $crate::changes::note_access();
+                commit(tx).await?;
                 Ok(tenant)
             })
         }
@@ -114,7 +115,7 @@ macro_rules! tenant_methods {
             tenant_id: &'a str,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, ()> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, cluster_id.as_str()).await?;
                 let row = sqlx::query(
@@ -135,7 +136,8 @@ macro_rules! tenant_methods {
                 let message = format!("Tenant {} removed from cluster {}", tenant.name, cluster.name);
                 let event = $crate::events::tenant_event(Some(&cluster), &tenant, "tenant_removed", message, actor);
                 insert_event(&mut tx, &event).await?;
-                tx.commit().await?;
+                $crate::changes::note_access();
+                commit(tx).await?;
                 Ok(())
             })
         }

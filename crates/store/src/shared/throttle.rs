@@ -7,7 +7,7 @@ macro_rules! throttle_methods {
             keys: &'a [String],
             at: chrono::DateTime<chrono::Utc>,
         ) -> $crate::StoreFuture<'a, ()> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 for key in keys {
                     sqlx::query("INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)")
@@ -22,7 +22,7 @@ macro_rules! throttle_methods {
                         .execute(&mut *tx)
                         .await?;
                 }
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(())
             })
         }

@@ -8,7 +8,7 @@ macro_rules! token_methods {
             name: &'a str,
             token_hash: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::users::ApiToken> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 use rand::Rng as _;
                 let mut errors = muster_domain::FieldErrors::new();
                 if name.trim().is_empty() || name.chars().count() > 100 {
@@ -32,7 +32,7 @@ macro_rules! token_methods {
                 let user = user_by_id(&mut tx, user_id).await?;
                 let what = format!("created API token {}", token.name);
                 insert_event(&mut tx, &$crate::events::user_changed(&user, "api_token_created", &what, &format!("user:{}", user.username))).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(token)
             })
         }
@@ -48,7 +48,7 @@ macro_rules! token_methods {
         }
 
         fn revoke_api_token<'a>(&'a self, user_id: &'a str, id: &'a str) -> $crate::StoreFuture<'a, ()> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let now = d::time($crate::now());
                 let mut tx = begin_write(&self.writer).await?;
                 let done = sqlx::query(
@@ -65,7 +65,8 @@ macro_rules! token_methods {
                 let user = user_by_id(&mut tx, user_id).await?;
                 let what = format!("revoked API token {id}");
                 insert_event(&mut tx, &$crate::events::user_changed(&user, "api_token_revoked", &what, &format!("user:{}", user.username))).await?;
-                tx.commit().await?;
+                $crate::changes::note_access();
+                commit(tx).await?;
                 Ok(())
             })
         }

@@ -14,7 +14,7 @@ macro_rules! user_methods {
             new: &'a $crate::NewUser,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::users::User> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 use rand::Rng as _;
                 let username = muster_domain::users::normalize_username(&new.username)
                     .map_err($crate::StoreError::Invalid)?;
@@ -49,7 +49,7 @@ macro_rules! user_methods {
                 }
                 let user = user_by_name(&mut tx, &username).await?.ok_or($crate::StoreError::NotFound("user"))?.0;
                 insert_event(&mut tx, &$crate::events::user_changed(&user, "user_created", "created", actor)).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(user)
             })
         }
@@ -73,7 +73,7 @@ macro_rules! user_methods {
             password_hash: &'a str,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::users::User> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let name = muster_domain::users::normalize_username(username)
                     .map_err($crate::StoreError::Invalid)?;
                 let mut tx = begin_write(&self.writer).await?;
@@ -89,7 +89,7 @@ macro_rules! user_methods {
                 }
                 let user = user_by_name(&mut tx, &name).await?.ok_or($crate::StoreError::NotFound("user"))?.0;
                 insert_event(&mut tx, &$crate::events::user_changed(&user, "password_changed", "changed password", actor)).await?;
-                tx.commit().await?;
+                commit(tx).await?;
                 Ok(user)
             })
         }
@@ -100,7 +100,7 @@ macro_rules! user_methods {
             update: &'a $crate::UserUpdate,
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::users::User> {
-            Box::pin(async move {
+            $crate::changes::recorded(&self.feed, async move {
                 let mut tx = begin_write(&self.writer).await?;
                 let before = user_by_id(&mut tx, id).await?;
                 let role = update.role.unwrap_or(before.role);
@@ -140,7 +140,8 @@ macro_rules! user_methods {
                     before.role, after.role, before.disabled, after.disabled, before.tenants.len(), after.tenants.len()
                 );
                 insert_event(&mut tx, &$crate::events::user_changed(&after, "user_updated", &what, actor)).await?;
-                tx.commit().await?;
+                $crate::changes::note_access();
+                commit(tx).await?;
                 Ok(after)
             })
         }
