@@ -8,6 +8,7 @@ pub mod guard;
 pub mod health;
 pub mod ingest;
 pub mod jobs;
+pub mod live;
 pub mod origin;
 // Handlers list their error answers in their OpenAPI `responses`.
 #[allow(clippy::missing_errors_doc)]
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/api/v1/live", get(live::socket::live))
         .nest("/api/v1", api)
         .leptos_routes_with_context(&state, routes, provide_state.clone(), {
             let options = state.leptos_options.clone();
@@ -86,9 +88,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let metrics_job = jobs::spawn_metrics_job(store.clone(), stopped.clone());
     let sweeper = jobs::spawn_liveness_sweeper(store.clone(), state.started_at, stopped);
+    let live = state.live.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            live.shut_down();
+        })
         .await
         .map_err(|e| format!("server error: {e}"));
     let _ = stop.send(true);

@@ -19,7 +19,7 @@ fn changes_state(method: &Method) -> bool {
 }
 
 /// Whether `origin` names the host the request was sent to.
-fn same_origin(headers: &HeaderMap) -> Option<bool> {
+pub fn same_origin(headers: &HeaderMap) -> Option<bool> {
     let origin = headers.get(ORIGIN)?.to_str().ok();
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     Some(match (origin, host) {

@@ -18,13 +18,17 @@ pub struct AppState {
     pub ingest: super::ingest::Ingest,
     /// When this server started: the liveness grace window counts from here.
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Live updates to WebSocket clients.
+    pub live: super::live::LiveHub,
 }
 
 impl AppState {
     #[must_use]
     pub fn new(store: Arc<dyn Store>, leptos_options: LeptosOptions) -> Self {
         let ingest = super::ingest::Ingest::start(&store);
+        let live = super::live::LiveHub::start(&store);
         Self {
+            live,
             store,
             leptos_options,
             hasher: super::auth::passwords::PasswordHasher::new(),

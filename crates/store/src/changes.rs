@@ -157,18 +157,22 @@ pub(crate) fn take_notes() -> Option<(Notes, Feed)> {
 pub(crate) fn assemble(
     notes: Notes,
     clusters: Vec<Cluster>,
-    nodes: &[Node],
+    node_rows: &[Node],
     removed: Vec<(NodeId, ClusterId)>,
 ) -> Vec<Change> {
     let mut out = Vec::with_capacity(
-        clusters.len() + nodes.len() + notes.events.len() + notes.samples.len() + 1,
+        clusters.len() + node_rows.len() + notes.events.len() + notes.samples.len() + 1,
     );
     out.extend(
         clusters
             .into_iter()
             .map(|cluster| Change::Cluster { cluster }),
     );
-    out.extend(nodes.iter().map(|node| Change::Node { node: node.clone() }));
+    out.extend(
+        node_rows
+            .iter()
+            .map(|node| Change::Node { node: node.clone() }),
+    );
     out.extend(
         removed
             .into_iter()
@@ -218,7 +222,7 @@ pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
                 bytes = text.len(),
                 "a change is too large to notify; listeners will resync"
             );
-            text = r#"{"k":"lost"}"#.to_owned();
+            r#"{"k":"lost"}"#.clone_into(&mut text);
         }
         if current.len() + text.len() + 1 > PAYLOAD_MAX {
             current.push(']');

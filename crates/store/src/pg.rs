@@ -369,9 +369,11 @@ async fn listen_for_changes(
                     feed.publish(crate::changes::from_payload(n.payload()));
                     listener = Some(current);
                 }
-                Ok(None) => tracing::warn!("lost the change listener's connection; reconnecting"),
+                Ok(None) => {
+                    tracing::warn!("lost the change listener's connection; reconnecting");
+                }
                 Err(e) => {
-                    tracing::warn!(error = %one_line(&e), "change listener failed; reconnecting")
+                    tracing::warn!(error = %one_line(&e), "change listener failed; reconnecting");
                 }
             }
         }

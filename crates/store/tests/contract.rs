@@ -2318,7 +2318,7 @@ async fn change_feed(store: &dyn Store, other: &dyn Store) {
             .clusters_hosting(std::slice::from_ref(&tenant.id))
             .await
             .expect("hosting"),
-        [cluster.id.clone()]
+        std::slice::from_ref(&cluster.id)
     );
     assert!(
         store
