@@ -1,18 +1,20 @@
 //! The Leptos application: the HTML shell, the router and the pages.
 
 pub mod components;
+pub mod live;
 pub mod pages;
 pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::StaticSegment;
 use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::{ParamSegment, StaticSegment};
 
 use components::theme::{THEME_BOOT_SCRIPT, ThemeToggle};
 use components::user_menu::UserMenu;
 use muster_domain::users::Role;
 use pages::admin::{TemplatesPage, TenantsPage, TokensPage, UsersPage};
+use pages::cluster::ClusterPage;
 use pages::login::LoginPage;
 use pages::overview::OverviewPage;
 
@@ -63,6 +65,7 @@ pub fn App() -> impl IntoView {
 fn Frame() -> impl IntoView {
     session::provide_session_user();
     let user = session::use_session_user();
+    live::provide_live(move || user.get().is_some());
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
@@ -84,6 +87,9 @@ fn Frame() -> impl IntoView {
                     }}
                 </Transition>
             </nav>
+            <Transition fallback=|| ()>
+                {move || user.get().map(|_| view! { <live::LiveIndicator /> })}
+            </Transition>
             <UserMenu />
             <ThemeToggle />
         </header>
@@ -91,6 +97,7 @@ fn Frame() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=StaticSegment("") view=OverviewPage />
                 <Route path=StaticSegment("login") view=LoginPage />
+                <Route path=(StaticSegment("clusters"), ParamSegment("id")) view=ClusterPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("tenants")) view=TenantsPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("templates")) view=TemplatesPage />

@@ -1,3 +1,4 @@
 pub mod admin;
+pub mod cluster;
 pub mod login;
 pub mod overview;

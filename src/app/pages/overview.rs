@@ -1,10 +1,13 @@
 //! `/`: the fleet at a glance.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
+use muster_domain::live::{LiveMessage, Subscription};
 use muster_domain::{Cluster, ClusterStatus};
 
 use crate::api::fleet::{FleetOverview, get_fleet_overview};
 use crate::app::components::templates::TemplateTable;
+use crate::app::live::{StaleNotice, use_live};
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -36,27 +39,40 @@ pub fn OverviewPage() -> impl IntoView {
 
 #[component]
 fn Overview(data: FleetOverview) -> impl IntoView {
-    let total = data.clusters.len();
-    let active = data
-        .clusters
-        .iter()
-        .filter(|c| c.status == ClusterStatus::Active)
-        .count();
-    let attention = data
-        .clusters
-        .iter()
-        .filter(|c| matches!(c.status, ClusterStatus::Degraded | ClusterStatus::Offline))
-        .count();
+    let clusters = RwSignal::new(data.clusters);
+    let live = use_live();
+    live.on_message(move |m| match m {
+        LiveMessage::ClusterUpdated { cluster } => {
+            clusters.update(|list| match list.iter_mut().find(|c| c.id == cluster.id) {
+                Some(shown) => *shown = cluster.clone(),
+                None => list.push(cluster.clone()),
+            })
+        }
+        LiveMessage::Resync {
+            subscription: Subscription::All,
+            snapshot,
+            ..
+        } => clusters.set(snapshot.clusters.clone()),
+        _ => {}
+    });
+    let templates = data.templates.len().to_string();
+    let count = move |f: fn(&Cluster) -> bool| {
+        move || clusters.read().iter().filter(|c| f(c)).count().to_string()
+    };
     view! {
+        <StaleNotice />
         <section class="stats" aria-label="Fleet summary">
-            <Stat label="Clusters" value=total.to_string() />
-            <Stat label="Active" value=active.to_string() />
-            <Stat label="Need attention" value=attention.to_string() />
-            <Stat label="Templates" value=data.templates.len().to_string() />
+            <Stat label="Clusters" value=count(|_| true) />
+            <Stat label="Active" value=count(|c| c.status == ClusterStatus::Active) />
+            <Stat
+                label="Need attention"
+                value=count(|c| matches!(c.status, ClusterStatus::Degraded | ClusterStatus::Offline))
+            />
+            <Stat label="Templates" value=move || templates.clone() />
         </section>
-        <section aria-labelledby="clusters-heading">
+        <section aria-labelledby="clusters-heading" class="live-data" class:stale=move || live.is_stale()>
             <h2 id="clusters-heading">"Clusters"</h2>
-            <ClusterTable clusters=data.clusters />
+            <ClusterTable clusters />
         </section>
         <section aria-labelledby="templates-heading">
             <h2 id="templates-heading">"Environment templates"</h2>
@@ -66,7 +82,7 @@ fn Overview(data: FleetOverview) -> impl IntoView {
 }
 
 #[component]
-fn Stat(label: &'static str, value: String) -> impl IntoView {
+fn Stat(label: &'static str, value: impl Fn() -> String + Send + Sync + 'static) -> impl IntoView {
     view! {
         <div class="stat">
             <span class="stat-value">{value}</span>
@@ -76,55 +92,60 @@ fn Stat(label: &'static str, value: String) -> impl IntoView {
 }
 
 #[component]
-fn ClusterTable(clusters: Vec<Cluster>) -> impl IntoView {
-    if clusters.is_empty() {
-        return view! {
-            <p class="empty">
-                "No clusters yet. Create one from an environment template through the API."
-            </p>
-        }
-        .into_any();
-    }
+fn ClusterTable(clusters: RwSignal<Vec<Cluster>>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table>
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Environment"</th>
-                        <th scope="col">"Region"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col" class="num">"Health"</th>
-                        <th scope="col" class="num">"Max nodes"</th>
-                        <th scope="col" class="num">"Term"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {clusters
-                        .into_iter()
-                        .map(|c| {
-                            let status = c.status.as_str();
-                            view! {
-                                <tr>
-                                    <td>
-                                        <span class="name">{c.name}</span>
-                                        <span class="id">{c.id.to_string()}</span>
-                                    </td>
-                                    <td>{c.environment.as_str()}</td>
-                                    <td>{c.region}</td>
-                                    <td>
-                                        <span class=format!("badge status-{status}")>{status}</span>
-                                    </td>
-                                    <td class="num">{format!("{:.2}", c.health_score)}</td>
-                                    <td class="num">{c.max_nodes}</td>
-                                    <td class="num">{c.term}</td>
-                                </tr>
+        <Show
+            when=move || !clusters.read().is_empty()
+            fallback=|| {
+                view! {
+                    <p class="empty">
+                        "No clusters yet. Create one from an environment template through the API."
+                    </p>
+                }
+            }
+        >
+            <div class="table-wrap">
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Environment"</th>
+                            <th scope="col">"Region"</th>
+                            <th scope="col">"Status"</th>
+                            <th scope="col" class="num">"Health"</th>
+                            <th scope="col" class="num">"Max nodes"</th>
+                            <th scope="col" class="num">"Term"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        <For
+                            each=move || clusters.get()
+                            key=|c| (c.id.clone(), c.updated_at, c.term)
+                            children=|c: Cluster| {
+                                let status = c.status.as_str();
+                                view! {
+                                    <tr data-cluster=c.id.to_string()>
+                                        <td>
+                                            <A href=format!("/clusters/{}", c.id) attr:class="name">
+                                                {c.name}
+                                            </A>
+                                            <span class="id">{c.id.to_string()}</span>
+                                        </td>
+                                        <td>{c.environment.as_str()}</td>
+                                        <td>{c.region}</td>
+                                        <td>
+                                            <span class=format!("badge status-{status}")>{status}</span>
+                                        </td>
+                                        <td class="num">{format!("{:.2}", c.health_score)}</td>
+                                        <td class="num">{c.max_nodes}</td>
+                                        <td class="num">{c.term}</td>
+                                    </tr>
+                                }
                             }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                        />
+                    </tbody>
+                </table>
+            </div>
+        </Show>
     }
-    .into_any()
 }
