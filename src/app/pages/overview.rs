@@ -46,7 +46,7 @@ fn Overview(data: FleetOverview) -> impl IntoView {
             clusters.update(|list| match list.iter_mut().find(|c| c.id == cluster.id) {
                 Some(shown) => *shown = cluster.clone(),
                 None => list.push(cluster.clone()),
-            })
+            });
         }
         LiveMessage::Resync {
             subscription: Subscription::All,
