@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod live;
 mod load;
 mod target;
 
@@ -61,6 +62,33 @@ enum Command {
         #[arg(long)]
         server_bin: Option<PathBuf>,
     },
+    /// Live stream: WebSocket clients following clusters while heartbeats
+    /// arrive; delivery latency and server memory per connection.
+    Live {
+        /// WebSocket clients, spread over the clusters (one cluster each).
+        #[arg(long, default_value_t = 1_000)]
+        clients: usize,
+        /// Virtual nodes, twenty per cluster.
+        #[arg(long, default_value_t = 10_000)]
+        nodes: u32,
+        /// Offered heartbeats per second.
+        #[arg(long, default_value_t = 5_000)]
+        rate: u32,
+        /// Seconds the measured run lasts.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, value_enum, default_value_t = Database::Both)]
+        database: Database,
+        #[arg(
+            long,
+            env = "MUSTER_TEST_POSTGRES_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres_url: String,
+        /// The `muster` server binary (build it in release mode).
+        #[arg(long)]
+        server_bin: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +121,23 @@ fn main() -> ExitCode {
                     connections: connections.max(1),
                 };
                 heartbeats(&plan, database, &postgres_url, server_bin).await
+            }
+            Command::Live {
+                clients,
+                nodes,
+                rate,
+                seconds,
+                database,
+                postgres_url,
+                server_bin,
+            } => {
+                let plan = load::Plan {
+                    nodes,
+                    rate,
+                    duration: Duration::from_secs(seconds.max(1)),
+                    connections: 64,
+                };
+                live_stream(&plan, clients.max(1), database, &postgres_url, server_bin).await
             }
         }
     });
@@ -148,7 +193,7 @@ async fn heartbeats(
         let server = target::Muster::start(&server_bin, db, postgres_url).await?;
         eprintln!("{db}: registering {} nodes…", plan.nodes);
         let started = Instant::now();
-        let nodes = Arc::new(server.register(plan.nodes).await?);
+        let nodes = Arc::new(server.register(plan.nodes).await?.0);
         eprintln!(
             "{db}: registered in {:.1} s; saturating…",
             started.elapsed().as_secs_f64()
@@ -169,6 +214,103 @@ async fn heartbeats(
         server.stop().await;
     }
     load::print(&rows, ceiling);
+    Ok(())
+}
+
+fn databases(database: Database) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if matches!(database, Database::Sqlite | Database::Both) {
+        out.push("sqlite");
+    }
+    if matches!(database, Database::Postgres | Database::Both) {
+        out.push("postgres");
+    }
+    out
+}
+
+#[allow(clippy::cast_precision_loss)]
+async fn live_stream(
+    plan: &load::Plan,
+    clients: usize,
+    database: Database,
+    postgres_url: &str,
+    server_bin: Option<PathBuf>,
+) -> Result<(), String> {
+    let server_bin = match server_bin {
+        Some(p) => p,
+        None => target::default_server_bin()?,
+    };
+    println!(
+        "live: {clients} WebSocket clients, each following one cluster of 20 nodes; {} nodes; {} heartbeats/s offered for {} s",
+        plan.nodes,
+        plan.rate,
+        plan.duration.as_secs()
+    );
+    println!(
+        "machine: {} CPU(s); delivery latency = server received the heartbeat -> client received its metrics_sample",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    println!(
+        "{:<22} {:>9} {:>9} {:>11} {:>11} {:>11} {:>9} {:>8} {:>9} {:>10}",
+        "target",
+        "hb/s",
+        "hb p99",
+        "delivered",
+        "deliv p50",
+        "deliv p99",
+        "resyncs",
+        "CPU %",
+        "RSS MiB",
+        "KiB/conn"
+    );
+    for db in databases(database) {
+        let server = target::Muster::start(&server_bin, db, postgres_url).await?;
+        eprintln!("{db}: registering {} nodes…", plan.nodes);
+        let (nodes, clusters) = server.register(plan.nodes).await?;
+        let nodes = Arc::new(nodes);
+        // Every node reports once, so the run measures steady heartbeats.
+        let warm = load::Plan {
+            duration: Duration::from_secs_f64(
+                (f64::from(plan.nodes) / f64::from(plan.rate.max(1))).max(1.0) + 1.0,
+            ),
+            ..plan.clone()
+        };
+        let _ = load::offered(&server.heartbeat_url(), &nodes, &warm).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = server.usage();
+        eprintln!("{db}: connecting {clients} clients…");
+        let open = live::connect(server.base(), server.token(), &clusters, clients).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let connected = server.usage();
+        let per_connection_kib =
+            connected.rss_kib().saturating_sub(idle.rss_kib()) as f64 / clients as f64;
+        eprintln!("{db}: heartbeats with the clients listening…");
+        open.measure();
+        let before = server.usage();
+        let mut beats = load::offered(&server.heartbeat_url(), &nodes, plan).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = server.usage();
+        let mut delivery = open.finish().await;
+        let usage = target::UsageDelta::between(&before, &before, &after, plan.duration);
+        let (p50, p99) = (delivery.quantile_ms(0.50), delivery.quantile_ms(0.99));
+        println!(
+            "{:<22} {:>9.0} {:>7.1}ms {:>11} {:>9.1}ms {:>9.1}ms {:>9} {:>8.0} {:>9.0} {:>10.1}",
+            format!("muster on {db}"),
+            beats.per_second(),
+            beats.quantile_ms(0.99),
+            delivery.samples,
+            p50,
+            p99,
+            delivery.resyncs,
+            usage.load_cpu_percent,
+            usage.rss_mib,
+            per_connection_kib,
+        );
+        if delivery.closed > 0 {
+            println!("  {} client(s) were disconnected", delivery.closed);
+        }
+        server.stop().await;
+    }
     Ok(())
 }
 

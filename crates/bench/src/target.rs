@@ -79,6 +79,12 @@ pub struct Usage {
     peak_kib: u64,
 }
 
+impl Usage {
+    pub fn rss_kib(&self) -> u64 {
+        self.rss_kib
+    }
+}
+
 /// The server's share of a core over each run, and its memory at the end.
 #[derive(Debug, Clone, Copy)]
 pub struct UsageDelta {
@@ -250,10 +256,11 @@ impl Muster {
     }
 
     /// Registers `n` nodes, twenty per production cluster, through the agent
-    /// protocol.
-    pub async fn register(&self, n: u32) -> Result<Vec<VirtualNode>, String> {
+    /// protocol; returns them and the clusters' ids.
+    pub async fn register(&self, n: u32) -> Result<(Vec<VirtualNode>, Vec<String>), String> {
         const PER_CLUSTER: u32 = 20;
         let mut joins = Vec::new();
+        let mut clusters = Vec::new();
         for c in 0..n.div_ceil(PER_CLUSTER) {
             let cluster = self
                 .post(
@@ -263,6 +270,7 @@ impl Muster {
                 )
                 .await?;
             let id = cluster["id"].as_str().unwrap_or_default().to_owned();
+            clusters.push(id.clone());
             let join = self
                 .post(
                     &format!("/api/v1/clusters/{id}/join-tokens"),
@@ -311,7 +319,17 @@ impl Muster {
             let tokens = w.await.map_err(|e| e.to_string())??;
             nodes.extend(tokens.into_iter().map(VirtualNode::new));
         }
-        Ok(nodes)
+        Ok((nodes, clusters))
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The admin's API token.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     pub fn heartbeat_url(&self) -> String {
