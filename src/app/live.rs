@@ -4,6 +4,7 @@
 //! from the snapshot the server sends, and its state is shown in the header
 //! so that data shown while it is down can be marked stale.
 
+#[cfg(feature = "hydrate")]
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -44,6 +45,7 @@ impl LinkState {
     }
 }
 
+#[cfg(feature = "hydrate")]
 type Handler = Rc<dyn Fn(&LiveMessage)>;
 
 /// The live connection, provided to every page.
@@ -53,9 +55,13 @@ pub struct Live {
     /// When the shown data was last known current (the last message), as
     /// the server's clock wrote it in the latest snapshot or the browser's.
     pub as_of: RwSignal<Option<chrono::DateTime<chrono::Utc>>>,
+    following: StoredValue<Subscription>,
+    // The browser's side only: server rendering runs on many threads and
+    // never connects.
+    #[cfg(feature = "hydrate")]
     handlers: StoredValue<Vec<(u64, Handler)>, LocalStorage>,
+    #[cfg(feature = "hydrate")]
     next_handler: StoredValue<u64, LocalStorage>,
-    following: StoredValue<Subscription, LocalStorage>,
     #[cfg(feature = "hydrate")]
     link: StoredValue<link::Link, LocalStorage>,
 }
@@ -65,22 +71,38 @@ impl Live {
         Self {
             state: RwSignal::new(LinkState::Connecting),
             as_of: RwSignal::new(None),
+            following: StoredValue::new(Subscription::All),
+            #[cfg(feature = "hydrate")]
             handlers: StoredValue::new_local(Vec::new()),
+            #[cfg(feature = "hydrate")]
             next_handler: StoredValue::new_local(0),
-            following: StoredValue::new_local(Subscription::All),
             #[cfg(feature = "hydrate")]
             link: StoredValue::new_local(link::Link::default()),
         }
     }
 
-    /// Whether what the page shows may be out of date.
+    /// Whether what the page shows may be out of date: the connection was
+    /// lost (not while it first opens: the page was just rendered).
     #[must_use]
     pub fn is_stale(&self) -> bool {
-        self.state.get() != LinkState::Live
+        matches!(
+            self.state.get(),
+            LinkState::Reconnecting { .. } | LinkState::SignedOut
+        )
     }
 
-    /// Calls `handler` with every message while the calling component lives.
+    /// Calls `handler` with every message while the calling component lives
+    /// (in the browser; the server sends no messages while it renders).
+    #[cfg_attr(not(feature = "hydrate"), allow(clippy::unused_self))]
     pub fn on_message(&self, handler: impl Fn(&LiveMessage) + 'static) {
+        #[cfg(not(feature = "hydrate"))]
+        drop(handler);
+        #[cfg(feature = "hydrate")]
+        self.register(handler);
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn register(&self, handler: impl Fn(&LiveMessage) + 'static) {
         let id = self.next_handler.get_value();
         self.next_handler.set_value(id + 1);
         let handler: Handler = Rc::new(handler);
@@ -108,7 +130,7 @@ impl Live {
         link::send_following(*self);
     }
 
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    #[cfg(feature = "hydrate")]
     fn dispatch(&self, message: &LiveMessage) {
         let handlers: Vec<Handler> = self
             .handlers
@@ -276,7 +298,14 @@ mod link {
             retry(live);
             return;
         };
-        live.state.set(LinkState::Connecting);
+        // A reconnection stays "reconnecting" (and the data stale) until
+        // the snapshot arrives.
+        if live.state.get_untracked() != LinkState::Live {
+            live.state.set(match live.state.get_untracked() {
+                LinkState::Reconnecting { .. } => LinkState::Reconnecting { in_s: 0 },
+                _ => LinkState::Connecting,
+            });
+        }
         let generation = live.link.with_value(|l| l.generation);
 
         let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
