@@ -1,8 +1,8 @@
 //! The live stream over real `WebSocket` connections: a scoped viewer never receives
 //! another tenant's messages and loses the stream when her access goes; a
 //! client that stops reading is resynced with memory flat; a reconnect starts
-//! from a fresh snapshot; two servers on one PostgreSQL deliver each other's
-//! heartbeats.
+//! from a fresh snapshot; two server processes on one PostgreSQL deliver each
+//! other's heartbeats.
 
 // Each test reads top to bottom as one scenario.
 #![allow(clippy::too_many_lines)]
@@ -517,58 +517,162 @@ async fn a_reconnect_resyncs() {
     assert_eq!(snapshot.clusters[0].id, c.id);
 }
 
-/// Two servers on one PostgreSQL database: a browser connected to the second
-/// sees a heartbeat the first ingested.
+/// A `muster serve` process, killed on drop.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const ADMIN_PASSWORD: &str = "live test admin password";
+
+/// Starts `muster serve` on `database_url` and waits until it is ready.
+async fn serve_process(database_url: &str, http: &reqwest::Client) -> (Process, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .current_dir(std::env::temp_dir())
+        .env("DATABASE_URL", database_url)
+        .env("MUSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start muster");
+    let process = Process(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return (process, base);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "muster never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two `muster serve` processes on one PostgreSQL database: a client of the
+/// second sees a heartbeat the first ingested.
 #[tokio::test]
-async fn two_servers_on_one_postgres_deliver_across() {
+async fn two_server_processes_on_one_postgres_deliver_across() {
     let Some(db) = PgDb::create().await else {
         eprintln!("MUSTER_TEST_POSTGRES_URL is not set: skipping");
         return;
     };
-    let store_a = db.connect().await;
-    let store_b = db.connect().await;
-    let base_a = common::serve(store_a.clone()).await;
-    let base_b = common::serve(store_b.clone()).await;
-    let c = cluster(store_a.as_ref(), "replicated").await;
-    let (n, token) = node(store_a.as_ref(), &c, "r1").await;
-    let (_, as_admin) = user_with_token(store_a.as_ref(), "root", Role::Admin, vec![]).await;
-    let mut on_b = open(&base_b, &as_admin, &format!("?cluster_id={}", c.id))
-        .await
-        .expect("open on B");
-    let _ = message(&mut on_b).await;
-
+    let url = match db.url() {
+        muster_store::DatabaseUrl::Postgres { url, .. } => url.clone(),
+        other @ muster_store::DatabaseUrl::Sqlite { .. } => panic!("not PostgreSQL: {other}"),
+    };
     let http = reqwest::Client::new();
-    let res = http
-        .post(format!("{base_a}/api/v1/agent/heartbeat"))
-        .header("authorization", format!("Bearer {token}"))
-        .json(&json!({
+    let (a, base_a) = serve_process(&url, &http).await;
+    let (b, base_b) = serve_process(&url, &http).await;
+
+    // As the admin, on A: an API token, a cluster and a node.
+    let post = |path: String, token: Option<String>, body: serde_json::Value| {
+        let mut req = http.post(format!("{base_a}/api/v1{path}")).json(&body);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        async move {
+            let res = req.send().await.expect("request");
+            let status = res.status();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            assert!(status.is_success(), "{status}: {body}");
+            body
+        }
+    };
+    let login = http
+        .post(format!("{base_a}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert!(login.status().is_success());
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    let token: serde_json::Value = http
+        .post(format!("{base_a}/api/v1/tokens"))
+        .header("cookie", cookie)
+        .json(&json!({"name": "live test"}))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token JSON");
+    let token = token["token"].as_str().expect("token").to_owned();
+    let cluster = post(
+        "/clusters".into(),
+        Some(token.clone()),
+        json!({"name": "replicated", "region": "eu-west-1", "template": "staging"}),
+    )
+    .await;
+    let cluster_id = cluster["id"].as_str().expect("cluster id").to_owned();
+    let added = post(
+        format!("/clusters/{cluster_id}/nodes"),
+        Some(token.clone()),
+        json!({"name": "r1", "capacity_cpu": 2.0, "capacity_memory_gb": 4.0, "capacity_storage_gb": 10.0}),
+    )
+    .await;
+    let node_id = added["node"]["id"].as_str().expect("node id").to_owned();
+    let node_token = added["node_token"].as_str().expect("node token").to_owned();
+
+    let mut on_b = open(
+        &base_b,
+        &format!("Bearer {token}"),
+        &format!("?cluster_id={cluster_id}"),
+    )
+    .await
+    .expect("open on B");
+    let _ = message(&mut on_b).await;
+    post(
+        "/agent/heartbeat".into(),
+        Some(node_token),
+        json!({
             "protocol_version": 1, "seq": 1, "status": "online",
             "metrics": {"cpu_usage_percent": 42.5, "memory_usage_percent": 40.0, "disk_usage_percent": 50.0,
                 "load_average": 0.5, "network_rx_mbps": 1.0, "network_tx_mbps": 0.5, "process_count": 99},
             "system": {"hostname": "r1", "os": "Debian", "kernel": "6.12", "uptime_s": 60,
                 "cpu_cores": 2, "memory_total_gb": 4.0, "disk_total_gb": 10.0},
             "processes": []
-        }))
-        .send()
-        .await
-        .expect("heartbeat to A");
-    assert!(res.status().is_success(), "{}", res.status());
+        }),
+    )
+    .await;
 
     let mut sample = false;
     let mut online = false;
     while !(sample && online) {
         match message(&mut on_b).await.0 {
-            LiveMessage::MetricsSample { sample: s } if s.node_id == n.id => {
+            LiveMessage::MetricsSample { sample: s } if s.node_id.as_str() == node_id => {
                 assert!((s.metrics.cpu_usage_percent - 42.5).abs() < f64::EPSILON);
                 sample = true;
             }
-            LiveMessage::NodeUpdated { node } if node.id == n.id => {
+            LiveMessage::NodeUpdated { node } if node.id.as_str() == node_id => {
                 online |= node.status == NodeStatus::Online;
             }
             _ => {}
         }
     }
-    store_a.close().await;
-    store_b.close().await;
+    drop(on_b);
+    drop((a, b));
     db.drop().await;
 }

@@ -12,7 +12,7 @@ test("an admin manages tenants, users and API tokens in the dashboard", async ({
   const tenant = `E2E Tenant ${suffix()}`;
   await page.getByLabel("Name").fill(tenant);
   await page.getByRole("button", { name: "Add tenant" }).click();
-  await expect(page.getByRole("status")).toContainText(`Created tenant ${tenant}.`);
+  await expect(page.getByRole("main").getByRole("status")).toContainText(`Created tenant ${tenant}.`);
   await expect(page.getByRole("table", { name: "Tenants" })).toContainText(tenant);
 
   await page.getByRole("link", { name: "Users" }).click();
@@ -31,7 +31,7 @@ test("an admin manages tenants, users and API tokens in the dashboard", async ({
   await form.getByLabel(/^Password/).fill("a long enough password");
   await form.getByLabel(tenant).check();
   await form.getByRole("button", { name: "Add user" }).click();
-  await expect(page.getByRole("status").filter({ hasText: "Created" })).toContainText(
+  await expect(page.getByRole("main").getByRole("status").filter({ hasText: "Created" })).toContainText(
     `Created ${username} (viewer).`,
   );
   const row = users.locator(`tr[data-user="${username}"]`);
@@ -39,7 +39,7 @@ test("an admin manages tenants, users and API tokens in the dashboard", async ({
   await expect(row).toContainText("active");
 
   await row.getByLabel(`Role of ${username}`).selectOption("operator");
-  await expect(page.getByRole("status").first()).toContainText(`Saved ${username}.`);
+  await expect(page.getByRole("main").getByRole("status").first()).toContainText(`Saved ${username}.`);
   await expect(row.getByLabel(`Role of ${username}`)).toHaveValue("operator");
 
   await row.getByRole("button", { name: "Disable" }).click();
@@ -50,7 +50,7 @@ test("an admin manages tenants, users and API tokens in the dashboard", async ({
   await row.getByText("Reset password").click();
   await row.getByLabel("New password").fill("a brand new password");
   await row.getByRole("button", { name: "Set password" }).click();
-  await expect(page.getByRole("status").first()).toContainText("Password set");
+  await expect(page.getByRole("main").getByRole("status").first()).toContainText("Password set");
 
   // The user signs in with the new password (in a context of its own, so
   // the page stays the admin's).
