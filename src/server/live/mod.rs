@@ -2,15 +2,21 @@
 //! messages once, and every WebSocket connection ([`socket`]) picks out what
 //! its user may see and has subscribed to.
 //!
-//! Memory stays bounded whatever the clients do: the hub's frames sit in one
-//! broadcast ring of [`FRAME_BUFFER`] shared by every connection; a
-//! connection that falls behind the ring loses its place and is sent a fresh
-//! snapshot instead, and one that stops reading is dropped.
+//! Frames are routed: the fleet channel carries what every connection may
+//! need (status changes, events, access changes, resyncs — not samples), and
+//! each followed cluster has a channel of its own carrying everything about
+//! it, so a connection wakes for its cluster's samples and not for every
+//! other cluster's.
+//!
+//! Memory stays bounded whatever the clients do: frames sit in broadcast
+//! rings of [`FRAME_BUFFER`] shared by the connections on them; a connection
+//! that falls behind a ring loses its place and is sent a fresh snapshot
+//! instead, and one that stops reading is dropped.
 
 pub mod socket;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
@@ -50,10 +56,14 @@ pub enum Item {
 /// The items of one committed change set (or one flush of held samples).
 pub type Frame = Arc<[Item]>;
 
+/// The channels of the clusters someone follows.
+type ClusterChannels = Arc<Mutex<HashMap<ClusterId, broadcast::Sender<Frame>>>>;
+
 /// Fans committed changes out to the live connections.
 #[derive(Clone)]
 pub struct LiveHub {
-    frames: broadcast::Sender<Frame>,
+    fleet: broadcast::Sender<Frame>,
+    clusters: ClusterChannels,
     /// Set once the server is stopping: connections close with 1001.
     stopping: watch::Sender<bool>,
 }
@@ -62,18 +72,33 @@ impl LiveHub {
     /// Starts the hub's task, which runs until the store's feed closes.
     #[must_use]
     pub fn start(store: &Arc<dyn Store>) -> Self {
-        let (frames, _) = broadcast::channel(FRAME_BUFFER);
         let hub = Self {
-            frames,
+            fleet: broadcast::channel(FRAME_BUFFER).0,
+            clusters: ClusterChannels::default(),
             stopping: watch::channel(false).0,
         };
-        tokio::spawn(relay(store.changes(), hub.frames.clone()));
+        tokio::spawn(relay(
+            store.changes(),
+            hub.fleet.clone(),
+            hub.clusters.clone(),
+        ));
         hub
     }
 
+    /// The fleet channel: every message but samples, and the hub's notices.
     #[must_use]
     pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
-        self.frames.subscribe()
+        self.fleet.subscribe()
+    }
+
+    /// Everything about one cluster, samples included.
+    #[must_use]
+    pub fn follow_cluster(&self, id: &ClusterId) -> broadcast::Receiver<Frame> {
+        let mut channels = self.clusters.lock().unwrap_or_else(PoisonError::into_inner);
+        channels
+            .entry(id.clone())
+            .or_insert_with(|| broadcast::channel(FRAME_BUFFER).0)
+            .subscribe()
     }
 
     /// Closes every live connection (the server is shutting down).
@@ -89,7 +114,7 @@ impl LiveHub {
     /// Connections open now.
     #[must_use]
     pub fn connections(&self) -> usize {
-        self.frames.receiver_count()
+        self.fleet.receiver_count()
     }
 }
 
@@ -220,9 +245,51 @@ fn items(set: &ChangeSet, samples: &mut Coalescer, now: Instant) -> Vec<Item> {
     out
 }
 
+/// Sends `items` on the fleet channel (all but samples) and on the channels
+/// of the clusters they concern that someone follows.
+fn route(items: Vec<Item>, fleet: &broadcast::Sender<Frame>, clusters: &ClusterChannels) {
+    if items.is_empty() {
+        return;
+    }
+    let mut by_cluster: HashMap<ClusterId, Vec<Item>> = HashMap::new();
+    {
+        let channels = clusters.lock().unwrap_or_else(PoisonError::into_inner);
+        if !channels.is_empty() {
+            for item in &items {
+                if let Item::Message(Routed {
+                    cluster_id: Some(id),
+                    ..
+                }) = item
+                    && channels.contains_key(id)
+                {
+                    by_cluster.entry(id.clone()).or_default().push(item.clone());
+                }
+            }
+        }
+        for (id, frame) in by_cluster {
+            if let Some(channel) = channels.get(&id) {
+                // No receiver left is not an error: the channel goes below.
+                let _ = channel.send(frame.into());
+            }
+        }
+    }
+    let general: Vec<Item> = items
+        .into_iter()
+        .filter(|i| !matches!(i, Item::Message(Routed { sample: true, .. })))
+        .collect();
+    if !general.is_empty() {
+        // No connection is not an error: nobody is watching.
+        let _ = fleet.send(general.into());
+    }
+}
+
 /// The hub's task: change sets in, frames out, plus the held samples as
-/// their seconds pass.
-async fn relay(mut changes: broadcast::Receiver<ChangeSet>, frames: broadcast::Sender<Frame>) {
+/// their seconds pass; channels nobody follows any more are let go.
+async fn relay(
+    mut changes: broadcast::Receiver<ChangeSet>,
+    fleet: broadcast::Sender<Frame>,
+    clusters: ClusterChannels,
+) {
     let mut samples = Coalescer::default();
     let mut flush = tokio::time::interval(SAMPLE_FLUSH);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -236,12 +303,15 @@ async fn relay(mut changes: broadcast::Receiver<ChangeSet>, frames: broadcast::S
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            _ = flush.tick() => samples.due(Instant::now()).into_iter().map(sample_item).collect(),
+            _ = flush.tick() => {
+                clusters
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|_, channel| channel.receiver_count() > 0);
+                samples.due(Instant::now()).into_iter().map(sample_item).collect()
+            }
         };
-        if !out.is_empty() {
-            // No connection is not an error: nobody is watching.
-            let _ = frames.send(out.into());
-        }
+        route(out, &fleet, &clusters);
     }
 }
 

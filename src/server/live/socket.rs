@@ -23,6 +23,7 @@ use muster_domain::users::User;
 use muster_domain::{ClusterId, NodeId};
 use muster_store::{ClusterQuery, ClusterSort, Store, StoreError};
 use serde::Deserialize;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tower_sessions::Session;
 
@@ -88,6 +89,14 @@ enum Target {
 }
 
 impl Target {
+    /// The cluster whose channel it follows.
+    fn cluster(&self) -> Option<&ClusterId> {
+        match self {
+            Self::All => None,
+            Self::Cluster(id) | Self::Node { cluster: id, .. } => Some(id),
+        }
+    }
+
     fn subscription(&self) -> Subscription {
         match self {
             Self::All => Subscription::All,
@@ -327,7 +336,18 @@ async fn prepare(
         visible,
         target,
         lags: Vec::new(),
+        cluster_frames: None,
     })
+}
+
+/// The next frame of a cluster channel; never, without one.
+async fn next_frame(
+    channel: Option<&mut broadcast::Receiver<super::Frame>>,
+) -> Result<super::Frame, RecvError> {
+    match channel {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Why a connection ends.
@@ -344,13 +364,17 @@ struct Connection {
     target: Target,
     /// When it fell behind lately.
     lags: Vec<Instant>,
+    /// The followed cluster's channel (samples and all), when it follows one.
+    cluster_frames: Option<broadcast::Receiver<super::Frame>>,
 }
 
 impl Connection {
     async fn run(mut self, state: AppState, mut socket: WebSocket) {
-        let mut frames = state.live.subscribe();
-        let mut stopping = state.live.stopping();
+        let hub = state.live.clone();
+        let mut frames = hub.subscribe();
+        let mut stopping = hub.stopping();
         let store = state.store.clone();
+        self.cluster_frames = self.target.cluster().map(|id| hub.follow_cluster(id));
         let mut recheck_timer = tokio::time::interval(RECHECK_EVERY);
         recheck_timer.reset();
         let first = self
@@ -360,8 +384,11 @@ impl Connection {
             Err(end) => end,
             Ok(()) => loop {
                 let step = tokio::select! {
-                    frame = frames.recv() => self.forward(store.as_ref(), &mut socket, frame).await,
-                    request = socket.next() => self.answer(store.as_ref(), &mut socket, request).await,
+                    frame = frames.recv() => self.forward(store.as_ref(), &mut socket, frame, false).await,
+                    frame = next_frame(self.cluster_frames.as_mut()) => {
+                        self.forward(store.as_ref(), &mut socket, frame, true).await
+                    }
+                    request = socket.next() => self.answer(&hub, store.as_ref(), &mut socket, request).await,
                     _ = recheck_timer.tick() => self.recheck(store.as_ref(), &mut socket).await,
                     () = async { drop(stopping.wait_for(|s| *s).await); } => Err(End::Close(close::GOING_AWAY, "the server is shutting down")),
                 };
@@ -407,12 +434,17 @@ impl Connection {
         Self::send_now(socket, &message).await
     }
 
+    /// Sends what `frame` holds for this connection: from the fleet channel
+    /// the hub's notices, and messages only when it follows everything; from
+    /// its cluster's channel the messages its target wants.
     async fn forward(
         &mut self,
         store: &dyn Store,
         socket: &mut WebSocket,
         frame: Result<super::Frame, RecvError>,
+        from_cluster: bool,
     ) -> Result<(), End> {
+        let messages_here = from_cluster == (self.target != Target::All);
         let frame = match frame {
             Ok(frame) => frame,
             Err(RecvError::Lagged(_)) => {
@@ -434,7 +466,7 @@ impl Connection {
         let mut queued = 0;
         for item in frame.iter() {
             match item {
-                Item::Message(m) if self.target.wants(&self.visible, m) => {
+                Item::Message(m) if messages_here && self.target.wants(&self.visible, m) => {
                     let sent = tokio::time::timeout(
                         SEND_TIMEOUT,
                         socket.feed(Message::Text(m.text.clone())),
@@ -444,9 +476,12 @@ impl Connection {
                     }
                     queued += 1;
                 }
-                Item::Message(_) => {}
-                Item::AccessChanged => self.recheck(store, socket).await?,
-                Item::Resync(reason) => self.resync(store, socket, *reason).await?,
+                Item::AccessChanged if !from_cluster => self.recheck(store, socket).await?,
+                Item::Resync(reason) if !from_cluster => {
+                    self.resync(store, socket, *reason).await?;
+                }
+                // Not for this connection, or not from this channel.
+                Item::Message(_) | Item::AccessChanged | Item::Resync(_) => {}
             }
         }
         if queued > 0
@@ -498,6 +533,7 @@ impl Connection {
 
     async fn answer(
         &mut self,
+        hub: &super::LiveHub,
         store: &dyn Store,
         socket: &mut WebSocket,
         request: Option<Result<Message, axum::Error>>,
@@ -523,6 +559,9 @@ impl Connection {
         };
         match resolve(store, &self.visible, &subscription).await {
             Ok(Some(target)) => {
+                // Listening before the snapshot is read, so nothing falls
+                // between the two.
+                self.cluster_frames = target.cluster().map(|id| hub.follow_cluster(id));
                 self.target = target;
                 self.resync(store, socket, ResyncReason::Subscribed).await
             }
