@@ -4,10 +4,11 @@
 //! change to a cluster or node writes one), the samples a heartbeat batch
 //! brought, and whether who-may-see-what changed. At commit the store turns
 //! those notes into [`Change`]s carrying the rows as committed. SQLite hands
-//! them to an in-process broadcast after the commit; PostgreSQL sends them
-//! with `NOTIFY` inside the transaction, so they are delivered when (and only
-//! if) it commits, and every replica's listener — this one's included — feeds
-//! its own broadcast.
+//! them to an in-process broadcast after the commit; on PostgreSQL a
+//! publisher task sends them after the commit with `NOTIFY`, batching what
+//! waits, and every replica's listener — this one's included — feeds its own
+//! broadcast. (Notifying inside each transaction would make PostgreSQL
+//! commit them one at a time: a notifying commit holds a database-wide lock.)
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -59,16 +60,55 @@ const FEED_CAPACITY: usize = 4096;
 pub(crate) struct Feed {
     sender: broadcast::Sender<ChangeSet>,
     /// Commit and publish in one step, so subscribers see change sets in
-    /// commit order (SQLite; PostgreSQL's `NOTIFY` keeps that order itself).
+    /// commit order (SQLite).
     ordered: Arc<tokio::sync::Mutex<()>>,
+    /// Where committed changes wait for the publisher that sends them to
+    /// every replica (PostgreSQL).
+    outbox: Option<tokio::sync::mpsc::Sender<Vec<Change>>>,
+    /// Set when the outbox was full and changes were dropped: the publisher
+    /// then sends [`Change::Lost`].
+    overflowed: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// Change sets waiting for the publisher (PostgreSQL).
+const OUTBOX_CAPACITY: usize = 4096;
 
 impl Feed {
     pub(crate) fn new() -> Self {
         Self {
             sender: broadcast::channel(FEED_CAPACITY).0,
             ordered: Arc::new(tokio::sync::Mutex::new(())),
+            outbox: None,
+            overflowed: Arc::default(),
         }
+    }
+
+    /// A feed whose committed changes go through an outbox, and the outbox's
+    /// receiving end for the publisher.
+    pub(crate) fn with_outbox() -> (Self, tokio::sync::mpsc::Receiver<Vec<Change>>) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(OUTBOX_CAPACITY);
+        let feed = Self {
+            outbox: Some(sender),
+            ..Self::new()
+        };
+        (feed, receiver)
+    }
+
+    /// Leaves committed changes for the publisher; if it is that far behind,
+    /// they are dropped and [`Change::Lost`] goes out in their place.
+    pub(crate) fn send_out(&self, changes: Vec<Change>) {
+        if let Some(outbox) = &self.outbox
+            && outbox.try_send(changes).is_err()
+        {
+            self.overflowed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Whether changes were dropped since the last call.
+    pub(crate) fn take_overflow(&self) -> bool {
+        self.overflowed
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<ChangeSet> {

@@ -143,30 +143,36 @@ pub(crate) mod dialect {
         format!("COALESCE(json_agg(json_build_array({exprs}))::text, '[]')")
     }
 
-    /// Sends the changes with `NOTIFY` inside the transaction, then
-    /// commits: every replica's listener (this one's too) receives them once
-    /// the commit is done, in commit order, and never for a transaction that
-    /// failed.
+    /// Commits, then leaves the changes for this replica's publisher, which
+    /// sends them with `NOTIFY` to every replica's listener (this one's too).
+    /// Not inside the transaction: a transaction that notifies holds a
+    /// database-wide lock through its commit, and heartbeat batches would
+    /// commit one at a time.
     pub async fn commit_and_publish(
-        mut tx: sqlx::Transaction<'static, Db>,
-        _feed: &crate::changes::Feed,
+        tx: sqlx::Transaction<'static, Db>,
+        feed: &crate::changes::Feed,
         changes: Vec<crate::changes::Change>,
     ) -> Result<(), StoreError> {
-        notify(&mut tx, &changes).await?;
         tx.commit().await?;
+        feed.send_out(changes);
         Ok(())
     }
 
     /// Publishes changes made outside a transaction.
+    #[allow(clippy::unused_async)]
     pub async fn publish_now(
-        pool: &Pool,
-        _feed: &crate::changes::Feed,
+        _pool: &Pool,
+        feed: &crate::changes::Feed,
         changes: Vec<crate::changes::Change>,
     ) -> Result<(), StoreError> {
-        notify(&mut *pool.acquire().await?, &changes).await
+        feed.send_out(changes);
+        Ok(())
     }
 
-    async fn notify(conn: &mut Conn, changes: &[crate::changes::Change]) -> Result<(), StoreError> {
+    pub(crate) async fn notify(
+        conn: &mut Conn,
+        changes: &[crate::changes::Change],
+    ) -> Result<(), StoreError> {
         let payloads = crate::changes::payloads(changes);
         if !payloads.is_empty() {
             sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
@@ -210,9 +216,10 @@ pub struct PgStore {
     writer: PgPool,
     /// Committed changes of every replica, as this one's listener receives them.
     feed: crate::changes::Feed,
-    /// The listener's task, stopped when the store closes (it holds a
-    /// connection the pool would otherwise wait for).
+    /// The listener's and the publisher's tasks, stopped when the store
+    /// closes (the listener holds a connection the pool would wait for).
     listener: tokio::task::AbortHandle,
+    publisher: tokio::task::AbortHandle,
 }
 
 /// The role requests run as when none is configured; the migrations create it.
@@ -231,6 +238,7 @@ const SCOPED_TABLES: [&str; 6] = [
 impl PgStore {
     fn stop_feed(&self) {
         self.listener.abort();
+        self.publisher.abort();
     }
 
     /// Nothing to do between heartbeat batches on PostgreSQL.
@@ -317,14 +325,64 @@ impl PgStore {
             )));
         }
         seed_templates!(pool).await?;
-        let feed = crate::changes::Feed::new();
+        let (feed, outbox) = crate::changes::Feed::with_outbox();
         let listener = listen_for_changes(pool.clone(), feed.clone()).await?;
+        let publisher =
+            tokio::spawn(publish_changes(pool.clone(), feed.clone(), outbox)).abort_handle();
         Ok(Self {
             writer: pool.clone(),
             pool,
             feed,
             listener,
+            publisher,
         })
+    }
+}
+
+/// Most changes one publishing statement carries.
+const PUBLISH_MAX: usize = 20_000;
+
+/// Sends this replica's committed changes with `NOTIFY`, in the order they
+/// were committed, as few statements as they allow: whatever waits in the
+/// outbox goes in one. Its connection does not wait for the WAL flush (a
+/// notification is not data to keep). Changes it could not send are
+/// followed by [`Change::Lost`](crate::Change::Lost).
+async fn publish_changes(
+    pool: PgPool,
+    feed: crate::changes::Feed,
+    mut outbox: tokio::sync::mpsc::Receiver<Vec<crate::Change>>,
+) {
+    let mut conn: Option<sqlx::PgConnection> = None;
+    let mut lost = false;
+    while let Some(mut changes) = outbox.recv().await {
+        while changes.len() < PUBLISH_MAX {
+            match outbox.try_recv() {
+                Ok(more) => changes.extend(more),
+                Err(_) => break,
+            }
+        }
+        if std::mem::take(&mut lost) | feed.take_overflow() {
+            changes.push(crate::Change::Lost);
+        }
+        let sent = async {
+            if conn.is_none() {
+                let mut fresh = pool.acquire().await?.detach();
+                sqlx::query("SET synchronous_commit = off")
+                    .execute(&mut fresh)
+                    .await?;
+                conn = Some(fresh);
+            }
+            match conn.as_mut() {
+                Some(c) => dialect::notify(c, &changes).await,
+                None => Ok(()),
+            }
+        };
+        if let Err(e) = sent.await {
+            tracing::warn!(error = %one_line(&e), "cannot publish changes; listeners will resync");
+            conn = None;
+            lost = true;
+            tokio::time::sleep(LISTEN_RETRY).await;
+        }
     }
 }
 
