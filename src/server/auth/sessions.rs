@@ -222,19 +222,7 @@ impl FromRequestParts<AppState> for MaybeUser {
     ) -> Result<Self, Self::Rejection> {
         // An API token, when one is presented, decides alone: a bad token is
         // a 401, never a fall-back to the session.
-        if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            let token = header
-                .to_str()
-                .ok()
-                .and_then(|h| h.strip_prefix("Bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    AppError::new(
-                        ErrorCode::Unauthorized,
-                        "Authorization must be \"Bearer <API token>\"",
-                    )
-                })?;
+        if let Some(token) = bearer_token(&parts.headers)? {
             let hash = crate::server::tokens::hash_token(token);
             return match state.store.user_for_token(&hash).await? {
                 Some(user) => Ok(Self(Some(user))),
@@ -249,6 +237,29 @@ impl FromRequestParts<AppState> for MaybeUser {
         };
         current_user(&session, state.store.as_ref()).await.map(Self)
     }
+}
+
+/// The API token in `Authorization: Bearer …`, if the header is there.
+///
+/// # Errors
+/// 401 when the header is there but holds no bearer token.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<Option<&str>, AppError> {
+    let Some(header) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorCode::Unauthorized,
+                "Authorization must be \"Bearer <API token>\"",
+            )
+        })
 }
 
 /// The session's user, checked against the limits; refreshes the idle timer

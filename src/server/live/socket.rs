@@ -232,19 +232,7 @@ async fn authenticate(
     headers: &HeaderMap,
     session: &Session,
 ) -> Result<(User, Credentials), AppError> {
-    if let Some(header) = headers.get(axum::http::header::AUTHORIZATION) {
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorCode::Unauthorized,
-                    "Authorization must be \"Bearer <API token>\"",
-                )
-            })?;
+    if let Some(token) = crate::server::auth::sessions::bearer_token(headers)? {
         let hash = crate::server::tokens::hash_token(token);
         let user = state.store.user_for_token(&hash).await?.ok_or_else(|| {
             AppError::new(
