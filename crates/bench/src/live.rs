@@ -24,18 +24,8 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
     pub fn quantile_ms(&mut self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        self.latencies_us.sort_unstable();
-        let i = ((self.latencies_us.len() - 1) as f64 * q).round() as usize;
-        f64::from(self.latencies_us[i]) / 1000.0
+        crate::load::quantile_ms(&mut self.latencies_us, q)
     }
 }
 

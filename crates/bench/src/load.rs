@@ -103,19 +103,25 @@ impl Outcome {
     }
 
     /// The `q` quantile of latency in milliseconds.
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
     pub fn quantile_ms(&mut self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        self.latencies_us.sort_unstable();
-        let i = ((self.latencies_us.len() - 1) as f64 * q).round() as usize;
-        f64::from(self.latencies_us[i]) / 1000.0
+        quantile_ms(&mut self.latencies_us, q)
     }
+}
+
+/// The `q` quantile of latencies in microseconds, in milliseconds (NaN for
+/// none); sorts them.
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+pub fn quantile_ms(latencies_us: &mut [u32], q: f64) -> f64 {
+    if latencies_us.is_empty() {
+        return f64::NAN;
+    }
+    latencies_us.sort_unstable();
+    let i = ((latencies_us.len() - 1) as f64 * q).round() as usize;
+    f64::from(latencies_us[i]) / 1000.0
 }
 
 fn client(connections: usize) -> reqwest::Client {

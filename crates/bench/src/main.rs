@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod live;
 mod load;
@@ -33,6 +33,45 @@ enum Database {
     Both,
 }
 
+/// Which servers a benchmark starts.
+#[derive(Debug, Args)]
+struct Servers {
+    #[arg(long, value_enum, default_value_t = Database::Both)]
+    database: Database,
+    /// PostgreSQL server; each run creates and drops its own database.
+    #[arg(
+        long,
+        env = "MUSTER_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
+    /// The `muster` server binary (build it in release mode).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+}
+
+impl Servers {
+    /// The databases to run on, in order.
+    fn databases(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if matches!(self.database, Database::Sqlite | Database::Both) {
+            out.push("sqlite");
+        }
+        if matches!(self.database, Database::Postgres | Database::Both) {
+            out.push("postgres");
+        }
+        out
+    }
+
+    /// The server binary given, or the release build's.
+    fn server_bin(&self) -> Result<PathBuf, String> {
+        match &self.server_bin {
+            Some(p) => Ok(p.clone()),
+            None => target::default_server_bin(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Heartbeat ingestion: sustained heartbeats/s, latency, server CPU and memory.
@@ -49,18 +88,8 @@ enum Command {
         /// Connections (requests in flight) for the saturation run.
         #[arg(long, default_value_t = 64)]
         connections: usize,
-        #[arg(long, value_enum, default_value_t = Database::Both)]
-        database: Database,
-        /// PostgreSQL server; each run creates and drops its own database.
-        #[arg(
-            long,
-            env = "MUSTER_TEST_POSTGRES_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-        )]
-        postgres_url: String,
-        /// The `muster` server binary (build it in release mode).
-        #[arg(long)]
-        server_bin: Option<PathBuf>,
+        #[command(flatten)]
+        servers: Servers,
     },
     /// Live stream: WebSocket clients following clusters while heartbeats
     /// arrive; delivery latency and server memory per connection.
@@ -77,17 +106,8 @@ enum Command {
         /// Seconds the measured run lasts.
         #[arg(long, default_value_t = 20)]
         seconds: u64,
-        #[arg(long, value_enum, default_value_t = Database::Both)]
-        database: Database,
-        #[arg(
-            long,
-            env = "MUSTER_TEST_POSTGRES_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-        )]
-        postgres_url: String,
-        /// The `muster` server binary (build it in release mode).
-        #[arg(long)]
-        server_bin: Option<PathBuf>,
+        #[command(flatten)]
+        servers: Servers,
     },
 }
 
@@ -110,9 +130,7 @@ fn main() -> ExitCode {
                 rate,
                 seconds,
                 connections,
-                database,
-                postgres_url,
-                server_bin,
+                servers,
             } => {
                 let plan = load::Plan {
                     nodes,
@@ -120,16 +138,14 @@ fn main() -> ExitCode {
                     duration: Duration::from_secs(seconds.max(1)),
                     connections: connections.max(1),
                 };
-                heartbeats(&plan, database, &postgres_url, server_bin).await
+                heartbeats(&plan, &servers).await
             }
             Command::Live {
                 clients,
                 nodes,
                 rate,
                 seconds,
-                database,
-                postgres_url,
-                server_bin,
+                servers,
             } => {
                 let plan = load::Plan {
                     nodes,
@@ -137,7 +153,7 @@ fn main() -> ExitCode {
                     duration: Duration::from_secs(seconds.max(1)),
                     connections: 64,
                 };
-                live_stream(&plan, clients.max(1), database, &postgres_url, server_bin).await
+                live_stream(&plan, clients.max(1), &servers).await
             }
         }
     });
@@ -150,16 +166,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn heartbeats(
-    plan: &load::Plan,
-    database: Database,
-    postgres_url: &str,
-    server_bin: Option<PathBuf>,
-) -> Result<(), String> {
-    let server_bin = match server_bin {
-        Some(p) => p,
-        None => target::default_server_bin()?,
-    };
+async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> {
+    let server_bin = servers.server_bin()?;
     println!(
         "heartbeats: {} virtual nodes, 7 metrics and 20 processes each; {} s per run; saturation with {} connections; latency at {} offered/s",
         plan.nodes,
@@ -182,15 +190,8 @@ async fn heartbeats(
     let ceiling = sat.per_second();
     drop(bare);
 
-    let mut databases = Vec::new();
-    if matches!(database, Database::Sqlite | Database::Both) {
-        databases.push("sqlite");
-    }
-    if matches!(database, Database::Postgres | Database::Both) {
-        databases.push("postgres");
-    }
-    for db in databases {
-        let server = target::Muster::start(&server_bin, db, postgres_url).await?;
+    for db in servers.databases() {
+        let server = target::Muster::start(&server_bin, db, &servers.postgres_url).await?;
         eprintln!("{db}: registering {} nodes…", plan.nodes);
         let started = Instant::now();
         let nodes = Arc::new(server.register(plan.nodes).await?.0);
@@ -217,29 +218,9 @@ async fn heartbeats(
     Ok(())
 }
 
-fn databases(database: Database) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if matches!(database, Database::Sqlite | Database::Both) {
-        out.push("sqlite");
-    }
-    if matches!(database, Database::Postgres | Database::Both) {
-        out.push("postgres");
-    }
-    out
-}
-
 #[allow(clippy::cast_precision_loss)]
-async fn live_stream(
-    plan: &load::Plan,
-    clients: usize,
-    database: Database,
-    postgres_url: &str,
-    server_bin: Option<PathBuf>,
-) -> Result<(), String> {
-    let server_bin = match server_bin {
-        Some(p) => p,
-        None => target::default_server_bin()?,
-    };
+async fn live_stream(plan: &load::Plan, clients: usize, servers: &Servers) -> Result<(), String> {
+    let server_bin = servers.server_bin()?;
     println!(
         "live: {clients} WebSocket clients, each following one cluster of 20 nodes; {} nodes; {} heartbeats/s offered for {} s",
         plan.nodes,
@@ -263,8 +244,8 @@ async fn live_stream(
         "RSS MiB",
         "KiB/conn"
     );
-    for db in databases(database) {
-        let server = target::Muster::start(&server_bin, db, postgres_url).await?;
+    for db in servers.databases() {
+        let server = target::Muster::start(&server_bin, db, &servers.postgres_url).await?;
         eprintln!("{db}: registering {} nodes…", plan.nodes);
         let (nodes, clusters) = server.register(plan.nodes).await?;
         let nodes = Arc::new(nodes);

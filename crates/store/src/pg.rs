@@ -158,15 +158,10 @@ pub(crate) mod dialect {
         Ok(())
     }
 
-    /// Publishes changes made outside a transaction.
+    /// Publishes changes made outside a transaction (through the publisher).
     #[allow(clippy::unused_async)]
-    pub async fn publish_now(
-        _pool: &Pool,
-        feed: &crate::changes::Feed,
-        changes: Vec<crate::changes::Change>,
-    ) -> Result<(), StoreError> {
+    pub async fn publish_now(feed: &crate::changes::Feed, changes: Vec<crate::changes::Change>) {
         feed.send_out(changes);
-        Ok(())
     }
 
     pub(crate) async fn notify(

@@ -152,15 +152,9 @@ pub(crate) mod dialect {
     }
 
     /// Publishes changes made outside a transaction.
-    #[allow(clippy::unused_async)]
-    pub async fn publish_now(
-        _pool: &Pool,
-        feed: &crate::changes::Feed,
-        changes: Vec<crate::changes::Change>,
-    ) -> Result<(), StoreError> {
+    pub async fn publish_now(feed: &crate::changes::Feed, changes: Vec<crate::changes::Change>) {
         let _in_order = feed.in_order().await;
         feed.publish(changes.into());
-        Ok(())
     }
 
     /// How JSON documents are bound.

@@ -10,6 +10,7 @@ use muster_domain::live::{LiveMessage, NodeSample, Subscription};
 use muster_domain::{Cluster, ClusterId, Event, Node, NodeId};
 
 use crate::api::clusters::{ClusterInfo, get_cluster_info};
+use crate::app::components::feedback::LoadError;
 use crate::app::live::{StaleNotice, use_live};
 
 /// Most events of this visit kept on the page.
@@ -31,15 +32,8 @@ pub fn ClusterPage() -> impl IntoView {
                 info.get()
                     .map(|result| match result {
                         Ok(data) => view! { <ClusterView data /> }.into_any(),
-                        Err(e) => {
-                            view! {
-                                <div class="error-panel" role="alert">
-                                    <p>"The cluster could not be loaded: " {e.message}</p>
-                                    <button type="button" on:click=move |_| info.refetch()>
-                                        "Retry"
-                                    </button>
-                                </div>
-                            }
+                        Err(error) => {
+                            view! { <LoadError what="The cluster" error retry=move || info.refetch() /> }
                                 .into_any()
                         }
                     })

@@ -6,6 +6,7 @@ use muster_domain::live::{LiveMessage, Subscription};
 use muster_domain::{Cluster, ClusterStatus};
 
 use crate::api::fleet::{FleetOverview, get_fleet_overview};
+use crate::app::components::feedback::LoadError;
 use crate::app::components::templates::TemplateTable;
 use crate::app::live::{StaleNotice, use_live};
 
@@ -20,15 +21,8 @@ pub fn OverviewPage() -> impl IntoView {
                     .get()
                     .map(|result| match result {
                         Ok(data) => view! { <Overview data /> }.into_any(),
-                        Err(e) => {
-                            view! {
-                                <div class="error-panel" role="alert">
-                                    <p>"The fleet could not be loaded: " {e.message}</p>
-                                    <button type="button" on:click=move |_| overview.refetch()>
-                                        "Retry"
-                                    </button>
-                                </div>
-                            }
+                        Err(error) => {
+                            view! { <LoadError what="The fleet" error retry=move || overview.refetch() /> }
                                 .into_any()
                         }
                     })

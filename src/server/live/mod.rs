@@ -110,12 +110,6 @@ impl LiveHub {
     pub fn stopping(&self) -> watch::Receiver<bool> {
         self.stopping.subscribe()
     }
-
-    /// Connections open now.
-    #[must_use]
-    pub fn connections(&self) -> usize {
-        self.fleet.receiver_count()
-    }
 }
 
 /// Serialises a message (plain data: it cannot fail).
@@ -198,8 +192,15 @@ fn message(cluster_id: Option<&ClusterId>, node_id: Option<&NodeId>, m: &LiveMes
     })
 }
 
-/// A change set as the stream's items.
-fn items(set: &ChangeSet, samples: &mut Coalescer, now: Instant) -> Vec<Item> {
+/// A change set as the stream's items. Samples go only to the channels of
+/// followed clusters, so those of clusters nobody follows are left out here,
+/// before they are serialised.
+fn items(
+    set: &ChangeSet,
+    samples: &mut Coalescer,
+    now: Instant,
+    followed: impl Fn(&ClusterId) -> bool,
+) -> Vec<Item> {
     let mut out = Vec::with_capacity(set.len());
     for change in set.iter() {
         match change {
@@ -233,11 +234,12 @@ fn items(set: &ChangeSet, samples: &mut Coalescer, now: Instant) -> Vec<Item> {
                     event: event.clone(),
                 },
             )),
-            Change::Sample { sample } => {
+            Change::Sample { sample } if followed(&sample.cluster_id) => {
                 if let Some(sample) = samples.offer(sample.clone(), now) {
                     out.push(sample_item(sample));
                 }
             }
+            Change::Sample { .. } => {}
             Change::Access => out.push(Item::AccessChanged),
             Change::Lost => out.push(Item::Resync(ResyncReason::Interrupted)),
         }
@@ -296,7 +298,10 @@ async fn relay(
     loop {
         let out: Vec<Item> = tokio::select! {
             received = changes.recv() => match received {
-                Ok(set) => items(&set, &mut samples, Instant::now()),
+                Ok(set) => {
+                    let channels = clusters.lock().unwrap_or_else(PoisonError::into_inner);
+                    items(&set, &mut samples, Instant::now(), |id| channels.contains_key(id))
+                }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "the live hub fell behind the store's changes");
                     vec![Item::Resync(ResyncReason::Interrupted)]

@@ -339,7 +339,12 @@ macro_rules! ingest_fns {
             insert_samples(&mut tx, &samples).await?;
             if !judged.is_empty() {
                 let ids: std::collections::BTreeSet<&str> = judged.iter().map(|j| j.hb.node_id.as_str()).collect();
-                let full = nodes_by_ids(&mut tx, &ids).await?;
+                let full: std::collections::HashMap<String, muster_domain::Node> =
+                    rows_by_ids(&mut tx, "cluster_nodes", &ids, node_from_row)
+                        .await?
+                        .into_iter()
+                        .map(|n| (n.id.to_string(), n))
+                        .collect();
                 for j in &judged {
                     let Some(node) = full.get(j.hb.node_id.as_str()) else { continue };
                     let actor = muster_domain::Actor::Node(node.id.clone()).to_string();
@@ -436,20 +441,6 @@ macro_rules! ingest_fns {
                 .fetch_one(&mut *conn)
                 .await?;
             $crate::shared::batch::parse_states(table, &text)
-        }
-
-        /// Whole node rows, by id, in one statement.
-        async fn nodes_by_ids(
-            conn: &mut d::Conn,
-            ids: &std::collections::BTreeSet<&str>,
-        ) -> Result<std::collections::HashMap<String, muster_domain::Node>, $crate::StoreError> {
-            let sql = format!("SELECT * FROM cluster_nodes WHERE id IN {}", d::json_list("$1"));
-            let mut nodes = std::collections::HashMap::with_capacity(ids.len());
-            for row in sqlx::query(&sql).bind($crate::shared::batch::json_param(ids)).fetch_all(&mut *conn).await? {
-                let node = node_from_row(&row)?;
-                nodes.insert(node.id.to_string(), node);
-            }
-            Ok(nodes)
         }
 
         /// Locks the clusters (in id order) and reads them with their

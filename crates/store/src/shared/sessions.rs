@@ -67,7 +67,7 @@ macro_rules! session_methods {
                 let done = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
                 if done.rows_affected() > 0 {
                     // Live streams signed in with it must end.
-                    d::publish_now(&self.pool, &self.feed, vec![$crate::Change::Access]).await?;
+                    d::publish_now(&self.feed, vec![$crate::Change::Access]).await;
                 }
                 Ok(())
             })
@@ -87,7 +87,7 @@ macro_rules! session_methods {
                 .execute(&self.pool)
                 .await?;
                 if done.rows_affected() > 0 {
-                    d::publish_now(&self.pool, &self.feed, vec![$crate::Change::Access]).await?;
+                    d::publish_now(&self.feed, vec![$crate::Change::Access]).await;
                 }
                 Ok(done.rows_affected())
             })
