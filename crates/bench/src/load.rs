@@ -191,6 +191,43 @@ pub async fn saturate(url: &str, nodes: &Arc<Vec<VirtualNode>>, plan: &Plan) -> 
     total
 }
 
+/// One heartbeat from every node, `connections` in flight: for freshly
+/// registered nodes, each one a status change (provisioning to online).
+pub async fn once_each(url: &str, nodes: &Arc<Vec<VirtualNode>>, connections: usize) -> Outcome {
+    let http = client(connections);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let (http, url, nodes, next) = (http.clone(), url.to_owned(), nodes.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let mut out = Outcome::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(node) = nodes.get(i) else { break };
+                let (ok, us) = send(&http, &url, node, i as u64).await;
+                if ok {
+                    out.ok += 1;
+                    out.latencies_us.push(us);
+                } else {
+                    out.errors += 1;
+                }
+            }
+            out
+        }));
+    }
+    let mut total = Outcome::default();
+    for w in workers {
+        if let Ok(o) = w.await {
+            total.ok += o.ok;
+            total.errors += o.errors;
+            total.latencies_us.extend(o.latencies_us);
+        }
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
 /// `plan.rate` heartbeats a second, whatever the answers' pace (open loop).
 pub async fn offered(url: &str, nodes: &Arc<Vec<VirtualNode>>, plan: &Plan) -> Outcome {
     const MAX_IN_FLIGHT: usize = 4096;

@@ -180,6 +180,7 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
         std::thread::available_parallelism().map_or(0, usize::from)
     );
     let mut rows = Vec::new();
+    let mut onlines = Vec::new();
 
     let bare = target::Bare::start().await?;
     let nodes: Vec<load::VirtualNode> = (0..plan.nodes).map(load::VirtualNode::bare).collect();
@@ -196,9 +197,21 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
         let started = Instant::now();
         let nodes = Arc::new(server.register(plan.nodes).await?.0);
         eprintln!(
-            "{db}: registered in {:.1} s; saturating…",
+            "{db}: registered in {:.1} s; bringing every node online…",
             started.elapsed().as_secs_f64()
         );
+        // Every node's first heartbeat changes its status (and its
+        // cluster's): measured on its own, so the runs below measure the
+        // steady heartbeats of a fleet that is up.
+        let mut first = load::once_each(&server.heartbeat_url(), &nodes, plan.connections).await;
+        let (p50, p99) = (first.quantile_ms(0.5), first.quantile_ms(0.99));
+        onlines.push(format!(
+            "{db}: {} nodes came online (their first heartbeats) at {:.0}/s, p50 {p50:.1} ms, p99 {p99:.1} ms, {} errors",
+            first.ok,
+            first.per_second(),
+            first.errors
+        ));
+        eprintln!("{db}: saturating…");
         let before = server.usage();
         let sat = load::saturate(&server.heartbeat_url(), &nodes, plan).await;
         let mid = server.usage();
@@ -215,6 +228,9 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
         server.stop().await;
     }
     load::print(&rows, ceiling);
+    for line in onlines {
+        println!("{line}");
+    }
     Ok(())
 }
 

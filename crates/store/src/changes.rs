@@ -3,12 +3,13 @@
 //! Every write transaction notes what it changed: the events it wrote (every
 //! change to a cluster or node writes one), the samples a heartbeat batch
 //! brought, and whether who-may-see-what changed. At commit the store turns
-//! those notes into [`Change`]s carrying the rows as committed. SQLite hands
-//! them to an in-process broadcast after the commit; on PostgreSQL a
-//! publisher task sends them after the commit with `NOTIFY`, batching what
-//! waits, and every replica's listener — this one's included — feeds its own
-//! broadcast. (Notifying inside each transaction would make PostgreSQL
-//! commit them one at a time: a notifying commit holds a database-wide lock.)
+//! those notes into [`Change`]s carrying the rows as committed and hands them
+//! to the process's broadcast after the commit. On PostgreSQL a publisher
+//! task also sends them with `NOTIFY`, batching what waits, and every other
+//! replica's listener feeds them to its broadcast (a replica skips its own,
+//! which it has already delivered). Notifying inside each transaction would
+//! make PostgreSQL commit them one at a time: a notifying commit holds a
+//! database-wide lock.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -36,7 +37,11 @@ pub enum Change {
     Event {
         event: Event,
     },
+    /// Samples are nearly all of the feed's volume: they cross replicas as
+    /// arrays rather than objects.
+    #[serde(rename = "s")]
     Sample {
+        #[serde(rename = "v", with = "compact_sample")]
         sample: NodeSample,
     },
     /// Users, tenants, tokens or sessions changed: who may see what, or
@@ -63,8 +68,8 @@ pub(crate) struct Feed {
     /// commit order (SQLite).
     ordered: Arc<tokio::sync::Mutex<()>>,
     /// Where committed changes wait for the publisher that sends them to
-    /// every replica (PostgreSQL).
-    outbox: Option<tokio::sync::mpsc::Sender<Vec<Change>>>,
+    /// the other replicas (PostgreSQL).
+    outbox: Option<tokio::sync::mpsc::Sender<ChangeSet>>,
     /// Set when the outbox was full and changes were dropped: the publisher
     /// then sends [`Change::Lost`].
     overflowed: Arc<std::sync::atomic::AtomicBool>,
@@ -85,7 +90,7 @@ impl Feed {
 
     /// A feed whose committed changes go through an outbox, and the outbox's
     /// receiving end for the publisher.
-    pub(crate) fn with_outbox() -> (Self, tokio::sync::mpsc::Receiver<Vec<Change>>) {
+    pub(crate) fn with_outbox() -> (Self, tokio::sync::mpsc::Receiver<ChangeSet>) {
         let (sender, receiver) = tokio::sync::mpsc::channel(OUTBOX_CAPACITY);
         let feed = Self {
             outbox: Some(sender),
@@ -96,7 +101,7 @@ impl Feed {
 
     /// Leaves committed changes for the publisher; if it is that far behind,
     /// they are dropped and [`Change::Lost`] goes out in their place.
-    pub(crate) fn send_out(&self, changes: Vec<Change>) {
+    pub(crate) fn send_out(&self, changes: ChangeSet) {
         if let Some(outbox) = &self.outbox
             && outbox.try_send(changes).is_err()
         {
@@ -249,52 +254,167 @@ pub(crate) const CHANNEL: &str = "muster_changes";
 /// Largest `NOTIFY` payload sent (PostgreSQL refuses 8000 bytes and more).
 pub(crate) const PAYLOAD_MAX: usize = 7900;
 
-/// `changes` as `NOTIFY` payloads: JSON arrays of at most [`PAYLOAD_MAX`]
-/// bytes, in order. A change too large for a payload of its own goes as
-/// [`Change::Lost`], so listeners read the state again rather than miss it.
-pub(crate) fn payloads(changes: &[Change]) -> Vec<String> {
+/// Length of a replica's origin tag, which begins each of its payloads.
+const ORIGIN_LEN: usize = 16;
+
+/// A tag for this replica's payloads, so that its listener can skip them.
+pub(crate) fn new_origin() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// `changes` as `NOTIFY` payloads: `origin` then a JSON array, at most
+/// [`PAYLOAD_MAX`] bytes each, in order. A change too large for a payload of
+/// its own goes as [`Change::Lost`], so listeners read the state again
+/// rather than miss it.
+pub(crate) fn payloads<'a>(
+    origin: &str,
+    changes: impl IntoIterator<Item = &'a Change>,
+) -> Vec<String> {
+    debug_assert_eq!(origin.len(), ORIGIN_LEN);
+    let fresh = || {
+        let mut s = String::with_capacity(PAYLOAD_MAX);
+        s.push_str(origin);
+        s.push('[');
+        s
+    };
+    let empty = ORIGIN_LEN + 1;
     let mut out = Vec::new();
-    let mut current = String::from("[");
+    let mut current = fresh();
     for change in changes {
         let mut text = serde_json::to_string(change).unwrap_or_default();
-        if text.is_empty() || text.len() + 2 > PAYLOAD_MAX {
+        if text.is_empty() || empty + text.len() + 1 > PAYLOAD_MAX {
             tracing::warn!(
                 bytes = text.len(),
                 "a change is too large to notify; listeners will resync"
             );
             r#"{"k":"lost"}"#.clone_into(&mut text);
         }
-        if current.len() + text.len() + 1 > PAYLOAD_MAX {
+        if current.len() + text.len() + 2 > PAYLOAD_MAX {
             current.push(']');
-            out.push(std::mem::replace(&mut current, String::from("[")));
+            out.push(std::mem::replace(&mut current, fresh()));
         }
-        if current.len() > 1 {
+        if current.len() > empty {
             current.push(',');
         }
         current.push_str(&text);
     }
-    if current.len() > 1 {
+    if current.len() > empty {
         current.push(']');
         out.push(current);
     }
     out
 }
 
-/// A payload received from `NOTIFY`, or [`Change::Lost`] when it cannot be
-/// read (a newer server's format, say).
-pub(crate) fn from_payload(text: &str) -> ChangeSet {
-    match serde_json::from_str::<Vec<Change>>(text) {
+/// A payload received from `NOTIFY`: `None` when it is `own`'s (already
+/// delivered), [`Change::Lost`] when it cannot be read (a newer server's
+/// format, say).
+pub(crate) fn from_payload(own: &str, text: &str) -> Option<ChangeSet> {
+    let (origin, body) = text.split_at_checked(ORIGIN_LEN).unwrap_or(("", text));
+    if origin == own {
+        return None;
+    }
+    Some(match serde_json::from_str::<Vec<Change>>(body) {
         Ok(changes) => changes.into(),
         Err(e) => {
             tracing::warn!(error = %e, "unreadable change notification; listeners will resync");
             Arc::from([Change::Lost])
         }
+    })
+}
+
+/// A sample as `[node_id, cluster_id, recorded_at (µs since the epoch), cpu,
+/// memory, disk, load, network rx, network tx, processes]`.
+mod compact_sample {
+    use muster_domain::live::NodeSample;
+    use muster_domain::protocol::HostMetrics;
+    use muster_domain::{ClusterId, NodeId};
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    type Wire = (NodeId, ClusterId, i64, f64, f64, f64, f64, f64, f64, u64);
+
+    pub fn serialize<S: Serializer>(sample: &NodeSample, ser: S) -> Result<S::Ok, S::Error> {
+        let HostMetrics {
+            cpu_usage_percent,
+            memory_usage_percent,
+            disk_usage_percent,
+            load_average,
+            network_rx_mbps,
+            network_tx_mbps,
+            process_count,
+        } = sample.metrics;
+        (
+            &sample.node_id,
+            &sample.cluster_id,
+            sample.recorded_at.timestamp_micros(),
+            cpu_usage_percent,
+            memory_usage_percent,
+            disk_usage_percent,
+            load_average,
+            network_rx_mbps,
+            network_tx_mbps,
+            process_count,
+        )
+            .serialize(ser)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<NodeSample, D::Error> {
+        let (node_id, cluster_id, micros, cpu, memory, disk, load, rx, tx, processes): Wire =
+            Deserialize::deserialize(de)?;
+        let recorded_at = chrono::DateTime::from_timestamp_micros(micros)
+            .ok_or_else(|| D::Error::custom("sample time out of range"))?;
+        Ok(NodeSample {
+            node_id,
+            cluster_id,
+            recorded_at,
+            metrics: HostMetrics {
+                cpu_usage_percent: cpu,
+                memory_usage_percent: memory,
+                disk_usage_percent: disk,
+                load_average: load,
+                network_rx_mbps: rx,
+                network_tx_mbps: tx,
+                process_count: processes,
+            },
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ORIGIN: &str = "00000000000000aa";
+    const OTHER: &str = "00000000000000bb";
+
+    #[test]
+    fn samples_cross_compactly_and_come_back_whole() {
+        let sample = NodeSample {
+            node_id: "node-a1b2c3d4-2026-01-21-1-1i2j3k4l"
+                .parse()
+                .expect("node id"),
+            cluster_id: "cluster-a1b2c3d4-2026-01-21-10-00-00-zz9y8x7w"
+                .parse()
+                .expect("cluster id"),
+            recorded_at: chrono::DateTime::from_timestamp_micros(1_790_000_000_123_456)
+                .expect("time"),
+            metrics: muster_domain::protocol::HostMetrics {
+                cpu_usage_percent: 12.5,
+                memory_usage_percent: 40.125,
+                disk_usage_percent: 63.0,
+                load_average: 0.7,
+                network_rx_mbps: 1.2,
+                network_tx_mbps: 0.4,
+                process_count: 212,
+            },
+        };
+        let change = Change::Sample { sample };
+        let text = serde_json::to_string(&change).expect("serialises");
+        assert!(text.len() < 170, "{} bytes: {text}", text.len());
+        let texts = payloads(ORIGIN, [&change]);
+        let back = from_payload(OTHER, &texts[0]).expect("another's");
+        assert_eq!(&*back, &[change]);
+    }
 
     #[test]
     fn payloads_stay_under_the_limit_and_keep_order() {
@@ -307,15 +427,19 @@ mod tests {
                 }
             })
             .collect();
-        let texts = payloads(&changes);
+        let texts = payloads(ORIGIN, &changes);
         assert!(texts.len() > 1, "2,000 changes do not fit one payload");
         let mut back = Vec::new();
         for t in &texts {
             assert!(t.len() <= PAYLOAD_MAX, "{} bytes", t.len());
-            back.extend(from_payload(t).iter().cloned());
+            back.extend(from_payload(OTHER, t).expect("another's").iter().cloned());
+            assert!(
+                from_payload(ORIGIN, t).is_none(),
+                "its own payload is skipped"
+            );
         }
         assert_eq!(back, changes);
-        assert!(payloads(&[]).is_empty());
+        assert!(payloads(ORIGIN, &[]).is_empty());
     }
 
     #[test]
@@ -332,12 +456,15 @@ mod tests {
             actor: "system".into(),
             created_at: chrono::Utc::now(),
         };
-        let texts = payloads(&[Change::Access, Change::Event { event }]);
+        let texts = payloads(ORIGIN, &[Change::Access, Change::Event { event }]);
         let back: Vec<Change> = texts
             .iter()
-            .flat_map(|t| from_payload(t).to_vec())
+            .flat_map(|t| from_payload(OTHER, t).expect("another's").to_vec())
             .collect();
         assert_eq!(back, [Change::Access, Change::Lost]);
-        assert_eq!(&*from_payload("not json"), &[Change::Lost]);
+        assert_eq!(
+            from_payload(OTHER, "not json").as_deref(),
+            Some(&[Change::Lost][..])
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The PostgreSQL store, for production and several server replicas.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -143,36 +144,34 @@ pub(crate) mod dialect {
         format!("COALESCE(json_agg(json_build_array({exprs}))::text, '[]')")
     }
 
-    /// Commits, then leaves the changes for this replica's publisher, which
-    /// sends them with `NOTIFY` to every replica's listener (this one's too).
-    /// Not inside the transaction: a transaction that notifies holds a
-    /// database-wide lock through its commit, and heartbeat batches would
-    /// commit one at a time.
+    /// Commits, then hands the changes to this process's subscribers and
+    /// leaves them for this replica's publisher, which sends them with
+    /// `NOTIFY` to the other replicas' listeners. Not inside the transaction:
+    /// a transaction that notifies holds a database-wide lock through its
+    /// commit, and heartbeat batches would commit one at a time.
     pub async fn commit_and_publish(
         tx: sqlx::Transaction<'static, Db>,
         feed: &crate::changes::Feed,
         changes: Vec<crate::changes::Change>,
     ) -> Result<(), StoreError> {
         tx.commit().await?;
-        feed.send_out(changes);
+        publish_now(feed, changes).await;
         Ok(())
     }
 
-    /// Publishes changes made outside a transaction (through the publisher).
+    /// Publishes changes made outside a transaction.
     #[allow(clippy::unused_async)]
     pub async fn publish_now(feed: &crate::changes::Feed, changes: Vec<crate::changes::Change>) {
-        feed.send_out(changes);
+        let set: crate::changes::ChangeSet = changes.into();
+        feed.publish(set.clone());
+        feed.send_out(set);
     }
 
-    pub(crate) async fn notify(
-        conn: &mut Conn,
-        changes: &[crate::changes::Change],
-    ) -> Result<(), StoreError> {
-        let payloads = crate::changes::payloads(changes);
+    pub(crate) async fn notify(conn: &mut Conn, payloads: &[String]) -> Result<(), StoreError> {
         if !payloads.is_empty() {
             sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
                 .bind(crate::changes::CHANNEL)
-                .bind(&payloads)
+                .bind(payloads)
                 .execute(conn)
                 .await?;
         }
@@ -209,7 +208,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Write transactions share the one pool on PostgreSQL.
     writer: PgPool,
-    /// Committed changes of every replica, as this one's listener receives them.
+    /// Committed changes: this replica's own, and the others' as its
+    /// listener receives them.
     feed: crate::changes::Feed,
     /// The listener's and the publisher's tasks, stopped when the store
     /// closes (the listener holds a connection the pool would wait for).
@@ -321,9 +321,10 @@ impl PgStore {
         }
         seed_templates!(pool).await?;
         let (feed, outbox) = crate::changes::Feed::with_outbox();
-        let listener = listen_for_changes(pool.clone(), feed.clone()).await?;
-        let publisher =
-            tokio::spawn(publish_changes(pool.clone(), feed.clone(), outbox)).abort_handle();
+        let origin: Arc<str> = crate::changes::new_origin().into();
+        let listener = listen_for_changes(pool.clone(), feed.clone(), origin.clone()).await?;
+        let publisher = tokio::spawn(publish_changes(pool.clone(), feed.clone(), outbox, origin))
+            .abort_handle();
         Ok(Self {
             writer: pool.clone(),
             pool,
@@ -337,28 +338,35 @@ impl PgStore {
 /// Most changes one publishing statement carries.
 const PUBLISH_MAX: usize = 20_000;
 
-/// Sends this replica's committed changes with `NOTIFY`, in the order they
-/// were committed, as few statements as they allow: whatever waits in the
-/// outbox goes in one. Its connection does not wait for the WAL flush (a
-/// notification is not data to keep). Changes it could not send are
-/// followed by [`Change::Lost`](crate::Change::Lost).
+/// Sends this replica's committed changes with `NOTIFY`, tagged with
+/// `origin`, in the order they were committed, in as few statements as they
+/// allow: whatever waits in the outbox goes in one. Its connection does not
+/// wait for the WAL flush (a notification is not data to keep). Changes it
+/// could not send are followed by [`Change::Lost`](crate::Change::Lost).
 async fn publish_changes(
     pool: PgPool,
     feed: crate::changes::Feed,
-    mut outbox: tokio::sync::mpsc::Receiver<Vec<crate::Change>>,
+    mut outbox: tokio::sync::mpsc::Receiver<crate::changes::ChangeSet>,
+    origin: Arc<str>,
 ) {
     let mut conn: Option<sqlx::PgConnection> = None;
     let mut lost = false;
-    while let Some(mut changes) = outbox.recv().await {
-        while changes.len() < PUBLISH_MAX {
+    while let Some(first) = outbox.recv().await {
+        let mut count = first.len();
+        let mut sets = vec![first];
+        while count < PUBLISH_MAX {
             match outbox.try_recv() {
-                Ok(more) => changes.extend(more),
+                Ok(more) => {
+                    count += more.len();
+                    sets.push(more);
+                }
                 Err(_) => break,
             }
         }
-        if std::mem::take(&mut lost) | feed.take_overflow() {
-            changes.push(crate::Change::Lost);
-        }
+        let missed =
+            (std::mem::take(&mut lost) | feed.take_overflow()).then_some(&crate::Change::Lost);
+        let payloads =
+            crate::changes::payloads(&origin, sets.iter().flat_map(|s| s.iter()).chain(missed));
         let sent = async {
             if conn.is_none() {
                 let mut fresh = pool.acquire().await?.detach();
@@ -368,7 +376,7 @@ async fn publish_changes(
                 conn = Some(fresh);
             }
             match conn.as_mut() {
-                Some(c) => dialect::notify(c, &changes).await,
+                Some(c) => dialect::notify(c, &payloads).await,
                 None => Ok(()),
             }
         };
@@ -385,14 +393,16 @@ async fn publish_changes(
 /// connection.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
-/// Starts the task that receives every replica's change notifications and
-/// hands them to `feed`'s subscribers. It is listening when this returns, so
+/// Starts the task that receives the other replicas' change notifications
+/// (those tagged `origin` are this one's own, already delivered) and hands
+/// them to `feed`'s subscribers. It is listening when this returns, so
 /// no change committed afterwards is missed. After losing its connection it
 /// connects again and publishes [`Change::Lost`](crate::Change::Lost): what
 /// was committed in between was not received.
 async fn listen_for_changes(
     pool: PgPool,
     feed: crate::changes::Feed,
+    origin: Arc<str>,
 ) -> Result<tokio::task::AbortHandle, StoreError> {
     use sqlx::postgres::PgListener;
     async fn listening(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
@@ -410,7 +420,7 @@ async fn listen_for_changes(
                 tokio::time::sleep(LISTEN_RETRY).await;
                 match listening(&pool).await {
                     Ok(l) => {
-                        feed.publish(std::sync::Arc::from([crate::Change::Lost]));
+                        feed.publish(Arc::from([crate::Change::Lost]));
                         listener = Some(l);
                     }
                     Err(e) => tracing::warn!(error = %one_line(&e), "cannot listen for changes"),
@@ -419,7 +429,9 @@ async fn listen_for_changes(
             };
             match current.try_recv().await {
                 Ok(Some(n)) => {
-                    feed.publish(crate::changes::from_payload(n.payload()));
+                    if let Some(set) = crate::changes::from_payload(&origin, n.payload()) {
+                        feed.publish(set);
+                    }
                     listener = Some(current);
                 }
                 Ok(None) => {
