@@ -7,8 +7,8 @@ use muster_domain::health::{HealthBreakdown, QuorumStatus};
 use muster_domain::query::{ClusterQuery, Page};
 use muster_domain::recommendations::Recommendation;
 use muster_domain::{
-    Cluster, ClusterId, ClusterStatus, ClusterUpdate, Environment, NewNode, Node, SettingsPatch,
-    Tenant,
+    Cluster, ClusterId, ClusterStatus, ClusterTally, ClusterUpdate, Environment, NewNode, Node,
+    SettingsPatch, Tenant,
 };
 use serde::{Deserialize, Serialize};
 
@@ -85,8 +85,18 @@ pub struct ClusterInfo {
     pub tenants: Vec<Tenant>,
 }
 
+/// One row of the clusters list: the cluster and how its nodes stand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterRow {
+    pub cluster: Cluster,
+    pub tally: ClusterTally,
+}
+
+/// Most clusters one `tally_clusters` call counts.
+pub const MAX_TALLIED: usize = 200;
+
 #[cfg(feature = "ssr")]
-pub use server::{add_node, cluster_health, cluster_info, create, failover_view};
+pub use server::{add_node, cluster_health, cluster_info, create, failover_view, tallies};
 
 #[server(prefix = "/fn", endpoint = "create_cluster", input = leptos::server_fn::codec::Json)]
 pub async fn create_cluster(request: CreateClusterRequest) -> Result<Cluster, AppError> {
@@ -101,6 +111,46 @@ pub async fn list_clusters(query: ClusterQuery) -> Result<Page<Cluster>, AppErro
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
     Ok(state.store.list_clusters_in(&query, caller.scope()).await?)
+}
+
+/// A page of the clusters list, each cluster with its tally (one query for
+/// the page's nodes, one for its tenants).
+#[server(prefix = "/fn", endpoint = "list_cluster_rows", input = leptos::server_fn::codec::Json)]
+pub async fn list_cluster_rows(query: ClusterQuery) -> Result<Page<ClusterRow>, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    let page = state.store.list_clusters_in(&query, caller.scope()).await?;
+    let ids: Vec<ClusterId> = page.items.iter().map(|c| c.id.clone()).collect();
+    let tallies = tallies(state.store.as_ref(), &caller.user, &ids).await?;
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .zip(tallies)
+            .map(|(cluster, tally)| ClusterRow { cluster, tally })
+            .collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The tallies of the given clusters the caller may see (others are left
+/// out), at most [`MAX_TALLIED`].
+#[server(prefix = "/fn", endpoint = "tally_clusters", input = leptos::server_fn::codec::Json)]
+pub async fn tally_clusters(ids: Vec<ClusterId>) -> Result<Vec<ClusterTally>, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    if ids.len() > MAX_TALLIED {
+        return Err(AppError::invalid(muster_domain::FieldErrors::single(
+            "ids",
+            format!("ids: at most {MAX_TALLIED} clusters at a time"),
+        )));
+    }
+    let mut ids = ids;
+    if !caller.user.is_unscoped() {
+        let visible = state.store.clusters_hosting(&caller.user.tenants).await?;
+        ids.retain(|id| visible.contains(id));
+    }
+    tallies(state.store.as_ref(), &caller.user, &ids).await
 }
 
 #[server(prefix = "/fn", endpoint = "get_cluster_info", input = leptos::server_fn::codec::Json)]
@@ -200,11 +250,32 @@ mod server {
     use muster_domain::coordination::{Leadership, failover_plan, what_if_fails};
     use muster_domain::health::{NodeCondition, health_breakdown, quorum};
     use muster_domain::recommendations::{ClusterSnapshot, NodeSnapshot, recommendations};
-    use muster_domain::{Cluster, ClusterId, FieldErrors, NewCluster, NewNode, Node, NodeStatus};
+    use muster_domain::{
+        Cluster, ClusterId, ClusterTally, FieldErrors, NewCluster, NewNode, Node, NodeStatus,
+    };
     use muster_store::{Store, StoreError};
 
     use super::{AddedNode, ClusterHealth, ClusterInfo, CreateClusterRequest, FailoverPlanView};
     use crate::api::{AppError, ErrorCode};
+
+    /// The tallies of `ids`, showing a tenant-scoped user only their own
+    /// tenants among those a cluster hosts.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn tallies(
+        store: &dyn Store,
+        user: &muster_domain::users::User,
+        ids: &[ClusterId],
+    ) -> Result<Vec<ClusterTally>, AppError> {
+        let mut tallies = store.tally_clusters(ids).await?;
+        if !user.is_unscoped() {
+            for tally in &mut tallies {
+                tally.tenants.retain(|t| user.tenants.contains(&t.id));
+            }
+        }
+        Ok(tallies)
+    }
 
     /// `create_cluster`: the template (named, or the environment's) with the
     /// request's adjustments laid over it, validated, then stored.

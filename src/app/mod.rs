@@ -15,6 +15,7 @@ use components::user_menu::UserMenu;
 use muster_domain::users::Role;
 use pages::admin::{TemplatesPage, TenantsPage, TokensPage, UsersPage};
 use pages::cluster::ClusterPage;
+use pages::clusters::ClustersPage;
 use pages::login::LoginPage;
 use pages::overview::OverviewPage;
 
@@ -74,6 +75,7 @@ fn Frame() -> impl IntoView {
             </A>
             <nav aria-label="Main">
                 <A href="/">"Overview"</A>
+                <A href="/clusters">"Clusters"</A>
                 <Transition fallback=|| ()>
                     {move || {
                         user.allows(Role::Admin)
@@ -97,6 +99,7 @@ fn Frame() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=StaticSegment("") view=OverviewPage />
                 <Route path=StaticSegment("login") view=LoginPage />
+                <Route path=StaticSegment("clusters") view=ClustersPage />
                 <Route path=(StaticSegment("clusters"), ParamSegment("id")) view=ClusterPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("tenants")) view=TenantsPage />

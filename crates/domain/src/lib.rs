@@ -31,7 +31,7 @@ pub use config::{
 pub use errors::FieldErrors;
 pub use ids::{ClusterId, IdError, NodeId};
 pub use model::{
-    Actor, Cluster, ClusterStatus, ClusterUpdate, Event, EventCategory, MetricPoint, NewCluster,
-    NewEvent, Node, NodeStatusUpdate, Severity, Tenant,
+    Actor, Cluster, ClusterStatus, ClusterTally, ClusterUpdate, Event, EventCategory, MetricPoint,
+    NewCluster, NewEvent, Node, NodeStatusUpdate, Severity, Tenant,
 };
 pub use node::{HealthStatus, NewNode, NodeStatus};

@@ -81,6 +81,45 @@ impl Cluster {
     }
 }
 
+/// How a cluster's nodes stand, for lists of clusters: counted in one query
+/// for a page of them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterTally {
+    pub cluster_id: ClusterId,
+    /// Nodes not decommissioned.
+    pub nodes: u32,
+    /// Nodes that count for health and quorum: neither in maintenance nor
+    /// decommissioned.
+    pub counted: u32,
+    pub online: u32,
+    /// The primary node's name, if the cluster has one.
+    pub primary_name: Option<String>,
+    /// The tenants the cluster hosts, by name.
+    pub tenants: Vec<Tenant>,
+}
+
+impl ClusterTally {
+    /// A cluster with no nodes and no tenants.
+    #[must_use]
+    pub fn empty(cluster_id: ClusterId) -> Self {
+        Self {
+            cluster_id,
+            nodes: 0,
+            counted: 0,
+            online: 0,
+            primary_name: None,
+            tenants: Vec::new(),
+        }
+    }
+
+    /// The quorum, or `None` when no node counts.
+    #[must_use]
+    pub fn quorum(&self) -> Option<crate::health::QuorumStatus> {
+        (self.counted > 0).then(|| crate::health::quorum(self.counted, self.online))
+    }
+}
+
 /// A cluster about to be created: a template's limits and settings, possibly
 /// adjusted, with the cluster's own name, description and region.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -22,8 +22,8 @@ use muster_domain::metrics::MetricStep;
 use muster_domain::protocol::{HeartbeatRequest, JoinToken, NodeRole, SystemInfo};
 use muster_domain::users::{ApiToken, Role, User};
 use muster_domain::{
-    Cluster, ClusterId, ClusterUpdate, ConfigTemplate, Event, MetricPoint, NewCluster, NewEvent,
-    NewNode, Node, NodeId, NodeStatusUpdate, Tenant,
+    Cluster, ClusterId, ClusterTally, ClusterUpdate, ConfigTemplate, Event, MetricPoint,
+    NewCluster, NewEvent, NewNode, Node, NodeId, NodeStatusUpdate, Tenant,
 };
 
 pub use changes::{Change, ChangeSet};
@@ -84,6 +84,9 @@ pub trait Store: Send + Sync + 'static {
         q: &'a ClusterQuery,
         scope: Scope<'a>,
     ) -> StoreFuture<'a, Page<Cluster>>;
+    /// How the nodes of each of `ids` stand and which tenants each hosts, in
+    /// the order of `ids` (a cluster that does not exist counts nothing).
+    fn tally_clusters<'a>(&'a self, ids: &'a [ClusterId]) -> StoreFuture<'a, Vec<ClusterTally>>;
     /// Whether the cluster exists and `scope` may see it.
     fn cluster_visible<'a>(&'a self, id: &'a ClusterId, scope: Scope<'a>) -> StoreFuture<'a, bool>;
     /// Changes a cluster's description or configuration; limits may not drop

@@ -552,6 +552,7 @@ async fn configuration_and_tenants(store: &dyn Store, staging: &Cluster) {
         hosted.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
         ["Acme", "Globex"]
     );
+    tallies(store, staging).await;
     let mut fewer = limits;
     fewer.max_tenants = 1;
     let lower = ClusterUpdate {
@@ -579,6 +580,71 @@ async fn configuration_and_tenants(store: &dyn Store, staging: &Cluster) {
             .len(),
         1
     );
+}
+
+/// A page of clusters tallied in one call agrees with their nodes and
+/// tenants read one cluster at a time.
+async fn tallies(store: &dyn Store, staging: &Cluster) {
+    let clusters = store
+        .list_clusters(&ClusterQuery::default())
+        .await
+        .expect("clusters")
+        .items;
+    let mut ids: Vec<_> = clusters.iter().map(|c| c.id.clone()).collect();
+    ids.reverse();
+    let tallies = store.tally_clusters(&ids).await.expect("tallies");
+    assert_eq!(
+        tallies.iter().map(|t| &t.cluster_id).collect::<Vec<_>>(),
+        ids.iter().collect::<Vec<_>>(),
+        "in the order asked"
+    );
+    for tally in &tallies {
+        let nodes = store.list_nodes(&tally.cluster_id).await.expect("nodes");
+        let live = |n: &&muster_domain::Node| n.status != NodeStatus::Decommissioned;
+        let counted = |n: &&muster_domain::Node| {
+            !matches!(
+                n.status,
+                NodeStatus::Decommissioned | NodeStatus::Maintenance
+            )
+        };
+        let tenants = store
+            .cluster_tenants(&tally.cluster_id)
+            .await
+            .expect("tenants");
+        let expected = muster_domain::ClusterTally {
+            cluster_id: tally.cluster_id.clone(),
+            nodes: u32::try_from(nodes.iter().filter(live).count()).expect("count"),
+            counted: u32::try_from(nodes.iter().filter(counted).count()).expect("count"),
+            online: u32::try_from(
+                nodes
+                    .iter()
+                    .filter(|n| n.status == NodeStatus::Online)
+                    .count(),
+            )
+            .expect("count"),
+            primary_name: nodes.iter().find(|n| n.is_primary).map(|n| n.name.clone()),
+            tenants,
+        };
+        assert_eq!(tally, &expected);
+    }
+    let mine = tallies
+        .iter()
+        .find(|t| t.cluster_id == staging.id)
+        .expect("staging tallied");
+    assert_eq!(
+        mine.tenants
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["Acme", "Globex"]
+    );
+    assert!(
+        tallies
+            .iter()
+            .any(|t| t.online > 0 && t.primary_name.is_some()),
+        "some cluster has an online primary: {tallies:?}"
+    );
+    assert!(store.tally_clusters(&[]).await.expect("none").is_empty());
 }
 
 /// A tenant-scoped caller sees only the clusters hosting their tenants, and

@@ -1,4 +1,5 @@
 pub mod admin;
 pub mod cluster;
+pub mod clusters;
 pub mod login;
 pub mod overview;

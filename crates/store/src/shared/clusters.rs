@@ -68,6 +68,57 @@ macro_rules! cluster_methods {
             })
         }
 
+        fn tally_clusters<'a>(
+            &'a self,
+            ids: &'a [muster_domain::ClusterId],
+        ) -> $crate::StoreFuture<'a, Vec<muster_domain::ClusterTally>> {
+            Box::pin(async move {
+                use sqlx::Row as _;
+                use std::collections::{BTreeSet, HashMap};
+                let mut out: Vec<muster_domain::ClusterTally> =
+                    ids.iter().cloned().map(muster_domain::ClusterTally::empty).collect();
+                if ids.is_empty() {
+                    return Ok(out);
+                }
+                let at: HashMap<&str, usize> =
+                    ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+                let wanted: BTreeSet<&str> = at.keys().copied().collect();
+                let param = $crate::shared::batch::json_param(&wanted);
+                let mut tx = begin_read(&self.pool, $crate::Scope::All).await?;
+                let counts = format!(
+                    "SELECT cluster_id,
+                        SUM(CASE WHEN status <> 'decommissioned' THEN 1 ELSE 0 END) AS nodes,
+                        SUM(CASE WHEN status NOT IN ('decommissioned', 'maintenance') THEN 1 ELSE 0 END) AS counted,
+                        SUM(CASE WHEN status = 'online' THEN 1 ELSE 0 END) AS online,
+                        MAX(CASE WHEN is_primary THEN name END) AS primary_name
+                     FROM cluster_nodes WHERE cluster_id IN {} GROUP BY cluster_id",
+                    d::json_list("$1")
+                );
+                for row in sqlx::query(&counts).bind(&param).fetch_all(&mut *tx).await? {
+                    let id: String = row.try_get("cluster_id")?;
+                    let Some(&i) = at.get(id.as_str()) else { continue };
+                    let tally = &mut out[i];
+                    tally.nodes = $crate::shared::int("nodes", row.try_get::<i64, _>("nodes")?)?;
+                    tally.counted = $crate::shared::int("counted", row.try_get::<i64, _>("counted")?)?;
+                    tally.online = $crate::shared::int("online", row.try_get::<i64, _>("online")?)?;
+                    tally.primary_name = row.try_get("primary_name")?;
+                }
+                let tenants = format!(
+                    "SELECT ct.cluster_id, t.* FROM cluster_tenants ct
+                     JOIN tenants t ON t.id = ct.tenant_id
+                     WHERE ct.cluster_id IN {} ORDER BY t.name",
+                    d::json_list("$1")
+                );
+                for row in sqlx::query(&tenants).bind(&param).fetch_all(&mut *tx).await? {
+                    let id: String = row.try_get("cluster_id")?;
+                    if let Some(&i) = at.get(id.as_str()) {
+                        out[i].tenants.push(tenant_from_row(&row)?);
+                    }
+                }
+                Ok(out)
+            })
+        }
+
         fn cluster_visible<'a>(
             &'a self,
             id: &'a muster_domain::ClusterId,

@@ -1,0 +1,410 @@
+//! The create-cluster dialog: pick an environment template, adjust its
+//! limits and main settings, and see what is wrong while typing (the domain
+//! crate's own rules, run in the browser; the server checks again).
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use muster_domain::{ConfigTemplate, FieldErrors, NewCluster, SettingsPatch};
+
+use crate::api::AppError;
+use crate::api::admin::list_templates;
+use crate::api::clusters::{CreateCluster, CreateClusterRequest};
+
+/// What the form holds, as typed.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Draft {
+    template: Option<ConfigTemplate>,
+    name: String,
+    region: String,
+    description: String,
+    max_nodes: String,
+    max_tenants: String,
+    max_storage_gb: String,
+    health_check_interval_s: String,
+    retention_days: String,
+    auto_failover: bool,
+}
+
+impl Draft {
+    /// Starts from `template`: its limits and settings fill the fields.
+    fn pick(&mut self, template: ConfigTemplate) {
+        self.max_nodes = template.limits.max_nodes.to_string();
+        self.max_tenants = template.limits.max_tenants.to_string();
+        self.max_storage_gb = template.limits.max_storage_gb.to_string();
+        self.health_check_interval_s = template.settings.health_check_interval_s.to_string();
+        self.retention_days = template.settings.retention_days.to_string();
+        self.auto_failover = template.settings.auto_failover;
+        self.template = Some(template);
+    }
+
+    /// The request the form would send, or every field that is wrong.
+    fn request(&self) -> Result<CreateClusterRequest, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let Some(template) = &self.template else {
+            return Err(FieldErrors::single("template", "template: pick one"));
+        };
+        let mut number = |field: &'static str, text: &str| -> u64 {
+            text.trim().parse::<u64>().unwrap_or_else(|_| {
+                errors.add(field, format!("{field} must be a whole number"));
+                0
+            })
+        };
+        let max_nodes = number("max_nodes", &self.max_nodes);
+        let max_tenants = number("max_tenants", &self.max_tenants);
+        let max_storage_gb = number("max_storage_gb", &self.max_storage_gb);
+        let interval = number("health_check_interval_s", &self.health_check_interval_s);
+        let retention = number("retention_days", &self.retention_days);
+        let small = |field: &'static str, v: u64, errors: &mut FieldErrors| {
+            u32::try_from(v).unwrap_or_else(|_| {
+                errors.add(field, format!("{field} is too large"));
+                0
+            })
+        };
+        let max_nodes = small("max_nodes", max_nodes, &mut errors);
+        let max_tenants = small("max_tenants", max_tenants, &mut errors);
+        let interval = small("health_check_interval_s", interval, &mut errors);
+        let retention = small("retention_days", retention, &mut errors);
+        let config = SettingsPatch {
+            health_check_interval_s: Some(interval),
+            retention_days: Some(retention),
+            auto_failover: Some(self.auto_failover),
+            ..SettingsPatch::default()
+        };
+        let mut limits = template.limits;
+        limits.max_nodes = max_nodes;
+        limits.max_tenants = max_tenants;
+        limits.max_storage_gb = max_storage_gb;
+        let candidate = NewCluster {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            region: self.region.clone(),
+            environment: template.environment,
+            limits,
+            settings: config.apply(template.settings),
+            template_name: Some(template.name.clone()),
+        };
+        if let Err(rules) = candidate.validate() {
+            for (field, message) in rules.iter() {
+                if errors.get(field).is_none() {
+                    errors.add(field, message);
+                }
+            }
+        }
+        errors.into_result()?;
+        Ok(CreateClusterRequest {
+            name: self.name.trim().to_owned(),
+            description: self.description.clone(),
+            region: self.region.trim().to_owned(),
+            template: Some(template.name.clone()),
+            environment: None,
+            max_nodes: Some(max_nodes),
+            max_tenants: Some(max_tenants),
+            max_storage_gb: Some(max_storage_gb),
+            config: Some(config),
+        })
+    }
+}
+
+/// A modal dialog; `close` is called when it is dismissed. A created cluster
+/// opens its page.
+#[component]
+pub fn NewClusterDialog(close: Callback<()>) -> impl IntoView {
+    let create = ServerAction::<CreateCluster>::new();
+    let draft = RwSignal::new(Draft::default());
+    // Fields are judged once touched, and all of them after a submit.
+    let touched = RwSignal::new(Vec::<&'static str>::new());
+    let submitted = RwSignal::new(false);
+    let checked = Memo::new(move |_| draft.with(Draft::request));
+    let server_error = Signal::derive(move || create.value().get().and_then(Result::err));
+    let errors = Callback::new(move |field: &'static str| {
+        let shown = submitted.get() || touched.read().contains(&field);
+        let local = checked
+            .with(|c| {
+                c.as_ref()
+                    .err()
+                    .and_then(|e| e.get(field).map(str::to_owned))
+            })
+            .filter(|_| shown);
+        local.or_else(|| {
+            server_error
+                .get()
+                .and_then(|e| e.fields.get(field).cloned())
+        })
+    });
+    let touch = Callback::new(move |field: &'static str| {
+        touched.update(|t| {
+            if !t.contains(&field) {
+                t.push(field);
+            }
+        });
+    });
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(cluster)) = create.value().get() {
+            close.run(());
+            navigate(
+                &format!("/clusters/{}", cluster.id),
+                leptos_router::NavigateOptions::default(),
+            );
+        }
+    });
+    let first = NodeRef::<html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = first.get() {
+            let _ = input.focus();
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        submitted.set(true);
+        if let Ok(request) = checked.get_untracked() {
+            create.dispatch(CreateCluster { request });
+        }
+    };
+    view! {
+        <div class="dialog-backdrop" on:click=move |_| close.run(())></div>
+        <div
+            class="dialog"
+            role="dialog"
+            aria-modal="true"
+            aria-labelledby="new-cluster-title"
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    close.run(());
+                }
+            }
+        >
+            <h2 id="new-cluster-title">"New cluster"</h2>
+            <form on:submit=submit novalidate=true>
+                <TemplateFieldset draft errors touch />
+                <DraftFields draft errors touch first />
+                {move || {
+                    server_error
+                        .get()
+                        .filter(|e| e.fields.is_empty())
+                        .map(|e: AppError| view! { <p class="error-panel" role="alert">{e.message}</p> })
+                }}
+                <div class="dialog-actions">
+                    <button type="button" on:click=move |_| close.run(())>
+                        "Cancel"
+                    </button>
+                    <button
+                        type="submit"
+                        class="primary"
+                        disabled=move || create.pending().get() || (submitted.get() && checked.with(Result::is_err))
+                    >
+                        {move || if create.pending().get() { "Creating…" } else { "Create cluster" }}
+                    </button>
+                </div>
+            </form>
+        </div>
+    }
+}
+
+/// The template picker, with its own error line.
+#[component]
+fn TemplateFieldset(
+    draft: RwSignal<Draft>,
+    errors: Callback<&'static str, Option<String>>,
+    touch: Callback<&'static str>,
+) -> impl IntoView {
+    let templates = Resource::new(|| (), |()| list_templates());
+    view! {
+        <fieldset class="templates">
+            <legend>"Environment template"</legend>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Loading templates…"</p> }>
+                {move || {
+                    templates
+                        .get()
+                        .map(|result| match result {
+                            Ok(list) => {
+                                view! { <TemplatePicker list draft touch /> }.into_any()
+                            }
+                            Err(e) => {
+                                view! {
+                                    <p class="error-panel" role="alert">
+                                        "The templates could not be loaded: " {e.message}
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+            <span class="field-error" aria-live="polite">
+                {move || errors.run("template")}
+            </span>
+        </fieldset>
+    }
+}
+
+/// The form's fields under the template picker.
+#[component]
+fn DraftFields(
+    draft: RwSignal<Draft>,
+    errors: Callback<&'static str, Option<String>>,
+    touch: Callback<&'static str>,
+    first: NodeRef<html::Input>,
+) -> impl IntoView {
+    let field = move |name: &'static str,
+                      label: &'static str,
+                      get: fn(&Draft) -> &String,
+                      set: fn(&mut Draft, String),
+                      node: NodeRef<html::Input>| {
+        let input_id = format!("new-cluster-{name}");
+        let error_id = format!("{input_id}-error");
+        view! {
+            <div class="field">
+                <label for=input_id.clone()>{label}</label>
+                <input
+                    node_ref=node
+                    id=input_id
+                    name=name
+                    type="text"
+                    autocomplete="off"
+                    aria-invalid=move || errors.run(name).is_some().to_string()
+                    aria-describedby=error_id.clone()
+                    prop:value=move || draft.with(|d| get(d).clone())
+                    on:input=move |ev| {
+                        let v = event_target_value(&ev);
+                        draft.update(|d| set(d, v));
+                    }
+                    on:blur=move |_| touch.run(name)
+                />
+                <span class="field-error" id=error_id aria-live="polite">
+                    {move || errors.run(name)}
+                </span>
+            </div>
+        }
+    };
+    view! {
+        <div class="form-grid">
+            {field("name", "Name", |d| &d.name, |d, v| d.name = v, first)}
+            {field("region", "Region", |d| &d.region, |d, v| d.region = v, NodeRef::new())}
+            {field("description", "Description (optional)", |d| &d.description, |d, v| d.description = v, NodeRef::new())}
+            {field("max_nodes", "Max nodes", |d| &d.max_nodes, |d, v| d.max_nodes = v, NodeRef::new())}
+            {field("max_tenants", "Max tenants", |d| &d.max_tenants, |d, v| d.max_tenants = v, NodeRef::new())}
+            {field("max_storage_gb", "Max storage (GB)", |d| &d.max_storage_gb, |d, v| d.max_storage_gb = v, NodeRef::new())}
+            {field(
+                "health_check_interval_s",
+                "Heartbeat interval (s)",
+                |d| &d.health_check_interval_s,
+                |d, v| d.health_check_interval_s = v,
+                NodeRef::new(),
+            )}
+            {field("retention_days", "Metric retention (days)", |d| &d.retention_days, |d, v| d.retention_days = v, NodeRef::new())}
+            <label class="check">
+                <input
+                    type="checkbox"
+                    name="auto_failover"
+                    prop:checked=move || draft.with(|d| d.auto_failover)
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        draft.update(|d| d.auto_failover = on);
+                    }
+                />
+                " Automatic failover"
+            </label>
+        </div>
+    }
+}
+
+#[component]
+fn TemplatePicker(
+    list: Vec<ConfigTemplate>,
+    draft: RwSignal<Draft>,
+    touch: Callback<&'static str>,
+) -> impl IntoView {
+    list.into_iter()
+        .map(|t| {
+            let name = t.name.clone();
+            let chosen = {
+                let name = name.clone();
+                move || draft.with(|d| d.template.as_ref().is_some_and(|x| x.name == name))
+            };
+            let summary = format!(
+                "{} · up to {} nodes, {} tenants, {} GB · heartbeat every {} s{}",
+                t.environment.as_str(),
+                t.limits.max_nodes,
+                t.limits.max_tenants,
+                t.limits.max_storage_gb,
+                t.settings.health_check_interval_s,
+                if t.settings.auto_failover {
+                    " · automatic failover"
+                } else {
+                    ""
+                },
+            );
+            let description = t.description.clone();
+            let highlighted = chosen.clone();
+            view! {
+                <label class="template-choice" class:chosen=highlighted>
+                    <input
+                        type="radio"
+                        name="template"
+                        value=name.clone()
+                        prop:checked=chosen
+                        on:change=move |_| {
+                            touch.run("template");
+                            let t = t.clone();
+                            draft.update(|d| d.pick(t));
+                        }
+                    />
+                    <span class="template-name">{name}</span>
+                    <span class="desc">{description}</span>
+                    <span class="template-summary">{summary}</span>
+                </label>
+            }
+        })
+        .collect_view()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production() -> ConfigTemplate {
+        muster_domain::builtin_templates()
+            .into_iter()
+            .find(|t| t.name == "production")
+            .expect("built-in production template")
+    }
+
+    #[test]
+    fn a_template_fills_the_form_and_the_domain_rules_judge_it() {
+        let mut d = Draft::default();
+        assert!(
+            d.request()
+                .expect_err("no template")
+                .get("template")
+                .is_some()
+        );
+        d.pick(production());
+        let errors = d.request().expect_err("no name");
+        assert!(errors.get("name").is_some(), "name is required");
+        assert!(errors.get("region").is_some(), "region is required");
+        assert!(
+            errors.get("max_nodes").is_none(),
+            "filled from the template"
+        );
+
+        d.name = "payments".into();
+        d.region = "eu-west-1".into();
+        let r = d.request().expect("valid");
+        assert_eq!(r.template.as_deref(), Some("production"));
+        assert_eq!(r.max_nodes, Some(production().limits.max_nodes));
+
+        d.max_nodes = "ten".into();
+        d.health_check_interval_s = "1".into();
+        let errors = d.request().expect_err("bad numbers");
+        assert_eq!(
+            errors.get("max_nodes"),
+            Some("max_nodes must be a whole number")
+        );
+        assert!(
+            errors.get("health_check_interval_s").is_some(),
+            "below the domain's minimum interval"
+        );
+    }
+}
