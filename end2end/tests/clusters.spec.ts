@@ -19,7 +19,7 @@ test("an admin creates a cluster from a template and finds it in the list", asyn
   await expect(dialog).toContainText("template: pick one");
 
   // A template fills the limits; the domain's rules judge what is typed.
-  await dialog.getByRole("radio", { name: /production/ }).check();
+  await dialog.getByRole("radio", { name: /^production/ }).check();
   await expect(dialog.getByLabel("Max nodes")).not.toHaveValue("");
   await dialog.getByLabel("Max nodes").fill("lots");
   await expect(dialog.locator("#new-cluster-max_nodes-error")).toHaveText("max_nodes must be a whole number");

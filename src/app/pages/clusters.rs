@@ -207,6 +207,12 @@ type Refine = Callback<Box<dyn FnOnce(&mut Filters) + Send + Sync>>;
 fn Toolbar(filters: Memo<Filters>, refine: Refine) -> impl IntoView {
     let typed = RwSignal::new(filters.get_untracked().name);
     let pending = StoredValue::new(None::<TimeoutHandle>);
+    // A search still waiting when the page goes is dropped with it.
+    on_cleanup(move || {
+        if let Some(Some(h)) = pending.try_get_value() {
+            h.clear();
+        }
+    });
     let search = move |text: String| {
         typed.set(text.clone());
         if let Some(h) = pending.get_value() {
@@ -330,22 +336,28 @@ fn ClusterList(
     let shown = move |id: &muster_domain::ClusterId| {
         rows.read_untracked().iter().any(|r| &r.cluster.id == id)
     };
+    // The timer may fire after the list is gone (a new search replaced it):
+    // then it does nothing.
     let schedule_recount = move || {
-        if recount.get_value() {
+        if recount.try_get_value() != Some(false) {
             return;
         }
         recount.set_value(true);
         set_timeout(
             move || {
-                recount.set_value(false);
-                let ids: Vec<_> = rows
-                    .read_untracked()
-                    .iter()
-                    .map(|r| r.cluster.id.clone())
-                    .collect();
+                if recount.try_set_value(false).is_some() {
+                    return;
+                }
+                let Some(ids) = rows.try_with_untracked(|list| {
+                    list.iter()
+                        .map(|r| r.cluster.id.clone())
+                        .collect::<Vec<_>>()
+                }) else {
+                    return;
+                };
                 leptos::task::spawn_local(async move {
                     if let Ok(tallies) = tally_clusters(ids).await {
-                        rows.update(|list| {
+                        rows.try_update(|list| {
                             for row in list.iter_mut() {
                                 if let Some(t) =
                                     tallies.iter().find(|t| t.cluster_id == row.cluster.id)
