@@ -156,44 +156,28 @@ async fn send(http: &reqwest::Client, url: &str, node: &VirtualNode, n: u64) -> 
 
 /// As many heartbeats as `connections` requests in flight allow.
 pub async fn saturate(url: &str, nodes: &Arc<Vec<VirtualNode>>, plan: &Plan) -> Outcome {
-    let http = client(plan.connections);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let deadline = started + plan.duration;
-    let mut workers = Vec::new();
-    for _ in 0..plan.connections {
-        let (http, url, nodes, next) = (http.clone(), url.to_owned(), nodes.clone(), next.clone());
-        workers.push(tokio::spawn(async move {
-            let mut out = Outcome::default();
-            while Instant::now() < deadline {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let node = &nodes[i % nodes.len()];
-                let (ok, us) = send(&http, &url, node, i as u64).await;
-                if ok {
-                    out.ok += 1;
-                    out.latencies_us.push(us);
-                } else {
-                    out.errors += 1;
-                }
-            }
-            out
-        }));
-    }
-    let mut total = Outcome::default();
-    for w in workers {
-        if let Ok(o) = w.await {
-            total.ok += o.ok;
-            total.errors += o.errors;
-            total.latencies_us.extend(o.latencies_us);
-        }
-    }
-    total.elapsed = started.elapsed();
-    total
+    let deadline = Instant::now() + plan.duration;
+    closed_loop(url, nodes, plan.connections, move |i, count| {
+        (Instant::now() < deadline).then_some(i % count)
+    })
+    .await
 }
 
 /// One heartbeat from every node, `connections` in flight: for freshly
 /// registered nodes, each one a status change (provisioning to online).
 pub async fn once_each(url: &str, nodes: &Arc<Vec<VirtualNode>>, connections: usize) -> Outcome {
+    closed_loop(url, nodes, connections, |i, count| (i < count).then_some(i)).await
+}
+
+/// `connections` workers, each sending its next heartbeat when the last is
+/// answered: the `i`-th request goes from the node `pick(i, nodes)` names,
+/// until it names none.
+async fn closed_loop(
+    url: &str,
+    nodes: &Arc<Vec<VirtualNode>>,
+    connections: usize,
+    pick: impl Fn(usize, usize) -> Option<usize> + Copy + Send + 'static,
+) -> Outcome {
     let http = client(connections);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -204,7 +188,9 @@ pub async fn once_each(url: &str, nodes: &Arc<Vec<VirtualNode>>, connections: us
             let mut out = Outcome::default();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(node) = nodes.get(i) else { break };
+                let Some(node) = pick(i, nodes.len()).and_then(|n| nodes.get(n)) else {
+                    break;
+                };
                 let (ok, us) = send(&http, &url, node, i as u64).await;
                 if ok {
                     out.ok += 1;

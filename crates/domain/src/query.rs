@@ -35,6 +35,24 @@ text_enum!(
     }
 );
 
+impl ClusterSort {
+    /// Reads an order as addresses write it: the key, `-` first for
+    /// descending (`-health_score`). Returns the key and whether descending.
+    ///
+    /// # Errors
+    /// The key is not one of the sort keys (the message lists them).
+    pub fn parse_signed(text: &str) -> Result<(Self, bool), String> {
+        let (key, descending) = text.strip_prefix('-').map_or((text, false), |k| (k, true));
+        Ok((key.parse()?, descending))
+    }
+
+    /// The order as [`ClusterSort::parse_signed`] reads it.
+    #[must_use]
+    pub fn signed(self, descending: bool) -> String {
+        format!("{}{}", if descending { "-" } else { "" }, self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClusterQuery {
@@ -89,5 +107,23 @@ mod tests {
         assert_eq!(page_size(None), 50);
         assert_eq!(page_size(Some(0)), 1);
         assert_eq!(page_size(Some(5000)), 1000);
+    }
+
+    #[test]
+    fn orders_read_back_what_they_write() {
+        for &sort in ClusterSort::ALL {
+            for descending in [false, true] {
+                assert_eq!(
+                    ClusterSort::parse_signed(&sort.signed(descending)),
+                    Ok((sort, descending))
+                );
+            }
+        }
+        assert_eq!(
+            ClusterSort::parse_signed("-health_score"),
+            Ok((ClusterSort::HealthScore, true))
+        );
+        assert!(ClusterSort::parse_signed("--name").is_err());
+        assert!(ClusterSort::parse_signed("colour").is_err());
     }
 }

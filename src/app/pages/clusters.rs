@@ -14,7 +14,7 @@ use muster_domain::health::QuorumStatus;
 use muster_domain::live::LiveMessage;
 use muster_domain::query::{ClusterQuery, ClusterSort, Page};
 use muster_domain::users::Role;
-use muster_domain::{ClusterStatus, ClusterTally, Environment};
+use muster_domain::{Cluster, ClusterStatus, ClusterTally, Environment};
 
 use crate::api::clusters::{ClusterRow, list_cluster_rows, tally_clusters};
 use crate::app::components::feedback::LoadError;
@@ -65,14 +65,9 @@ impl Filters {
         }
         f.status = q.get("status").and_then(|s| s.parse().ok());
         f.environment = q.get("environment").and_then(|s| s.parse().ok());
-        if let Some(sort) = q.get("sort") {
-            let (desc, key) = sort
-                .strip_prefix('-')
-                .map_or((false, sort.as_str()), |k| (true, k));
-            if let Ok(key) = key.parse() {
-                f.sort = key;
-                f.descending = desc;
-            }
+        if let Some(Ok((sort, descending))) = q.get("sort").map(|s| ClusterSort::parse_signed(&s)) {
+            f.sort = sort;
+            f.descending = descending;
         }
         f.cursor = q.get("cursor").filter(|c| !c.is_empty());
         f
@@ -91,8 +86,7 @@ impl Filters {
             parts.push(format!("environment={}", e.as_str()));
         }
         if (self.sort, self.descending) != (ClusterSort::Name, false) {
-            let dash = if self.descending { "-" } else { "" };
-            parts.push(format!("sort={dash}{}", self.sort.as_str()));
+            parts.push(format!("sort={}", self.sort.signed(self.descending)));
         }
         if let Some(c) = &self.cursor {
             parts.push(format!("cursor={}", encode(c)));
@@ -225,10 +219,7 @@ fn Toolbar(filters: Memo<Filters>, refine: Refine) -> impl IntoView {
         .ok();
         pending.set_value(handle);
     };
-    let sort_value = move || {
-        let f = filters.get();
-        format!("{}{}", if f.descending { "-" } else { "" }, f.sort.as_str())
-    };
+    let sort_value = move || filters.with(|f| f.sort.signed(f.descending));
     view! {
         <form class="toolbar" role="search" on:submit=move |ev| ev.prevent_default()>
             <label class="field grow">
@@ -241,57 +232,30 @@ fn Toolbar(filters: Memo<Filters>, refine: Refine) -> impl IntoView {
                     on:input=move |ev| search(event_target_value(&ev))
                 />
             </label>
-            <label class="field">
-                <span>"Status"</span>
-                <select
-                    name="status"
-                    on:change=move |ev| {
-                        let v = event_target_value(&ev).parse().ok();
-                        refine.run(Box::new(move |f| f.status = v));
-                    }
-                >
-                    <option value="" selected=move || filters.get().status.is_none()>
-                        "Any"
-                    </option>
-                    {ClusterStatus::ALL
-                        .iter()
-                        .filter(|s| **s != ClusterStatus::Decommissioned)
-                        .map(|s| {
-                            let s = *s;
-                            view! {
-                                <option value=s.as_str() selected=move || filters.get().status == Some(s)>
-                                    {s.as_str()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
-            <label class="field">
-                <span>"Environment"</span>
-                <select
-                    name="environment"
-                    on:change=move |ev| {
-                        let v = event_target_value(&ev).parse().ok();
-                        refine.run(Box::new(move |f| f.environment = v));
-                    }
-                >
-                    <option value="" selected=move || filters.get().environment.is_none()>
-                        "Any"
-                    </option>
-                    {Environment::ALL
-                        .iter()
-                        .map(|e| {
-                            let e = *e;
-                            view! {
-                                <option value=e.as_str() selected=move || filters.get().environment == Some(e)>
-                                    {e.as_str()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
+            <FilterSelect
+                label="Status"
+                name="status"
+                options=ClusterStatus::ALL
+                    .iter()
+                    .filter(|s| **s != ClusterStatus::Decommissioned)
+                    .map(|s| s.as_str())
+                    .collect()
+                current=Signal::derive(move || filters.with(|f| f.status.map(ClusterStatus::as_str)))
+                pick=Callback::new(move |v: Option<String>| {
+                    let v = v.and_then(|t| t.parse().ok());
+                    refine.run(Box::new(move |f| f.status = v));
+                })
+            />
+            <FilterSelect
+                label="Environment"
+                name="environment"
+                options=Environment::ALL.iter().map(|e| e.as_str()).collect()
+                current=Signal::derive(move || filters.with(|f| f.environment.map(Environment::as_str)))
+                pick=Callback::new(move |v: Option<String>| {
+                    let v = v.and_then(|t| t.parse().ok());
+                    refine.run(Box::new(move |f| f.environment = v));
+                })
+            />
             <label class="field">
                 <span>"Order"</span>
                 <select
@@ -300,10 +264,9 @@ fn Toolbar(filters: Memo<Filters>, refine: Refine) -> impl IntoView {
                     on:change=move |ev| {
                         let v = event_target_value(&ev);
                         refine.run(Box::new(move |f| {
-                            let (desc, key) = v.strip_prefix('-').map_or((false, v.as_str()), |k| (true, k));
-                            if let Ok(key) = key.parse() {
-                                f.sort = key;
-                                f.descending = desc;
+                            if let Ok((sort, descending)) = ClusterSort::parse_signed(&v) {
+                                f.sort = sort;
+                                f.descending = descending;
                             }
                         }));
                     }
@@ -317,6 +280,44 @@ fn Toolbar(filters: Memo<Filters>, refine: Refine) -> impl IntoView {
                 </select>
             </label>
         </form>
+    }
+}
+
+/// A filter's drop-down: "Any", then `options`; choosing calls `pick` with
+/// the option (`None` for "Any").
+#[component]
+fn FilterSelect(
+    label: &'static str,
+    name: &'static str,
+    options: Vec<&'static str>,
+    current: Signal<Option<&'static str>>,
+    pick: Callback<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <select
+                name=name
+                on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    pick.run(Some(v).filter(|v| !v.is_empty()));
+                }
+            >
+                <option value="" selected=move || current.get().is_none()>
+                    "Any"
+                </option>
+                {options
+                    .into_iter()
+                    .map(|o| {
+                        view! {
+                            <option value=o selected=move || current.get() == Some(o)>
+                                {o}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
     }
 }
 
@@ -480,25 +481,13 @@ fn row_key(r: &ClusterRow) -> (String, i64, u32, u32, u32, Option<String>, Vec<S
 
 #[component]
 fn ClusterLine(row: ClusterRow) -> impl IntoView {
-    let ClusterRow { cluster: c, tally } = row;
-    let status = c.status.as_str();
+    let ClusterRow { cluster, tally } = row;
+    let (id, score) = (cluster.id.to_string(), cluster.health_score);
     view! {
-        <tr data-cluster=c.id.to_string()>
+        <tr data-cluster=id>
+            <ClusterCells cluster />
             <td>
-                <A href=format!("/clusters/{}", c.id) attr:class="name">
-                    {c.name}
-                </A>
-                <span class="id">{c.id.to_string()}</span>
-            </td>
-            <td>{c.environment.as_str()}</td>
-            <td>{c.region}</td>
-            <td>
-                <span class=format!("badge status-{status}") data-testid="cluster-status">
-                    {status}
-                </span>
-            </td>
-            <td>
-                <HealthGauge score=c.health_score />
+                <HealthGauge score />
             </td>
             <td class="num" data-testid="nodes-online">
                 {format!("{} / {}", tally.online, tally.nodes)}
@@ -515,6 +504,28 @@ fn ClusterLine(row: ClusterRow) -> impl IntoView {
                 }}
             </td>
         </tr>
+    }
+}
+
+/// The cells that say which cluster a row is: its name (a link to its page)
+/// and id, environment, region and status.
+#[component]
+pub fn ClusterCells(cluster: Cluster) -> impl IntoView {
+    let status = cluster.status.as_str();
+    view! {
+        <td>
+            <A href=format!("/clusters/{}", cluster.id) attr:class="name">
+                {cluster.name}
+            </A>
+            <span class="id">{cluster.id.to_string()}</span>
+        </td>
+        <td>{cluster.environment.as_str()}</td>
+        <td>{cluster.region}</td>
+        <td>
+            <span class=format!("badge status-{status}") data-testid="cluster-status">
+                {status}
+            </span>
+        </td>
     }
 }
 

@@ -1,7 +1,6 @@
 //! `/`: the fleet at a glance.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use muster_domain::live::{LiveMessage, Subscription};
 use muster_domain::{Cluster, ClusterStatus};
 
@@ -9,6 +8,7 @@ use crate::api::fleet::{FleetOverview, get_fleet_overview};
 use crate::app::components::feedback::LoadError;
 use crate::app::components::templates::TemplateTable;
 use crate::app::live::{StaleNotice, use_live};
+use crate::app::pages::clusters::ClusterCells;
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -116,23 +116,18 @@ fn ClusterTable(clusters: RwSignal<Vec<Cluster>>) -> impl IntoView {
                             each=move || clusters.get()
                             key=|c| (c.id.clone(), c.updated_at, c.term)
                             children=|c: Cluster| {
-                                let status = c.status.as_str();
+                                let (id, score, max_nodes, term) = (
+                                    c.id.to_string(),
+                                    c.health_score,
+                                    c.max_nodes,
+                                    c.term,
+                                );
                                 view! {
-                                    <tr data-cluster=c.id.to_string()>
-                                        <td>
-                                            <A href=format!("/clusters/{}", c.id) attr:class="name">
-                                                {c.name}
-                                            </A>
-                                            <span class="id">{c.id.to_string()}</span>
-                                        </td>
-                                        <td>{c.environment.as_str()}</td>
-                                        <td>{c.region}</td>
-                                        <td>
-                                            <span class=format!("badge status-{status}")>{status}</span>
-                                        </td>
-                                        <td class="num">{format!("{:.2}", c.health_score)}</td>
-                                        <td class="num">{c.max_nodes}</td>
-                                        <td class="num">{c.term}</td>
+                                    <tr data-cluster=id>
+                                        <ClusterCells cluster=c />
+                                        <td class="num">{format!("{score:.2}")}</td>
+                                        <td class="num">{max_nodes}</td>
+                                        <td class="num">{term}</td>
                                     </tr>
                                 }
                             }

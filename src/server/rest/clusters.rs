@@ -68,13 +68,9 @@ pub async fn list_clusters(
     )?;
     let (sort, descending) = match q.text("sort") {
         None => (ClusterSort::CreatedAt, true),
-        Some(s) => {
-            let (name, desc) = s.strip_prefix('-').map_or((s, false), |n| (n, true));
-            let sort = name.parse::<ClusterSort>().map_err(|e| {
-                AppError::with_fields(ErrorCode::BadRequest, FieldErrors::single("sort", e))
-            })?;
-            (sort, desc)
-        }
+        Some(s) => ClusterSort::parse_signed(s).map_err(|e| {
+            AppError::with_fields(ErrorCode::BadRequest, FieldErrors::single("sort", e))
+        })?,
     };
     let query = ClusterQuery {
         status: q.get("status")?,
