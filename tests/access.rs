@@ -123,6 +123,8 @@ struct Fleet {
     join_rotate: String,
     join_revoke: String,
     join_secret: String,
+    join_fn_rotate: String,
+    join_fn_revoke: String,
     /// A user for admins to change.
     spare_user: String,
     /// Every caller's API token, and a second one to revoke.
@@ -235,7 +237,7 @@ async fn fleet(store: &dyn Store) -> Fleet {
         .expect("event");
 
     let mut join = Vec::new();
-    for name in ["rotate", "revoke", "register"] {
+    for name in ["rotate", "revoke", "register", "fn-rotate", "fn-revoke"] {
         let secret = muster::server::tokens::new_token("mjt");
         let token = store
             .create_join_token(
@@ -310,6 +312,8 @@ async fn fleet(store: &dyn Store) -> Fleet {
         join_rotate: join[0].0.clone(),
         join_revoke: join[1].0.clone(),
         join_secret: join[2].1.clone(),
+        join_fn_rotate: join[3].0.clone(),
+        join_fn_revoke: join[4].0.clone(),
         spare_user,
         bearer,
         spare_token,
@@ -824,6 +828,23 @@ fn doors(f: &Fleet) -> Vec<Door> {
             format!("/api/v1/clusters/{a}/join-tokens/{}", f.join_revoke),
             No,
             admin(204),
+        ),
+        function("list_join_tokens", json!({"id": a}), admin(200)),
+        function("list_join_tokens", json!({"id": b}), admin(200)),
+        function(
+            "create_join_token",
+            json!({"id": a, "request": {"name": "matrix fn"}}),
+            admin(200),
+        ),
+        function(
+            "rotate_join_token",
+            json!({"id": a, "token_id": f.join_fn_rotate}),
+            admin(200),
+        ),
+        function(
+            "revoke_join_token",
+            json!({"id": a, "token_id": f.join_fn_revoke}),
+            admin(200),
         ),
         door(
             post.clone(),

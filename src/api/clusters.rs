@@ -3,9 +3,13 @@
 
 use leptos::prelude::*;
 use muster_domain::coordination::{FailoverPlan, Leadership, WhatIf};
-use muster_domain::health::{HealthBreakdown, QuorumStatus};
+use muster_domain::health::{
+    HealthBreakdown, NodeCondition, QuorumStatus, health_breakdown, quorum,
+};
 use muster_domain::query::{ClusterQuery, Page};
-use muster_domain::recommendations::Recommendation;
+use muster_domain::recommendations::{
+    ClusterSnapshot, NodeSnapshot, Recommendation, recommendations,
+};
 use muster_domain::{
     Cluster, ClusterId, ClusterStatus, ClusterTally, ClusterUpdate, Environment, NewNode, Node,
     SettingsPatch, Tenant,
@@ -96,7 +100,7 @@ pub struct ClusterRow {
 pub const MAX_TALLIED: usize = 200;
 
 #[cfg(feature = "ssr")]
-pub use server::{add_node, cluster_health, cluster_info, create, failover_view, tallies};
+pub use server::{add_node, cluster_info, create, failover_view, tallies};
 
 #[server(prefix = "/fn", endpoint = "create_cluster", input = leptos::server_fn::codec::Json)]
 pub async fn create_cluster(request: CreateClusterRequest) -> Result<Cluster, AppError> {
@@ -245,17 +249,54 @@ pub async fn remove_tenant(id: ClusterId, tenant_id: String) -> Result<(), AppEr
         .await?)
 }
 
+/// Health of `cluster` judged from `nodes` as they are at `now` (the server's
+/// clock, or the browser's when live updates change the nodes).
+#[must_use]
+pub fn cluster_health(
+    cluster: &Cluster,
+    nodes: &[Node],
+    now: chrono::DateTime<chrono::Utc>,
+) -> ClusterHealth {
+    let conditions: Vec<NodeCondition> = nodes.iter().map(NodeCondition::from).collect();
+    let breakdown = health_breakdown(&conditions);
+    let snapshots: Vec<NodeSnapshot> = nodes
+        .iter()
+        .map(|n| NodeSnapshot {
+            id: n.id.clone(),
+            status: n.status,
+            health: n.health_status,
+            is_primary: n.is_primary,
+            is_coordinator: n.is_coordinator,
+            usage: n.usage,
+        })
+        .collect();
+    let recommendations = recommendations(&ClusterSnapshot {
+        nodes: &snapshots,
+        max_nodes: cluster.max_nodes,
+        now,
+        interval_s: cluster.config.health_check_interval_s,
+        disk_history: &[],
+    });
+    ClusterHealth {
+        cluster_id: cluster.id.clone(),
+        name: cluster.name.clone(),
+        status: cluster.status,
+        health_score: cluster.health_score,
+        breakdown,
+        quorum: quorum(breakdown.counted, breakdown.online),
+        recommendations,
+    }
+}
+
 #[cfg(feature = "ssr")]
 mod server {
     use muster_domain::coordination::{Leadership, failover_plan, what_if_fails};
-    use muster_domain::health::{NodeCondition, health_breakdown, quorum};
-    use muster_domain::recommendations::{ClusterSnapshot, NodeSnapshot, recommendations};
     use muster_domain::{
-        Cluster, ClusterId, ClusterTally, FieldErrors, NewCluster, NewNode, Node, NodeStatus,
+        Cluster, ClusterId, ClusterTally, FieldErrors, NewCluster, NewNode, NodeStatus,
     };
     use muster_store::{Store, StoreError};
 
-    use super::{AddedNode, ClusterHealth, ClusterInfo, CreateClusterRequest, FailoverPlanView};
+    use super::{AddedNode, ClusterInfo, CreateClusterRequest, FailoverPlanView};
     use crate::api::{AppError, ErrorCode};
 
     /// The tallies of `ids`, showing a tenant-scoped user only their own
@@ -379,40 +420,6 @@ mod server {
         })
     }
 
-    /// Health of `cluster` judged from `nodes` as they are now.
-    #[must_use]
-    pub fn cluster_health(cluster: &Cluster, nodes: &[Node]) -> ClusterHealth {
-        let conditions: Vec<NodeCondition> = nodes.iter().map(NodeCondition::from).collect();
-        let breakdown = health_breakdown(&conditions);
-        let snapshots: Vec<NodeSnapshot> = nodes
-            .iter()
-            .map(|n| NodeSnapshot {
-                id: n.id.clone(),
-                status: n.status,
-                health: n.health_status,
-                is_primary: n.is_primary,
-                is_coordinator: n.is_coordinator,
-                usage: n.usage,
-            })
-            .collect();
-        let recommendations = recommendations(&ClusterSnapshot {
-            nodes: &snapshots,
-            max_nodes: cluster.max_nodes,
-            now: muster_store::now(),
-            interval_s: cluster.config.health_check_interval_s,
-            disk_history: &[],
-        });
-        ClusterHealth {
-            cluster_id: cluster.id.clone(),
-            name: cluster.name.clone(),
-            status: cluster.status,
-            health_score: cluster.health_score,
-            breakdown,
-            quorum: quorum(breakdown.counted, breakdown.online),
-            recommendations,
-        }
-    }
-
     /// Loads and assembles [`ClusterInfo`].
     ///
     /// # Errors
@@ -428,7 +435,7 @@ mod server {
             .map(muster_domain::cluster_state::member)
             .collect();
         Ok(ClusterInfo {
-            health: cluster_health(&cluster, &nodes),
+            health: super::cluster_health(&cluster, &nodes, muster_store::now()),
             failover_plan: failover_plan(&members),
             cluster,
             nodes,

@@ -7,6 +7,7 @@ pub mod clusters;
 pub mod error;
 pub mod events;
 pub mod fleet;
+pub mod join_tokens;
 pub mod nodes;
 
 pub use error::{AppError, ErrorCode};

@@ -329,10 +329,7 @@ mod link {
                     send_following(live);
                 }
             } else {
-                // chrono reads no clock in the browser; the page's clock does.
-                #[allow(clippy::cast_possible_truncation)]
-                let now = chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64);
-                live.as_of.set(now);
+                live.as_of.set(Some(crate::app::now()));
             }
             live.dispatch(&message);
         });

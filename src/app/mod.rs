@@ -19,6 +19,38 @@ use pages::clusters::ClustersPage;
 use pages::login::LoginPage;
 use pages::overview::OverviewPage;
 
+/// The current time: the server's clock while rendering, the page's in the
+/// browser (chrono reads no clock there).
+#[must_use]
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    #[cfg(feature = "hydrate")]
+    {
+        #[allow(clippy::cast_possible_truncation)]
+        let millis = js_sys::Date::now() as i64;
+        chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        chrono::Utc::now()
+    }
+}
+
+/// This server's address as the browser reached it, for the commands the
+/// pages suggest (`URL` while rendering on the server).
+#[must_use]
+pub fn server_url() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_else(|| "URL".to_owned())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        "URL".to_owned()
+    }
+}
+
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

@@ -31,6 +31,15 @@ enum Command {
         /// A join token from the cluster's admin; needed only the first time.
         #[arg(long, env = "MUSTER_JOIN_TOKEN", hide_env_values = true)]
         join_token: Option<String>,
+        /// Instead of a join token: the token of a node an admin added by
+        /// hand (shown once when it was added); needed only the first time.
+        #[arg(
+            long,
+            env = "MUSTER_NODE_TOKEN",
+            hide_env_values = true,
+            conflicts_with = "join_token"
+        )]
+        node_token: Option<String>,
         /// The node's name in the cluster; the hostname when absent.
         #[arg(long)]
         name: Option<String>,
@@ -80,6 +89,7 @@ fn main() -> ExitCode {
         Command::Run {
             server,
             join_token,
+            node_token,
             name,
             state_dir,
             spool_size,
@@ -92,6 +102,7 @@ fn main() -> ExitCode {
             let options = run::RunOptions {
                 server,
                 join_token,
+                node_token,
                 name,
                 state_dir,
                 spool_size: spool_size as usize,

@@ -21,6 +21,8 @@ use crate::spool::Spool;
 pub struct RunOptions {
     pub server: String,
     pub join_token: Option<String>,
+    /// A node added by hand: report as it without registering.
+    pub node_token: Option<String>,
     pub name: Option<String>,
     pub state_dir: PathBuf,
     pub spool_size: usize,
@@ -30,11 +32,17 @@ pub struct RunOptions {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Identity {
     server: String,
-    node_id: String,
-    cluster_id: String,
+    /// Unknown for a node added by hand (its token says who it is).
+    #[serde(default)]
+    node_id: Option<String>,
+    #[serde(default)]
+    cluster_id: Option<String>,
     node_token: String,
     interval_s: u32,
 }
+
+/// The interval before the server has named one (a node added by hand).
+const FIRST_INTERVAL_S: u32 = 10;
 
 /// Longest wait between registration attempts while the server is failing.
 const MAX_BACKOFF: Duration = Duration::from_mins(1);
@@ -137,6 +145,21 @@ async fn post<B: Serialize, T: for<'de> Deserialize<'de>>(
     }
 }
 
+/// Takes on a node an admin added by hand: its token is the identity; the
+/// first heartbeat's answer sets the interval.
+fn adopt(opts: &RunOptions, token: &str) -> Result<Identity, Fatal> {
+    let id = Identity {
+        server: opts.server.clone(),
+        node_id: None,
+        cluster_id: None,
+        node_token: token.trim().to_owned(),
+        interval_s: FIRST_INTERVAL_S,
+    };
+    save_identity(&opts.state_dir, &id)?;
+    eprintln!("muster-agent: reporting with the node token given");
+    Ok(id)
+}
+
 async fn register(
     http: &reqwest::Client,
     opts: &RunOptions,
@@ -163,15 +186,15 @@ async fn register(
             Answer::Ok(r) => {
                 let id = Identity {
                     server: opts.server.clone(),
-                    node_id: r.node_id.to_string(),
-                    cluster_id: r.cluster_id.to_string(),
+                    node_id: Some(r.node_id.to_string()),
+                    cluster_id: Some(r.cluster_id.to_string()),
                     node_token: r.node_token,
                     interval_s: r.interval_s,
                 };
                 save_identity(&opts.state_dir, &id)?;
                 eprintln!(
                     "muster-agent: registered as {} in {}",
-                    id.node_id, id.cluster_id
+                    r.node_id, r.cluster_id
                 );
                 return Ok(Some(id));
             }
@@ -217,9 +240,10 @@ pub async fn run(
         .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
     let mut collector = Collector::new().map_err(|e| format!("cannot read this host: {e}"))?;
     tokio::time::sleep(crate::collector::MIN_WINDOW).await;
-    let id = match load_identity(&opts)? {
-        Some(id) => id,
-        None => match register(&http, &opts, &mut collector, &mut stop).await? {
+    let id = match (load_identity(&opts)?, &opts.node_token) {
+        (Some(id), _) => id,
+        (None, Some(token)) => adopt(&opts, token)?,
+        (None, None) => match register(&http, &opts, &mut collector, &mut stop).await? {
             Some(id) => id,
             None => return Ok(()),
         },

@@ -1,4 +1,5 @@
 pub mod feedback;
+pub mod form;
 pub mod new_cluster;
 pub mod templates;
 pub mod theme;

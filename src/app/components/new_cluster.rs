@@ -10,6 +10,7 @@ use muster_domain::{ConfigTemplate, FieldErrors, NewCluster, SettingsPatch};
 use crate::api::AppError;
 use crate::api::admin::list_templates;
 use crate::api::clusters::{CreateCluster, CreateClusterRequest};
+use crate::app::components::form::{CheckField, FormCheck, TextField, whole};
 
 /// What the form holds, as typed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,27 +45,15 @@ impl Draft {
         let Some(template) = &self.template else {
             return Err(FieldErrors::single("template", "template: pick one"));
         };
-        let mut number = |field: &'static str, text: &str| -> u64 {
-            text.trim().parse::<u64>().unwrap_or_else(|_| {
-                errors.add(field, format!("{field} must be a whole number"));
-                0
-            })
-        };
-        let max_nodes = number("max_nodes", &self.max_nodes);
-        let max_tenants = number("max_tenants", &self.max_tenants);
-        let max_storage_gb = number("max_storage_gb", &self.max_storage_gb);
-        let interval = number("health_check_interval_s", &self.health_check_interval_s);
-        let retention = number("retention_days", &self.retention_days);
-        let small = |field: &'static str, v: u64, errors: &mut FieldErrors| {
-            u32::try_from(v).unwrap_or_else(|_| {
-                errors.add(field, format!("{field} is too large"));
-                0
-            })
-        };
-        let max_nodes = small("max_nodes", max_nodes, &mut errors);
-        let max_tenants = small("max_tenants", max_tenants, &mut errors);
-        let interval = small("health_check_interval_s", interval, &mut errors);
-        let retention = small("retention_days", retention, &mut errors);
+        let max_nodes = whole(&mut errors, "max_nodes", &self.max_nodes);
+        let max_tenants = whole(&mut errors, "max_tenants", &self.max_tenants);
+        let max_storage_gb = whole(&mut errors, "max_storage_gb", &self.max_storage_gb);
+        let interval = whole(
+            &mut errors,
+            "health_check_interval_s",
+            &self.health_check_interval_s,
+        );
+        let retention = whole(&mut errors, "retention_days", &self.retention_days);
         let config = SettingsPatch {
             health_check_interval_s: Some(interval),
             retention_days: Some(retention),
@@ -85,11 +74,7 @@ impl Draft {
             template_name: Some(template.name.clone()),
         };
         if let Err(rules) = candidate.validate() {
-            for (field, message) in rules.iter() {
-                if errors.get(field).is_none() {
-                    errors.add(field, message);
-                }
-            }
+            errors.merge(rules);
         }
         errors.into_result()?;
         Ok(CreateClusterRequest {
@@ -112,33 +97,11 @@ impl Draft {
 pub fn NewClusterDialog(close: Callback<()>) -> impl IntoView {
     let create = ServerAction::<CreateCluster>::new();
     let draft = RwSignal::new(Draft::default());
-    // Fields are judged once touched, and all of them after a submit.
-    let touched = RwSignal::new(Vec::<&'static str>::new());
-    let submitted = RwSignal::new(false);
+    let check = FormCheck::new();
     let checked = Memo::new(move |_| draft.with(Draft::request));
     let server_error = Signal::derive(move || create.value().get().and_then(Result::err));
-    let errors = Callback::new(move |field: &'static str| {
-        let shown = submitted.get() || touched.read().contains(&field);
-        let local = checked
-            .with(|c| {
-                c.as_ref()
-                    .err()
-                    .and_then(|e| e.get(field).map(str::to_owned))
-            })
-            .filter(|_| shown);
-        local.or_else(|| {
-            server_error
-                .get()
-                .and_then(|e| e.fields.get(field).cloned())
-        })
-    });
-    let touch = Callback::new(move |field: &'static str| {
-        touched.update(|t| {
-            if !t.contains(&field) {
-                t.push(field);
-            }
-        });
-    });
+    let errors = check.errors(checked, server_error);
+    let touch = check.touch();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(cluster)) = create.value().get() {
@@ -157,7 +120,7 @@ pub fn NewClusterDialog(close: Callback<()>) -> impl IntoView {
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        submitted.set(true);
+        check.submit();
         if let Ok(request) = checked.get_untracked() {
             create.dispatch(CreateCluster { request });
         }
@@ -192,7 +155,7 @@ pub fn NewClusterDialog(close: Callback<()>) -> impl IntoView {
                     <button
                         type="submit"
                         class="primary"
-                        disabled=move || create.pending().get() || (submitted.get() && checked.with(Result::is_err))
+                        disabled=move || create.pending().get() || (check.submitted() && checked.with(Result::is_err))
                     >
                         {move || if create.pending().get() { "Creating…" } else { "Create cluster" }}
                     </button>
@@ -247,65 +210,20 @@ fn DraftFields(
     touch: Callback<&'static str>,
     first: NodeRef<html::Input>,
 ) -> impl IntoView {
-    let field = move |name: &'static str,
-                      label: &'static str,
-                      get: fn(&Draft) -> &String,
-                      set: fn(&mut Draft, String),
-                      node: NodeRef<html::Input>| {
-        let input_id = format!("new-cluster-{name}");
-        let error_id = format!("{input_id}-error");
-        view! {
-            <div class="field">
-                <label for=input_id.clone()>{label}</label>
-                <input
-                    node_ref=node
-                    id=input_id
-                    name=name
-                    type="text"
-                    autocomplete="off"
-                    aria-invalid=move || errors.run(name).is_some().to_string()
-                    aria-describedby=error_id.clone()
-                    prop:value=move || draft.with(|d| get(d).clone())
-                    on:input=move |ev| {
-                        let v = event_target_value(&ev);
-                        draft.update(|d| set(d, v));
-                    }
-                    on:blur=move |_| touch.run(name)
-                />
-                <span class="field-error" id=error_id aria-live="polite">
-                    {move || errors.run(name)}
-                </span>
-            </div>
-        }
+    let text = move |name, label, get: fn(&Draft) -> &String, set: fn(&mut Draft, String)| {
+        view! { <TextField form="new-cluster" name label draft get set errors touch /> }
     };
     view! {
         <div class="form-grid">
-            {field("name", "Name", |d| &d.name, |d, v| d.name = v, first)}
-            {field("region", "Region", |d| &d.region, |d, v| d.region = v, NodeRef::new())}
-            {field("description", "Description (optional)", |d| &d.description, |d, v| d.description = v, NodeRef::new())}
-            {field("max_nodes", "Max nodes", |d| &d.max_nodes, |d, v| d.max_nodes = v, NodeRef::new())}
-            {field("max_tenants", "Max tenants", |d| &d.max_tenants, |d, v| d.max_tenants = v, NodeRef::new())}
-            {field("max_storage_gb", "Max storage (GB)", |d| &d.max_storage_gb, |d, v| d.max_storage_gb = v, NodeRef::new())}
-            {field(
-                "health_check_interval_s",
-                "Heartbeat interval (s)",
-                |d| &d.health_check_interval_s,
-                |d, v| d.health_check_interval_s = v,
-                NodeRef::new(),
-            )}
-            {field("retention_days", "Metric retention (days)", |d| &d.retention_days, |d, v| d.retention_days = v, NodeRef::new())}
-            <label class="check">
-                <input
-                    type="checkbox"
-                    name="auto_failover"
-                    prop:checked=move || draft.with(|d| d.auto_failover)
-                    on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        draft.update(|d| d.auto_failover = on);
-                    }
-                />
-                " Automatic failover"
-            </label>
+            <TextField form="new-cluster" name="name" label="Name" draft get=|d| &d.name set=|d, v| d.name = v errors touch node_ref=first />
+            {text("region", "Region", |d| &d.region, |d, v| d.region = v)}
+            {text("description", "Description (optional)", |d| &d.description, |d, v| d.description = v)}
+            {text("max_nodes", "Max nodes", |d| &d.max_nodes, |d, v| d.max_nodes = v)}
+            {text("max_tenants", "Max tenants", |d| &d.max_tenants, |d, v| d.max_tenants = v)}
+            {text("max_storage_gb", "Max storage (GB)", |d| &d.max_storage_gb, |d, v| d.max_storage_gb = v)}
+            {text("health_check_interval_s", "Heartbeat interval (s)", |d| &d.health_check_interval_s, |d, v| d.health_check_interval_s = v)}
+            {text("retention_days", "Metric retention (days)", |d| &d.retention_days, |d, v| d.retention_days = v)}
+            <CheckField name="auto_failover" label="Automatic failover" draft get=|d| d.auto_failover set=|d, v| d.auto_failover = v />
         </div>
     }
 }

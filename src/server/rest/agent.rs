@@ -6,52 +6,22 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use chrono::Duration;
 use muster_domain::protocol::{
     HeartbeatRequest, HeartbeatResponse, JoinToken, PROTOCOL_VERSION, RegisterRequest,
     RegisterResponse, check_protocol_version,
 };
 use muster_domain::users::Role;
 use muster_domain::{FieldErrors, NewNode};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::extract::{ClusterPath, JsonBody};
+use crate::api::join_tokens::{self, CreatedJoinToken, NewJoinToken};
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
 use crate::server::auth::caller::Caller;
 use crate::server::tokens::{hash_token, new_token};
 
-/// The longest a join token may live: a year.
-const MAX_EXPIRY_HOURS: u32 = 24 * 366;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewJoinToken {
-    /// What the token is for, e.g. "rack 4".
-    pub name: String,
-    /// Hours until it stops registering nodes (1 to 8784); absent: until revoked.
-    #[serde(default)]
-    pub expires_in_hours: Option<u32>,
-}
-
-/// A join token's secret, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreatedJoinToken {
-    pub id: String,
-    pub token: String,
-    pub join_token: JoinToken,
-}
-
-fn created(token: String, join_token: JoinToken) -> (StatusCode, Json<CreatedJoinToken>) {
-    (
-        StatusCode::CREATED,
-        Json(CreatedJoinToken {
-            id: join_token.id.clone(),
-            token,
-            join_token,
-        }),
-    )
+fn created(c: CreatedJoinToken) -> (StatusCode, Json<CreatedJoinToken>) {
+    (StatusCode::CREATED, Json(c))
 }
 
 #[utoipa::path(post, path = "/clusters/{id}/join-tokens", tag = "agents", request_body = NewJoinToken,
@@ -64,31 +34,9 @@ pub async fn create_join_token(
     ClusterPath(id): ClusterPath,
     JsonBody(req): JsonBody<NewJoinToken>,
 ) -> Result<(StatusCode, Json<CreatedJoinToken>), AppError> {
-    caller.require(Role::Admin)?;
-    let expires_at = match req.expires_in_hours {
-        None => None,
-        Some(h) if (1..=MAX_EXPIRY_HOURS).contains(&h) => {
-            Some(muster_store::now() + Duration::hours(i64::from(h)))
-        }
-        Some(_) => {
-            return Err(AppError::invalid(FieldErrors::single(
-                "expires_in_hours",
-                format!("expires_in_hours must be 1 to {MAX_EXPIRY_HOURS}"),
-            )));
-        }
-    };
-    let token = new_token("mjt");
-    let join = state
-        .store
-        .create_join_token(
-            &id,
-            &req.name,
-            &hash_token(&token),
-            expires_at,
-            &caller.actor(),
-        )
-        .await?;
-    Ok(created(token, join))
+    join_tokens::create(state.store.as_ref(), &caller, &id, &req)
+        .await
+        .map(created)
 }
 
 #[utoipa::path(get, path = "/clusters/{id}/join-tokens", tag = "agents",
@@ -115,13 +63,9 @@ pub async fn rotate_join_token(
     Path((_, token_id)): Path<(String, String)>,
     ClusterPath(id): ClusterPath,
 ) -> Result<(StatusCode, Json<CreatedJoinToken>), AppError> {
-    caller.require(Role::Admin)?;
-    let token = new_token("mjt");
-    let join = state
-        .store
-        .rotate_join_token(&id, &token_id, &hash_token(&token), &caller.actor())
-        .await?;
-    Ok(created(token, join))
+    join_tokens::rotate(state.store.as_ref(), &caller, &id, &token_id)
+        .await
+        .map(created)
 }
 
 #[utoipa::path(delete, path = "/clusters/{id}/join-tokens/{token_id}", tag = "agents",
@@ -134,6 +78,7 @@ pub async fn revoke_join_token(
     ClusterPath(id): ClusterPath,
 ) -> Result<StatusCode, AppError> {
     caller.require(Role::Admin)?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
     state
         .store
         .revoke_join_token(&id, &token_id, &caller.actor())

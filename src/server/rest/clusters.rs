@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::extract::{ClusterPath, JsonBody, QueryParams};
 use crate::api::clusters::{
     AddedNode, ClusterHealth, ClusterInfo, CreateClusterRequest, FailoverPlanView, add_node,
-    cluster_health, cluster_info, create, failover_view,
+    cluster_info, create, failover_view,
 };
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
@@ -160,7 +160,11 @@ pub async fn get_cluster_health(
     caller.see_cluster(state.store.as_ref(), &id).await?;
     let (cluster, nodes) =
         tokio::try_join!(state.store.get_cluster(&id), state.store.list_nodes(&id))?;
-    Ok(Json(cluster_health(&cluster, &nodes)))
+    Ok(Json(crate::api::clusters::cluster_health(
+        &cluster,
+        &nodes,
+        muster_store::now(),
+    )))
 }
 
 #[utoipa::path(get, path = "/clusters/{id}/failover-plan", tag = "clusters",

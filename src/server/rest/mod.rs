@@ -41,7 +41,7 @@ pub async fn health_summary(
                 continue;
             }
             let nodes = state.store.list_nodes(&cluster.id).await?;
-            out.push(cluster_health(&cluster, &nodes));
+            out.push(cluster_health(&cluster, &nodes, muster_store::now()));
         }
         match page.next_cursor {
             Some(c) => query.cursor = Some(c),

@@ -1,0 +1,121 @@
+//! The cluster's latest events: the newest from the audit log when the page
+//! opened, then each new one as the stream delivers it.
+
+use leptos::prelude::*;
+use muster_domain::query::EventQuery;
+use muster_domain::{ClusterId, Event};
+
+use super::RECENT_EVENTS;
+use crate::api::events::get_cluster_events;
+use crate::app::components::feedback::LoadError;
+
+/// The newest events of both lists, newest first, each once.
+fn merged(live: &[Event], loaded: &[Event]) -> Vec<Event> {
+    let mut all: Vec<Event> = live.iter().chain(loaded).cloned().collect();
+    all.sort_by_key(|e| std::cmp::Reverse(e.id));
+    all.dedup_by_key(|e| e.id);
+    all.truncate(RECENT_EVENTS);
+    all
+}
+
+#[component]
+pub fn EventsPanel(cluster_id: ClusterId, live: RwSignal<Vec<Event>>) -> impl IntoView {
+    let href = format!("/events?cluster_id={cluster_id}");
+    let loaded = Resource::new(
+        || (),
+        move |()| {
+            get_cluster_events(EventQuery {
+                cluster_id: Some(cluster_id.clone()),
+                limit: u32::try_from(RECENT_EVENTS).unwrap_or(u32::MAX),
+                ..EventQuery::default()
+            })
+        },
+    );
+    view! {
+        <section id="events" class="panel" aria-labelledby="events-heading">
+            <div class="panel-head">
+                <h2 id="events-heading">"Events"</h2>
+                <a href=href>"All events of this cluster"</a>
+            </div>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Loading events…"</p> }>
+                {move || {
+                    loaded
+                        .get()
+                        .map(|result| match result {
+                            Ok(page) => {
+                                let list = Memo::new(move |_| live.with(|l| merged(l, &page.items)));
+                                view! { <EventList list /> }.into_any()
+                            }
+                            Err(error) => {
+                                view! { <LoadError what="The events" error retry=move || loaded.refetch() /> }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn EventList(list: Memo<Vec<Event>>) -> impl IntoView {
+    view! {
+        <Show
+            when=move || !list.read().is_empty()
+            fallback=|| view! { <p class="empty">"Nothing has happened yet."</p> }
+        >
+            <ol class="event-list" aria-label="Recent events">
+                <For
+                    each=move || list.get()
+                    key=|e| e.id
+                    children=|e: Event| {
+                        view! {
+                            <li class=format!("event severity-{}", e.severity.as_str())>
+                                <time datetime=e.created_at.to_rfc3339()>
+                                    {e.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}
+                                </time>
+                                " "
+                                <span class="event-type">{e.event_type}</span>
+                                " "
+                                <span>{e.message}</span>
+                                " "
+                                <span class="actor">{e.actor}</span>
+                            </li>
+                        }
+                    }
+                />
+            </ol>
+        </Show>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64) -> Event {
+        Event {
+            id,
+            cluster_id: None,
+            node_id: None,
+            event_type: "node_added".into(),
+            category: muster_domain::EventCategory::Lifecycle,
+            severity: muster_domain::Severity::Info,
+            message: format!("event {id}"),
+            details: serde_json::Value::Null,
+            actor: "system".into(),
+            created_at: chrono::DateTime::from_timestamp(1_800_000_000 + id, 0).expect("a time"),
+        }
+    }
+
+    #[test]
+    fn live_and_loaded_events_merge_newest_first_without_repeats() {
+        let live = vec![event(12), event(11)];
+        let loaded: Vec<Event> = (1..=11).rev().map(event).collect();
+        let ids: Vec<i64> = merged(&live, &loaded).iter().map(|e| e.id).collect();
+        assert_eq!(ids, (1..=12).rev().collect::<Vec<_>>());
+        let many: Vec<Event> = (1..=40).map(event).collect();
+        assert_eq!(merged(&[], &many).len(), RECENT_EVENTS);
+        assert_eq!(merged(&[], &many)[0].id, 40);
+    }
+}

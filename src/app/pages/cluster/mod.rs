@@ -1,0 +1,236 @@
+//! `/clusters/{id}`: one cluster on one page — its summary and topology, the
+//! health score with its breakdown and recommendations, the failover plan
+//! with "what if a node fails", the nodes, the configuration, tenants, join
+//! tokens and events. The live stream keeps it current without reloading;
+//! health and the plan are judged again in the browser by the domain crate's
+//! own rules whenever a node changes.
+
+mod events;
+mod failover;
+mod health;
+mod join_tokens;
+mod nodes;
+mod settings;
+mod summary;
+mod tenants;
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use muster_domain::coordination::{FailoverPlan, Member, failover_plan};
+use muster_domain::live::{LiveMessage, NodeSample, Subscription};
+use muster_domain::users::Role;
+use muster_domain::{Cluster, ClusterId, Event, Node, NodeId, Tenant};
+
+use crate::api::clusters::{ClusterHealth, ClusterInfo, cluster_health, get_cluster_info};
+use crate::app::components::feedback::{LoadError, WhenAllowed};
+use crate::app::live::{StaleNotice, use_live};
+
+/// Most events kept on the page.
+const RECENT_EVENTS: usize = 20;
+
+#[component]
+pub fn ClusterPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let info = Resource::new(id, |id| async move {
+        let id: ClusterId = id.parse().map_err(|_| {
+            crate::api::AppError::new(crate::api::ErrorCode::NotFound, "cluster not found")
+        })?;
+        get_cluster_info(id).await
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading the cluster…"</p> }>
+            {move || {
+                info.get()
+                    .map(|result| match result {
+                        Ok(data) => view! { <ClusterView data /> }.into_any(),
+                        Err(error) => {
+                            view! { <LoadError what="The cluster" error retry=move || info.refetch() /> }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// What the page shows, shared by its sections: the cluster and its nodes as
+/// first loaded, then as the stream says they are.
+#[derive(Clone, Copy)]
+pub struct ClusterState {
+    pub cluster: RwSignal<Cluster>,
+    pub nodes: RwSignal<Vec<Node>>,
+    pub samples: RwSignal<BTreeMap<NodeId, NodeSample>>,
+    pub tenants: RwSignal<Vec<Tenant>>,
+    /// As the server judged it for the first render; judged again in the
+    /// browser once the stream changes the cluster or a node.
+    pub health: Memo<ClusterHealth>,
+    pub plan: Memo<FailoverPlan>,
+}
+
+impl ClusterState {
+    fn new(data: ClusterInfo) -> (Self, RwSignal<bool>) {
+        let first = data.health;
+        let changed = RwSignal::new(false);
+        let cluster = RwSignal::new(data.cluster);
+        let nodes = RwSignal::new(data.nodes);
+        let health = Memo::new(move |_| {
+            if changed.get() {
+                cluster.with(|c| nodes.with(|n| cluster_health(c, n, crate::app::now())))
+            } else {
+                first.clone()
+            }
+        });
+        let plan = Memo::new(move |_| nodes.with(|n| failover_plan(&members(n))));
+        let state = Self {
+            cluster,
+            nodes,
+            samples: RwSignal::new(BTreeMap::new()),
+            tenants: RwSignal::new(data.tenants),
+            health,
+            plan,
+        };
+        (state, changed)
+    }
+
+    pub fn id(&self) -> ClusterId {
+        self.cluster.with_untracked(|c| c.id.clone())
+    }
+
+    /// The node's name, or its id when it is not (or no longer) in the cluster.
+    pub fn node_name(&self, id: &NodeId) -> String {
+        self.nodes.with(|list| {
+            list.iter()
+                .find(|n| &n.id == id)
+                .map_or_else(|| id.to_string(), |n| n.name.clone())
+        })
+    }
+}
+
+/// The nodes as the coordination rules see them.
+pub fn members(nodes: &[Node]) -> Vec<Member> {
+    nodes
+        .iter()
+        .map(muster_domain::cluster_state::member)
+        .collect()
+}
+
+/// A link to a node's page, named.
+#[component]
+pub fn NodeLink(state: ClusterState, id: NodeId) -> impl IntoView {
+    let href = format!("/nodes/{id}");
+    view! { <a href=href>{move || state.node_name(&id)}</a> }
+}
+
+#[component]
+fn ClusterView(data: ClusterInfo) -> impl IntoView {
+    let cluster_id = data.cluster.id.clone();
+    let (state, changed) = ClusterState::new(data);
+    let events = RwSignal::new(Vec::<Event>::new());
+
+    let live = use_live();
+    live.follow(Subscription::Cluster {
+        cluster_id: cluster_id.clone(),
+    });
+    live.on_message(move |m| {
+        if apply(m, &cluster_id, state, events) {
+            changed.set(true);
+        }
+    });
+
+    view! {
+        <StaleNotice />
+        <div class="live-data cluster-page" class:stale=move || live.is_stale()>
+            <summary::ClusterHeader state />
+            <summary::PartitionBanner state />
+            <nav class="section-nav" aria-label="On this page">
+                <a href="#topology">"Topology"</a>
+                <a href="#health">"Health"</a>
+                <a href="#failover">"Failover plan"</a>
+                <a href="#nodes">"Nodes"</a>
+                <a href="#configuration">"Configuration"</a>
+                <a href="#tenants">"Tenants"</a>
+                <WhenAllowed role=Role::Admin>
+                    <a href="#join-tokens">"Join tokens"</a>
+                </WhenAllowed>
+                <a href="#events">"Events"</a>
+            </nav>
+            <div class="panel-grid">
+                <summary::Topology state />
+                <health::HealthPanel state />
+            </div>
+            <failover::FailoverPanel state />
+            <nodes::NodesPanel state />
+            <settings::SettingsPanel state />
+            <tenants::TenantsPanel state />
+            <WhenAllowed role=Role::Admin>
+                <join_tokens::JoinTokensPanel cluster_id=state.id() />
+            </WhenAllowed>
+            <events::EventsPanel cluster_id=state.id() live=events />
+        </div>
+    }
+}
+
+/// Applies one live message to the page's state; true when the cluster or
+/// its nodes changed (so health is judged again).
+fn apply(
+    m: &LiveMessage,
+    cluster_id: &ClusterId,
+    state: ClusterState,
+    events: RwSignal<Vec<Event>>,
+) -> bool {
+    match m {
+        LiveMessage::ClusterUpdated { cluster: c } if &c.id == cluster_id => {
+            state.cluster.set(c.clone());
+            true
+        }
+        LiveMessage::NodeUpdated { node } if &node.cluster_id == cluster_id => {
+            state
+                .nodes
+                .update(|list| match list.iter_mut().find(|n| n.id == node.id) {
+                    Some(shown) => *shown = node.clone(),
+                    None => list.push(node.clone()),
+                });
+            true
+        }
+        LiveMessage::NodeRemoved {
+            node_id,
+            cluster_id: c,
+        } if c == cluster_id => {
+            state.nodes.update(|list| list.retain(|n| &n.id != node_id));
+            state.samples.update(|s| {
+                s.remove(node_id);
+            });
+            true
+        }
+        LiveMessage::MetricsSample { sample } if &sample.cluster_id == cluster_id => {
+            state.samples.update(|s| {
+                s.insert(sample.node_id.clone(), sample.clone());
+            });
+            false
+        }
+        LiveMessage::EventCreated { event } if event.cluster_id.as_ref() == Some(cluster_id) => {
+            events.update(|list| {
+                if !list.iter().any(|e| e.id == event.id) {
+                    list.insert(0, event.clone());
+                    list.truncate(RECENT_EVENTS);
+                }
+            });
+            false
+        }
+        LiveMessage::Resync {
+            subscription: Subscription::Cluster { cluster_id: c },
+            snapshot,
+            ..
+        } if c == cluster_id => {
+            if let Some(fresh) = snapshot.clusters.iter().find(|x| &x.id == cluster_id) {
+                state.cluster.set(fresh.clone());
+            }
+            state.nodes.set(snapshot.nodes.clone());
+            true
+        }
+        _ => false,
+    }
+}
