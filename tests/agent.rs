@@ -104,18 +104,16 @@ impl Drop for Agent {
 }
 
 fn spawn_agent(addr: SocketAddr, join_token: &str, state: &Path, name: &str) -> Agent {
+    spawn_agent_with(addr, ["--join-token", join_token], state, name)
+}
+
+/// An agent given `credential` (`--join-token T` or `--node-token T`).
+fn spawn_agent_with(addr: SocketAddr, credential: [&str; 2], state: &Path, name: &str) -> Agent {
     Agent(
         Command::new(agent_binary())
-            .args([
-                "run",
-                "--server",
-                &format!("http://{addr}"),
-                "--join-token",
-                join_token,
-                "--name",
-                name,
-                "--state-dir",
-            ])
+            .args(["run", "--server", &format!("http://{addr}")])
+            .args(credential)
+            .args(["--name", name, "--state-dir"])
             .arg(state)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -174,6 +172,78 @@ async fn cpu_samples(
         )
         .await
         .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reports_for_a_node_added_by_hand_with_its_node_token() {
+    let db = SqliteDb::new();
+    let store = db.connect().await;
+    let template = store.get_template("development").await.expect("template");
+    let cluster = store
+        .create_cluster(
+            &muster_domain::NewCluster {
+                name: "By hand".into(),
+                description: String::new(),
+                region: "local".into(),
+                environment: template.environment,
+                limits: template.limits,
+                settings: template.settings,
+                template_name: Some(template.name.clone()),
+            },
+            "system",
+        )
+        .await
+        .expect("cluster");
+    let added = muster::api::clusters::add_node(
+        store.as_ref(),
+        &cluster.id,
+        &muster_domain::NewNode {
+            name: "manual".into(),
+            hostname: String::new(),
+            region: String::new(),
+            availability_zone: String::new(),
+            priority: muster_domain::NewNode::default_priority(),
+            roles: Vec::new(),
+            capacity_cpu: 4.0,
+            capacity_memory_gb: 8.0,
+            capacity_storage_gb: 100.0,
+            capacity_network_mbps: 0.0,
+        },
+        "user:admin",
+    )
+    .await
+    .expect("node");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let server = start_server(store.clone(), addr).await;
+    let state = std::env::temp_dir().join(format!("muster-agent-manual-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+
+    let agent = spawn_agent_with(addr, ["--node-token", &added.node_token], &state, "ignored");
+    let s = store.as_ref();
+    eventually(20, "the hand-added node online with host facts", || async {
+        s.get_node(&added.node.id)
+            .await
+            .is_ok_and(|n| n.status == NodeStatus::Online && n.system.is_some())
+    })
+    .await;
+    let nodes = s.list_nodes(&cluster.id).await.expect("nodes");
+    assert_eq!(nodes.len(), 1, "no second node was registered");
+    assert!(!cpu_samples(s, &added.node.id).await.is_empty());
+
+    terminate(&agent);
+    eventually(10, "offline after a graceful stop", || async {
+        s.get_node(&added.node.id)
+            .await
+            .is_ok_and(|n| n.status == NodeStatus::Offline)
+    })
+    .await;
+    drop(agent);
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&state);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -223,8 +223,13 @@ fn WhatIfPanel(state: ClusterState) -> impl IntoView {
                     outcome
                         .get()
                         .map(|w| {
+                            // The domain names nodes by id; the page by name.
+                            let summary = state.nodes.with(|list| {
+                                list.iter()
+                                    .fold(w.summary.clone(), |s, n| s.replace(&n.id.to_string(), &n.name))
+                            });
                             view! {
-                                <p class="what-if-summary">{w.summary.clone()}</p>
+                                <p class="what-if-summary">{summary}</p>
                                 <dl class="facts">
                                     <dt>"Primary after"</dt>
                                     <dd class:changes=w.primary_changes>{name_or_none(w.leadership_after.primary.clone())}</dd>

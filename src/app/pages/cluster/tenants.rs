@@ -123,7 +123,7 @@ fn PlaceTenantForm(state: ClusterState, place: ServerAction<PlaceTenant>) -> imp
                             return view! { <p class="hint">"Every tenant is hosted here."</p> }.into_any();
                         }
                         view! {
-                            <form class="row-form" on:submit=submit aria-label="Host a tenant">
+                            <form class="row-form" on:submit=submit aria-label="Place a tenant">
                                 <label for="place-tenant">"Host a tenant"</label>
                                 <select
                                     id="place-tenant"
