@@ -758,6 +758,7 @@ async fn openapi_lists_every_route(api: &Api) {
         ("/clusters/{id}/join-tokens/{token_id}", "delete"),
         ("/agent/register", "post"),
         ("/agent/heartbeat", "post"),
+        ("/processes", "get"),
     ];
     for (path, method) in expected {
         assert!(
@@ -1152,6 +1153,30 @@ async fn join_and_register(api: &Api) {
         points.as_array().map(Vec::len),
         Some(1),
         "one sample, not two: {points}"
+    );
+
+    // The reported processes, listed for the cluster or the node.
+    let (s, page) = api.get(&format!("/processes?cluster_id={id}")).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert_eq!(page["items"][0]["name"], "init");
+    assert_eq!(page["items"][0]["node_name"], "edge-7");
+    assert_eq!(page["items"][0]["node_id"], node_id.as_str());
+    let (_, page) = api
+        .get(&format!("/processes?node_id={node_id}&q=nothing-like-it"))
+        .await;
+    assert_eq!(page["items"], json!([]));
+    assert_field_error(&api.get("/processes").await, 400, "cluster_id");
+    assert_field_error(
+        &api.get(&format!("/processes?cluster_id={id}&sort=heat"))
+            .await,
+        400,
+        "sort",
+    );
+    assert_field_error(
+        &api.get(&format!("/processes?cluster_id={id}&cursor=zz"))
+            .await,
+        400,
+        "cursor",
     );
     assert_eq!(
         heartbeat(None, 2, json!(1.0)).await.0,

@@ -1,4 +1,5 @@
 import { test, expect, Page } from "@playwright/test";
+import { heartbeat } from "./agent";
 import { signIn } from "./auth";
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
@@ -30,12 +31,13 @@ test("an admin runs a cluster from its page: nodes, health, failover, configurat
   await page.getByRole("button", { name: "Add node" }).click();
   const form = page.getByRole("form", { name: "Add a node" });
   await form.getByLabel("CPU cores").fill("many");
-  await form.getByLabel("Name").fill("db-1");
+  await form.getByLabel("Name", { exact: true }).fill("db-1");
   await form.getByRole("button", { name: "Add node" }).click();
   await expect(form.locator("#add-node-capacity_cpu-error")).toHaveText("capacity_cpu must be a number");
   await form.getByLabel("CPU cores").fill("8");
   await form.getByRole("button", { name: "Add node" }).click();
   await expect(form.getByTestId("node-token")).toContainText("mnt_");
+  const db1Token = (await form.getByTestId("node-token").textContent()) ?? "";
   await expect(form).toContainText("muster-agent run --server");
   const nodes = page.getByRole("table", { name: "Nodes" });
   await expect(nodes.locator("tbody tr")).toHaveCount(1);
@@ -45,11 +47,12 @@ test("an admin runs a cluster from its page: nodes, health, failover, configurat
     data: { name: "db-2", capacity_cpu: 8, capacity_memory_gb: 32, capacity_storage_gb: 200 },
   });
   expect(second.status()).toBe(201);
-  const db2 = (await second.json()).node.id as string;
+  const { node: secondNode, node_token: db2Token } = await second.json();
+  const db2 = secondNode.id as string;
 
   // Both report: one is short of memory. Health, the plan and the topology follow live.
-  await report(page, db1, { status: "online", metrics: { cpu_usage_percent: 20, memory_usage_percent: 30, disk_usage_percent: 40 } });
-  await report(page, db2, { status: "online", metrics: { cpu_usage_percent: 20, memory_usage_percent: 88, disk_usage_percent: 40 } });
+  await heartbeat(page, db1Token, 1, { cpu: 20, memory: 30, disk: 40 });
+  await heartbeat(page, db2Token, 1, { cpu: 20, memory: 88, disk: 40 });
   const topology = page.getByRole("list", { name: "Nodes by health" });
   await expect(topology.getByRole("link")).toHaveCount(2);
   await expect(topology.getByRole("link", { name: /db-2, online, health warning/ })).toBeVisible();
@@ -137,10 +140,7 @@ test("a viewer reads a cluster's page without any control that changes it", asyn
     data: { name: "app-1", capacity_cpu: 4, capacity_memory_gb: 8, capacity_storage_gb: 50 },
   });
   expect(added.status()).toBe(201);
-  await report(page, (await added.json()).node.id, {
-    status: "online",
-    metrics: { cpu_usage_percent: 10, memory_usage_percent: 10, disk_usage_percent: 10 },
-  });
+  await heartbeat(page, (await added.json()).node_token, 1, { cpu: 10, memory: 10, disk: 10 });
   const username = `reader-${tag}`;
   const password = "a reader's long password";
   const user = await page.request.post("/api/v1/users", { data: { username, password, role: "viewer", tenants: [] } });
@@ -150,7 +150,7 @@ test("a viewer reads a cluster's page without any control that changes it", asyn
   const viewer = await context.newPage();
   await signIn(viewer, `/clusters/${id}`, username, password);
   await expect(viewer.getByRole("heading", { name: `readonly-${tag}`, level: 1 })).toBeVisible();
-  await expect(viewer.getByRole("list", { name: "Failover candidates" })).toContainText("app-1");
+  await expect(viewer.getByRole("list", { name: "Nodes by health" })).toContainText("app-1");
   await expect(viewer.getByTestId("configuration")).toBeVisible();
   for (const control of ["Add node", "Edit", "Make primary", "Decommission cluster…", "Create join token"]) {
     await expect(viewer.getByRole("button", { name: control })).toHaveCount(0);

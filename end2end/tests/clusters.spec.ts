@@ -39,7 +39,7 @@ test("an admin creates a cluster from a template and finds it in the list", asyn
   const id = page.url().split("/").pop() ?? "";
 
   // The list finds it by name, and the search is in the address.
-  await page.getByRole("link", { name: "Clusters" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Clusters" }).click();
   await page.getByRole("searchbox").fill(name);
   await expect(page).toHaveURL(new RegExp(`q=${name}`));
   const rows = page.getByRole("table", { name: "Clusters" }).locator("tbody tr");

@@ -9,5 +9,6 @@ pub mod events;
 pub mod fleet;
 pub mod join_tokens;
 pub mod nodes;
+pub mod processes;
 
 pub use error::{AppError, ErrorCode};

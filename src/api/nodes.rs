@@ -7,6 +7,59 @@ use muster_domain::{Cluster, MetricPoint, Node, NodeId, NodeStatusUpdate};
 
 use super::AppError;
 
+/// `get_node_info`: a node with its cluster, its top processes and its
+/// latest status changes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NodeInfo {
+    pub node: Node,
+    pub cluster: Cluster,
+    /// As its latest heartbeat reported them, busiest first.
+    pub processes: Vec<muster_domain::processes::ProcessRow>,
+    /// Status changes, newest first.
+    pub liveness: Vec<muster_domain::Event>,
+}
+
+/// Most status changes [`NodeInfo`] carries.
+pub const LIVENESS_EVENTS: u32 = 20;
+
+#[server(prefix = "/fn", endpoint = "get_node_info", input = leptos::server_fn::codec::Json)]
+pub async fn get_node_info(id: NodeId) -> Result<NodeInfo, AppError> {
+    use muster_domain::processes::{ProcessQuery, process_page};
+    use muster_domain::query::EventQuery;
+    let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    let node = caller.see_node(state.store.as_ref(), &id).await?;
+    let liveness = EventQuery {
+        node_id: Some(id.clone()),
+        event_type: Some("node_status_changed".into()),
+        limit: LIVENESS_EVENTS,
+        ..EventQuery::default()
+    };
+    let (cluster, reports, liveness) = tokio::try_join!(
+        state.store.get_cluster(&node.cluster_id),
+        state
+            .store
+            .node_processes(muster_store::ProcessesOf::Node(&id)),
+        state.store.list_events_in(&liveness, caller.scope()),
+    )?;
+    let processes = process_page(
+        reports,
+        &ProcessQuery {
+            node_id: Some(id),
+            limit: 100,
+            ..ProcessQuery::default()
+        },
+    )
+    .map_err(AppError::invalid)?
+    .items;
+    Ok(NodeInfo {
+        node,
+        cluster,
+        processes,
+        liveness: liveness.items,
+    })
+}
+
 #[server(prefix = "/fn", endpoint = "get_node", input = leptos::server_fn::codec::Json)]
 pub async fn get_node(id: NodeId) -> Result<Node, AppError> {
     let state = crate::server::AppState::from_context()?;

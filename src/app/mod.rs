@@ -17,7 +17,9 @@ use pages::admin::{TemplatesPage, TenantsPage, TokensPage, UsersPage};
 use pages::cluster::ClusterPage;
 use pages::clusters::ClustersPage;
 use pages::login::LoginPage;
+use pages::node::NodePage;
 use pages::overview::OverviewPage;
+use pages::processes::ProcessesPage;
 
 /// The current time: the server's clock while rendering, the page's in the
 /// browser (chrono reads no clock there).
@@ -108,6 +110,7 @@ fn Frame() -> impl IntoView {
             <nav aria-label="Main">
                 <A href="/">"Overview"</A>
                 <A href="/clusters">"Clusters"</A>
+                <A href="/processes">"Processes"</A>
                 <Transition fallback=|| ()>
                     {move || {
                         user.allows(Role::Admin)
@@ -133,6 +136,8 @@ fn Frame() -> impl IntoView {
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("clusters") view=ClustersPage />
                 <Route path=(StaticSegment("clusters"), ParamSegment("id")) view=ClusterPage />
+                <Route path=(StaticSegment("nodes"), ParamSegment("id")) view=NodePage />
+                <Route path=StaticSegment("processes") view=ProcessesPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("tenants")) view=TenantsPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("templates")) view=TemplatesPage />

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod node;
 pub mod operations;
+pub mod processes;
 pub mod protocol;
 pub mod query;
 pub mod recommendations;

@@ -144,6 +144,13 @@ pub trait Store: Send + Sync + 'static {
     /// A cluster's nodes in sequence order.
     fn list_nodes<'a>(&'a self, cluster_id: &'a ClusterId) -> StoreFuture<'a, Vec<Node>>;
 
+    /// Each node's latest report of its top processes (nodes that never
+    /// reported are left out), in node order.
+    fn node_processes<'a>(
+        &'a self,
+        of: ProcessesOf<'a>,
+    ) -> StoreFuture<'a, Vec<muster_domain::processes::NodeProcesses>>;
+
     /// Writes an event on its own (changes write theirs inside their transaction).
     fn record_event<'a>(&'a self, event: &'a NewEvent) -> StoreFuture<'a, Event>;
     /// Events matching `q`, newest first, one page at a time.
@@ -367,6 +374,13 @@ pub async fn connect_as(
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// Whose processes [`Store::node_processes`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum ProcessesOf<'a> {
+    Cluster(&'a ClusterId),
+    Node(&'a NodeId),
 }
 
 /// Changes to a user; absent fields stay.

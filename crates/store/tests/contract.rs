@@ -1851,6 +1851,30 @@ async fn heartbeats(store: &dyn Store) {
     assert_eq!(acks.len(), 3);
     let acks: Vec<_> = acks.into_iter().map(|a| a.expect("ack")).collect();
     assert!(acks.iter().all(|a| a.ack_seq == 1 && a.interval_s == 30));
+
+    // Each node's reported processes read back, for the cluster or one node.
+    let reports = store
+        .node_processes(muster_store::ProcessesOf::Cluster(&cluster.id))
+        .await
+        .expect("processes");
+    assert_eq!(
+        reports.iter().map(|r| &r.node_id).collect::<Vec<_>>(),
+        nodes.iter().map(|n| &n.id).collect::<Vec<_>>(),
+        "in node order"
+    );
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.processes.len() == 20 && r.reported_at.is_some())
+    );
+    assert_eq!(reports[1].node_name, "n2");
+    assert_eq!(reports[0].processes[4].name, "proc-5");
+    let one = store
+        .node_processes(muster_store::ProcessesOf::Node(&nodes[2].id))
+        .await
+        .expect("processes");
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].node_id, nodes[2].id);
     assert_eq!(
         acks.iter().filter(|a| a.role.is_primary).count(),
         1,

@@ -1,3 +1,4 @@
+pub mod chart;
 pub mod feedback;
 pub mod form;
 pub mod new_cluster;

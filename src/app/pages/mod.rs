@@ -2,4 +2,6 @@ pub mod admin;
 pub mod cluster;
 pub mod clusters;
 pub mod login;
+pub mod node;
 pub mod overview;
+pub mod processes;

@@ -7,6 +7,7 @@ pub mod clusters;
 pub mod events;
 pub mod extract;
 pub mod nodes;
+pub mod processes;
 pub mod tenants;
 pub mod users;
 
@@ -78,6 +79,7 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         .routes(routes!(nodes::decommission_node))
         .routes(routes!(nodes::node_metrics))
         .routes(routes!(events::get_cluster_events))
+        .routes(routes!(processes::list_processes))
         .routes(routes!(events::export_events))
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
         .routes(routes!(tenants::list_templates))

@@ -200,5 +200,35 @@ macro_rules! node_methods {
                 rows.iter().map(node_from_row).collect()
             })
         }
+
+        fn node_processes<'a>(
+            &'a self,
+            of: $crate::ProcessesOf<'a>,
+        ) -> $crate::StoreFuture<'a, Vec<muster_domain::processes::NodeProcesses>> {
+            Box::pin(async move {
+                use sqlx::Row as _;
+                let (filter, id) = match of {
+                    $crate::ProcessesOf::Cluster(c) => ("cluster_id", c.as_str()),
+                    $crate::ProcessesOf::Node(n) => ("id", n.as_str()),
+                };
+                let sql = format!(
+                    "SELECT id, name, cluster_id, last_sample_at, processes FROM cluster_nodes
+                     WHERE {filter} = $1 AND processes IS NOT NULL ORDER BY seq"
+                );
+                let mut tx = begin_read(&self.pool, $crate::Scope::All).await?;
+                let rows = sqlx::query(&sql).bind(id).fetch_all(&mut *tx).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(muster_domain::processes::NodeProcesses {
+                            node_id: parse("id", row.try_get::<&str, _>("id")?)?,
+                            node_name: row.try_get("name")?,
+                            cluster_id: parse("cluster_id", row.try_get::<&str, _>("cluster_id")?)?,
+                            reported_at: d::get_opt_time(row, "last_sample_at")?,
+                            processes: d::get_opt_json(row, "processes")?.unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            })
+        }
     };
 }

@@ -14,6 +14,8 @@ mod settings;
 mod summary;
 mod tenants;
 
+pub use nodes::role;
+
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;

@@ -1,0 +1,482 @@
+//! `/nodes/{id}`: one node — its status, health and place in the cluster,
+//! the host its agent reports, capacity, roles and priority, its liveness
+//! history, charts of its metrics over 15 min / 1 h / 24 h / 7 d (from the
+//! rollups beyond two hours) and its top processes. The live stream keeps
+//! the figures and the short charts current.
+
+use chrono::{DateTime, Duration, Utc};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use muster_domain::live::{LiveMessage, Subscription};
+use muster_domain::processes::ProcessRow;
+use muster_domain::{Event, MetricPoint, Node, NodeId};
+
+use crate::api::nodes::{NodeInfo, get_node_info, node_metric_history};
+use crate::app::components::chart::MetricChart;
+use crate::app::components::feedback::LoadError;
+use crate::app::live::{StaleNotice, use_live};
+use crate::app::pages::cluster::role;
+
+/// The charts: metric name, title, unit, fixed axis top.
+const CHARTS: [(&str, &str, &str, Option<f64>); 6] = [
+    ("cpu_usage_percent", "CPU", " %", Some(100.0)),
+    ("memory_usage_percent", "Memory", " %", Some(100.0)),
+    ("disk_usage_percent", "Disk", " %", Some(100.0)),
+    ("load_average", "Load average", "", None),
+    ("network_rx_mbps", "Network in", " Mb/s", None),
+    ("network_tx_mbps", "Network out", " Mb/s", None),
+];
+
+/// The periods a chart can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Period {
+    Minutes15,
+    Hour,
+    Day,
+    Week,
+}
+
+impl Period {
+    const ALL: [Self; 4] = [Self::Minutes15, Self::Hour, Self::Day, Self::Week];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Minutes15 => "15 min",
+            Self::Hour => "1 h",
+            Self::Day => "24 h",
+            Self::Week => "7 d",
+        }
+    }
+
+    fn span(self) -> Duration {
+        match self {
+            Self::Minutes15 => Duration::minutes(15),
+            Self::Hour => Duration::hours(1),
+            Self::Day => Duration::hours(24),
+            Self::Week => Duration::days(7),
+        }
+    }
+
+    /// Whether live samples are added to the chart (raw points).
+    fn live(self) -> bool {
+        matches!(self, Self::Minutes15 | Self::Hour)
+    }
+}
+
+#[component]
+pub fn NodePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let info = Resource::new(id, |id| async move {
+        let id: NodeId = id.parse().map_err(|_| {
+            crate::api::AppError::new(crate::api::ErrorCode::NotFound, "node not found")
+        })?;
+        get_node_info(id).await
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading the node…"</p> }>
+            {move || {
+                info.get()
+                    .map(|result| match result {
+                        Ok(data) => view! { <NodeView data /> }.into_any(),
+                        Err(error) => {
+                            view! { <LoadError what="The node" error retry=move || info.refetch() /> }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// The page's state: the node as the stream says it is, and the latest
+/// samples the stream delivered (for the short charts).
+#[derive(Clone, Copy)]
+struct NodeState {
+    node: RwSignal<Node>,
+    live_points: RwSignal<Vec<(DateTime<Utc>, muster_domain::protocol::HostMetrics)>>,
+    liveness: RwSignal<Vec<Event>>,
+}
+
+/// Most live samples kept for the charts (an hour at a 1 s interval).
+const LIVE_POINTS: usize = 3600;
+
+#[component]
+fn NodeView(data: NodeInfo) -> impl IntoView {
+    let NodeInfo {
+        node,
+        cluster,
+        processes,
+        liveness,
+    } = data;
+    let node_id = node.id.clone();
+    let state = NodeState {
+        node: RwSignal::new(node),
+        live_points: RwSignal::new(Vec::new()),
+        liveness: RwSignal::new(liveness),
+    };
+    let live = use_live();
+    live.follow(Subscription::Node {
+        node_id: node_id.clone(),
+    });
+    live.on_message(move |m| apply(m, &node_id, state));
+    let n = move || state.node.get();
+    view! {
+        <StaleNotice />
+        <div class="live-data node-page" class:stale=move || live.is_stale()>
+            <header class="page-header">
+                <p class="crumbs">
+                    <a href="/clusters">"Clusters"</a>
+                    " / "
+                    <a href=format!("/clusters/{}", cluster.id)>{cluster.name.clone()}</a>
+                    " / "
+                </p>
+                <h1>{move || n().name}</h1>
+                <p class="id">{move || n().id.to_string()}</p>
+            </header>
+            <NodeStats state />
+            <div class="panel-grid">
+                <HostFacts state />
+                <LivenessHistory state />
+            </div>
+            <Charts state />
+            <Processes list=processes />
+        </div>
+    }
+}
+
+fn apply(m: &LiveMessage, node_id: &NodeId, state: NodeState) {
+    match m {
+        LiveMessage::NodeUpdated { node } if &node.id == node_id => state.node.set(node.clone()),
+        LiveMessage::MetricsSample { sample } if &sample.node_id == node_id => {
+            state.live_points.update(|p| {
+                p.push((sample.recorded_at, sample.metrics));
+                if p.len() > LIVE_POINTS {
+                    p.remove(0);
+                }
+            });
+        }
+        LiveMessage::EventCreated { event }
+            if event.node_id.as_ref() == Some(node_id)
+                && event.event_type == "node_status_changed" =>
+        {
+            state.liveness.update(|l| {
+                if !l.iter().any(|e| e.id == event.id) {
+                    l.insert(0, event.clone());
+                }
+            });
+        }
+        LiveMessage::Resync {
+            subscription: Subscription::Node { node_id: id },
+            snapshot,
+            ..
+        } if id == node_id => {
+            if let Some(fresh) = snapshot.nodes.iter().find(|n| &n.id == node_id) {
+                state.node.set(fresh.clone());
+            }
+        }
+        _ => {}
+    }
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} %"))
+}
+
+#[component]
+fn NodeStats(state: NodeState) -> impl IntoView {
+    let n = move || state.node.get();
+    let latest = move || state.live_points.with(|p| p.last().map(|(_, m)| *m));
+    let usage = move |pick: fn(&muster_domain::protocol::HostMetrics) -> f64,
+                      stored: fn(&Node) -> Option<f64>| {
+        move || percent(latest().map(|m| pick(&m)).or_else(|| stored(&n())))
+    };
+    let seen = move || {
+        n().last_heartbeat_at.map_or_else(
+            || "never".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+    };
+    view! {
+        <section class="stats" aria-label="Node summary">
+            <div class="stat">
+                <span class="stat-value">
+                    <span class=move || format!("badge status-{}", n().status.as_str()) data-testid="node-status">
+                        {move || n().status.as_str()}
+                    </span>
+                </span>
+                <span class="stat-label">"Status"</span>
+            </div>
+            <div class="stat">
+                <span class="stat-value">
+                    <span class=move || format!("badge health-{}", n().health_status.as_str()) data-testid="node-health">
+                        {move || n().health_status.as_str()}
+                    </span>
+                </span>
+                <span class="stat-label">"Health"</span>
+            </div>
+            <div class="stat">
+                <span class="stat-value" data-testid="node-role">{move || role(&n())}</span>
+                <span class="stat-label">{move || format!("Priority {}", n().priority)}</span>
+            </div>
+            <div class="stat">
+                <span class="stat-value" data-testid="node-cpu">
+                    {usage(|m| m.cpu_usage_percent, |n| n.usage.map(|u| u.cpu_percent))}
+                </span>
+                <span class="stat-label">"CPU"</span>
+            </div>
+            <div class="stat">
+                <span class="stat-value">{usage(|m| m.memory_usage_percent, |n| n.usage.map(|u| u.memory_percent))}</span>
+                <span class="stat-label">"Memory"</span>
+            </div>
+            <div class="stat">
+                <span class="stat-value">{usage(|m| m.disk_usage_percent, |n| n.usage.map(|u| u.disk_percent))}</span>
+                <span class="stat-label">"Disk"</span>
+            </div>
+            <div class="stat">
+                <span class="stat-value stat-small">{seen}</span>
+                <span class="stat-label">"Last heartbeat"</span>
+            </div>
+        </section>
+    }
+}
+
+fn uptime(s: u64) -> String {
+    let (d, h, m) = (s / 86_400, s / 3600 % 24, s / 60 % 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else {
+        format!("{h} h {m} min")
+    }
+}
+
+#[component]
+fn HostFacts(state: NodeState) -> impl IntoView {
+    let n = move || state.node.get();
+    let text = |v: &str| {
+        if v.is_empty() {
+            "—".to_owned()
+        } else {
+            v.to_owned()
+        }
+    };
+    view! {
+        <section class="panel" aria-labelledby="host-heading">
+            <h2 id="host-heading">"Host and capacity"</h2>
+            <dl class="facts" data-testid="host-facts">
+                {move || match n().system {
+                    Some(s) => view! {
+                        <dt>"Hostname"</dt><dd>{s.hostname.clone()}</dd>
+                        <dt>"Operating system"</dt><dd>{s.os.clone()}</dd>
+                        <dt>"Kernel"</dt><dd>{s.kernel.clone()}</dd>
+                        <dt>"Up for"</dt><dd>{uptime(s.uptime_s)}</dd>
+                        <dt>"Host cores"</dt><dd>{s.cpu_cores}</dd>
+                        <dt>"Host memory"</dt><dd>{format!("{:.1} GB", s.memory_total_gb)}</dd>
+                        <dt>"Host disk"</dt><dd>{format!("{:.0} GB", s.disk_total_gb)}</dd>
+                    }
+                        .into_any(),
+                    None => view! { <dt>"Host"</dt><dd>"no agent has reported yet"</dd> }.into_any(),
+                }}
+                <dt>"Capacity"</dt>
+                <dd>
+                    {move || {
+                        let n = n();
+                        format!(
+                            "{} cores · {} GB memory · {} GB storage · {} Mb/s",
+                            n.capacity_cpu, n.capacity_memory_gb, n.capacity_storage_gb, n.capacity_network_mbps
+                        )
+                    }}
+                </dd>
+                <dt>"Roles"</dt>
+                <dd>{move || if n().roles.is_empty() { "none".to_owned() } else { n().roles.join(", ") }}</dd>
+                <dt>"Cordoned"</dt>
+                <dd>{move || if n().cordoned { "yes" } else { "no" }}</dd>
+                <dt>"Region / zone"</dt>
+                <dd>{move || format!("{} / {}", text(&n().region), text(&n().availability_zone))}</dd>
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn LivenessHistory(state: NodeState) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="liveness-heading">
+            <h2 id="liveness-heading">"Liveness history"</h2>
+            <Show
+                when=move || !state.liveness.read().is_empty()
+                fallback=|| view! { <p class="empty">"Its status has not changed yet."</p> }
+            >
+                <ol class="event-list" aria-label="Status changes">
+                    <For
+                        each=move || state.liveness.get()
+                        key=|e| e.id
+                        children=|e: Event| {
+                            view! {
+                                <li class=format!("event severity-{}", e.severity.as_str())>
+                                    <time datetime=e.created_at.to_rfc3339()>
+                                        {e.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}
+                                    </time>
+                                    " "
+                                    <span>{e.message}</span>
+                                </li>
+                            }
+                        }
+                    />
+                </ol>
+            </Show>
+        </section>
+    }
+}
+
+/// A live sample as a chart point of `name`.
+fn live_point(
+    at: DateTime<Utc>,
+    m: &muster_domain::protocol::HostMetrics,
+    name: &str,
+) -> Option<MetricPoint> {
+    #[allow(clippy::cast_precision_loss)]
+    let v = match name {
+        "cpu_usage_percent" => m.cpu_usage_percent,
+        "memory_usage_percent" => m.memory_usage_percent,
+        "disk_usage_percent" => m.disk_usage_percent,
+        "load_average" => m.load_average,
+        "network_rx_mbps" => m.network_rx_mbps,
+        "network_tx_mbps" => m.network_tx_mbps,
+        "process_count" => m.process_count as f64,
+        _ => return None,
+    };
+    Some(MetricPoint {
+        at,
+        min: v,
+        max: v,
+        avg: v,
+        count: 1,
+    })
+}
+
+#[component]
+fn Charts(state: NodeState) -> impl IntoView {
+    let period = RwSignal::new(Period::Hour);
+    // The window is fixed when the period is picked; live points move its end.
+    let window = Memo::new(move |_| {
+        let until = crate::app::now();
+        (until - period.get().span(), until)
+    });
+    let id = state.node.with_untracked(|n| n.id.clone());
+    let history = Resource::new(
+        move || window.get(),
+        move |(since, until)| {
+            let id = id.clone();
+            async move {
+                let mut out = Vec::new();
+                for (name, ..) in CHARTS {
+                    out.push(
+                        node_metric_history(id.clone(), name.to_owned(), since, until, None)
+                            .await?,
+                    );
+                }
+                Ok::<_, crate::api::AppError>(out)
+            }
+        },
+    );
+    let until = Signal::derive(move || {
+        let (_, until) = window.get();
+        if period.get().live() {
+            state
+                .live_points
+                .with(|p| p.last().map_or(until, |(at, _)| until.max(*at)))
+        } else {
+            until
+        }
+    });
+    let since = Signal::derive(move || until.get() - period.get().span());
+    view! {
+        <section class="panel" aria-labelledby="charts-heading">
+            <div class="panel-head">
+                <h2 id="charts-heading">"Metrics"</h2>
+                <div class="segmented" role="group" aria-label="Period">
+                    {Period::ALL
+                        .into_iter()
+                        .map(|p| {
+                            view! {
+                                <button
+                                    type="button"
+                                    aria-pressed=move || (period.get() == p).to_string()
+                                    on:click=move |_| period.set(p)
+                                >
+                                    {p.label()}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            </div>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Loading metrics…"</p> }>
+                {move || {
+                    history
+                        .get()
+                        .map(|result| match result {
+                            Ok(series) => {
+                                view! {
+                                    <div class="charts">
+                                        {CHARTS
+                                            .into_iter()
+                                            .zip(series)
+                                            .map(|((name, title, unit, fixed_top), stored)| {
+                                                let points = Signal::derive(move || {
+                                                    let mut all = stored.clone();
+                                                    if period.get().live() {
+                                                        let last = all.last().map(|p| p.at);
+                                                        state.live_points.with(|live| {
+                                                            all.extend(
+                                                                live.iter()
+                                                                    .filter(|(at, _)| last.is_none_or(|l| *at > l))
+                                                                    .filter_map(|(at, m)| live_point(*at, m, name)),
+                                                            );
+                                                        });
+                                                    }
+                                                    all
+                                                });
+                                                view! { <MetricChart title unit fixed_top points since until /> }
+                                            })
+                                            .collect_view()}
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            Err(error) => {
+                                view! { <LoadError what="The metrics" error retry=move || history.refetch() /> }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Processes(list: Vec<ProcessRow>) -> impl IntoView {
+    let total = list.len();
+    let node = list.first().map(|p| p.node_id.clone());
+    view! {
+        <section class="panel" aria-labelledby="processes-heading">
+            <div class="panel-head">
+                <h2 id="processes-heading">"Top processes"</h2>
+                {node.map(|n| view! { <a href=format!("/processes?node_id={n}")>"Search and sort them"</a> })}
+            </div>
+            {if total == 0 {
+                view! { <p class="empty">"No processes reported yet."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="hint">
+                        {list.first().and_then(|p| p.reported_at).map(|t| format!("As reported at {} UTC.", t.format("%H:%M:%S")))}
+                    </p>
+                    <crate::app::pages::processes::ProcessTable rows=list show_node=false />
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
