@@ -1,4 +1,5 @@
 import { test, expect } from "@playwright/test";
+import { heartbeat } from "./agent";
 import { signIn } from "./auth";
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
@@ -55,11 +56,8 @@ test("an admin creates a cluster from a template and finds it in the list", asyn
     data: { name: "db-1", capacity_cpu: 4, capacity_memory_gb: 16, capacity_storage_gb: 100 },
   });
   expect(added.status()).toBe(201);
-  const node = (await added.json()).node;
-  const online = await page.request.post(`/api/v1/nodes/${node.id}/status`, {
-    data: { status: "online", metrics: { cpu_usage_percent: 10, memory_usage_percent: 20, disk_usage_percent: 30 } },
-  });
-  expect(online.status()).toBe(200);
+  // Its agent reports (a heartbeat, so the liveness sweep keeps it online).
+  await heartbeat(page, (await added.json()).node_token, 1, { cpu: 10, memory: 20, disk: 30 });
   await expect(row.getByTestId("nodes-online")).toHaveText("1 / 1");
   await expect(row).toContainText("db-1");
   await expect(row.getByTestId("cluster-status")).toHaveText("active");

@@ -1,4 +1,5 @@
 import { test, expect } from "@playwright/test";
+import { heartbeat } from "./agent";
 import { signIn } from "./auth";
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
@@ -25,7 +26,7 @@ test("a node's status change shows on the cluster page without a reload", async 
     data: { name: "edge-1", capacity_cpu: 2, capacity_memory_gb: 4, capacity_storage_gb: 10 },
   });
   expect(added.status()).toBe(201);
-  const node = (await added.json()).node;
+  const { node, node_token: token } = await added.json();
 
   await row.getByRole("link", { name }).click();
   await expect(page).toHaveURL(`/clusters/${cluster.id}`);
@@ -35,10 +36,7 @@ test("a node's status change shows on the cluster page without a reload", async 
 
   // Anything set on the window survives only if the page is not reloaded.
   await page.evaluate(() => ((window as any).__stillHere = true));
-  const changed = await page.request.post(`/api/v1/nodes/${node.id}/status`, {
-    data: { status: "online", metrics: { cpu_usage_percent: 37.5, memory_usage_percent: 20, disk_usage_percent: 30 } },
-  });
-  expect(changed.status()).toBe(200);
+  await heartbeat(page, token, 1, { cpu: 37.5, memory: 20, disk: 30 });
   await expect(status).toHaveText("online");
   await expect(page.locator(`tr[data-node="${node.id}"]`)).toContainText("37.5 %");
   await expect(page.getByRole("list", { name: "Recent events" })).toContainText("node_status_changed");

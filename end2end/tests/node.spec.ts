@@ -17,7 +17,7 @@ test("a node's page shows its host, charts, liveness and processes, and the proc
   expect(created.status()).toBe(201);
   const cluster = (await created.json()).id as string;
   const added = await page.request.post(`/api/v1/clusters/${cluster}/nodes`, {
-    data: { name: "db-1", capacity_cpu: 8, capacity_memory_gb: 32, capacity_storage_gb: 480, roles: ["coordinator"] },
+    data: { name: "db-1", capacity_cpu: 8, capacity_memory_gb: 32, capacity_storage_gb: 50, roles: ["coordinator"] },
   });
   expect(added.status()).toBe(201);
   const { node, node_token: token } = await added.json();

@@ -16,6 +16,7 @@ use muster_domain::users::Role;
 use pages::admin::{TemplatesPage, TenantsPage, TokensPage, UsersPage};
 use pages::cluster::ClusterPage;
 use pages::clusters::ClustersPage;
+use pages::events::EventsPage;
 use pages::login::LoginPage;
 use pages::node::NodePage;
 use pages::overview::OverviewPage;
@@ -111,6 +112,7 @@ fn Frame() -> impl IntoView {
                 <A href="/">"Overview"</A>
                 <A href="/clusters">"Clusters"</A>
                 <A href="/processes">"Processes"</A>
+                <A href="/events">"Events"</A>
                 <Transition fallback=|| ()>
                     {move || {
                         user.allows(Role::Admin)
@@ -138,6 +140,7 @@ fn Frame() -> impl IntoView {
                 <Route path=(StaticSegment("clusters"), ParamSegment("id")) view=ClusterPage />
                 <Route path=(StaticSegment("nodes"), ParamSegment("id")) view=NodePage />
                 <Route path=StaticSegment("processes") view=ProcessesPage />
+                <Route path=StaticSegment("events") view=EventsPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("tenants")) view=TenantsPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("templates")) view=TemplatesPage />

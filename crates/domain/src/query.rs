@@ -92,6 +92,8 @@ pub struct EventQuery {
     pub severity: Option<Severity>,
     pub category: Option<EventCategory>,
     pub event_type: Option<String>,
+    /// Part of the message, any case.
+    pub text: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub cursor: Option<String>,

@@ -381,6 +381,55 @@ async fn listings(store: &dyn Store) {
             .len(),
         7
     );
+    // Text: part of the message, any case, with LIKE's wildcards taken literally.
+    let all = store
+        .list_events(&EventQuery {
+            limit: 1000,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("events")
+        .items;
+    let sample = all.first().expect("an event").message.clone();
+    let needle: String = sample
+        .chars()
+        .skip(2)
+        .take(6)
+        .collect::<String>()
+        .to_uppercase();
+    let found = store
+        .list_events(&EventQuery {
+            text: Some(needle.clone()),
+            limit: 1000,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("text")
+        .items;
+    assert!(
+        found.iter().any(|e| e.message == sample),
+        "{needle:?} finds {sample:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .all(|e| e.message.to_lowercase().contains(&needle.to_lowercase()))
+    );
+    let wildcard = EventQuery {
+        text: Some("%_%".into()),
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    assert!(
+        store
+            .list_events(&wildcard)
+            .await
+            .expect("wildcards")
+            .items
+            .iter()
+            .all(|e| e.message.contains("%_%")),
+        "% and _ are not wildcards"
+    );
     let q = EventQuery {
         category: Some(EventCategory::Coordination),
         limit: 1000,

@@ -44,11 +44,3 @@ pub fn Outcome(error: Signal<Option<AppError>>, done: Signal<Option<String>>) ->
         (None, None) => None,
     }
 }
-
-/// Its children, shown only to a user whose role includes `role` (viewers
-/// see no mutating controls; the server refuses them anyway).
-#[component]
-pub fn WhenAllowed(role: muster_domain::users::Role, children: ChildrenFn) -> impl IntoView {
-    let user = crate::app::session::use_session_user();
-    view! { <Transition fallback=|| ()>{move || user.allows(role).then(|| children())}</Transition> }
-}

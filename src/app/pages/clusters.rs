@@ -286,7 +286,7 @@ fn Toolbar(filters: Memo<Filters>, refine: Refine) -> impl IntoView {
 /// A filter's drop-down: "Any", then `options`; choosing calls `pick` with
 /// the option (`None` for "Any").
 #[component]
-fn FilterSelect(
+pub fn FilterSelect(
     label: &'static str,
     name: &'static str,
     options: Vec<&'static str>,

@@ -29,6 +29,7 @@ pub struct EventPage {
         ("severity" = Option<String>, Query, description = "debug, info, warning, error or critical"),
         ("category" = Option<String>, Query, description = "system, health, coordination, security, lifecycle or configuration"),
         ("type" = Option<String>, Query, description = "event type, e.g. node_promotion"),
+        ("q" = Option<String>, Query, description = "part of the message, any case"),
         ("since" = Option<String>, Query, description = "RFC 3339, inclusive"),
         ("until" = Option<String>, Query, description = "RFC 3339, exclusive"),
         ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1 to 1000, default 50"),
@@ -49,12 +50,13 @@ pub async fn get_cluster_events(
 }
 
 /// The filters both the listing and the export take.
-const FILTERS: [&str; 7] = [
+const FILTERS: [&str; 8] = [
     "cluster_id",
     "node_id",
     "severity",
     "category",
     "type",
+    "q",
     "since",
     "until",
 ];
@@ -70,6 +72,7 @@ fn event_filters(q: &QueryParams) -> Result<EventQuery, AppError> {
         severity: q.get("severity")?,
         category: q.get("category")?,
         event_type: q.text("type").map(|t| t.chars().take(100).collect()),
+        text: q.text("q").map(|t| t.chars().take(100).collect()),
         since: q.get("since")?,
         until: q.get("until")?,
         cursor: None,
@@ -92,6 +95,7 @@ muster_domain::text_enum!(
         ("severity" = Option<String>, Query, description = "debug, info, warning, error or critical"),
         ("category" = Option<String>, Query, description = "system, health, coordination, security, lifecycle or configuration"),
         ("type" = Option<String>, Query, description = "event type, e.g. node_promotion"),
+        ("q" = Option<String>, Query, description = "part of the message, any case"),
         ("since" = Option<String>, Query, description = "RFC 3339, inclusive"),
         ("until" = Option<String>, Query, description = "RFC 3339, exclusive"),
     ),

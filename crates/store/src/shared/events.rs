@@ -42,9 +42,10 @@ macro_rules! event_methods {
                        AND (CAST($5 AS TEXT) IS NULL OR event_type = $5)
                        AND ($6 IS NULL OR created_at >= $6)
                        AND ($7 IS NULL OR created_at < $7)
-                       AND ($8 IS NULL OR id < $8){}
-                     ORDER BY id DESC LIMIT $9",
-                    scope.clause("cluster_id", 10)
+                       AND ($8 IS NULL OR id < $8)
+                       AND (CAST($9 AS TEXT) IS NULL OR LOWER(message) LIKE $9 ESCAPE '\\'){}
+                     ORDER BY id DESC LIMIT $10",
+                    scope.clause("cluster_id", 11)
                 );
                 let mut query = sqlx::query(&sql)
                 .bind(q.cluster_id.as_ref().map(muster_domain::ClusterId::as_str))
@@ -55,6 +56,7 @@ macro_rules! event_methods {
                 .bind(q.since.map(d::time))
                 .bind(q.until.map(d::time))
                 .bind(before)
+                .bind(q.text.as_deref().map($crate::query::contains_pattern))
                 .bind(i64::from(limit) + 1);
                 for t in scope.tenant_ids() {
                     query = query.bind(t.as_str());

@@ -2,12 +2,9 @@
 //! opened, then each new one as the stream delivers it.
 
 use leptos::prelude::*;
-use muster_domain::query::EventQuery;
-use muster_domain::{ClusterId, Event};
+use muster_domain::Event;
 
 use super::RECENT_EVENTS;
-use crate::api::events::get_cluster_events;
-use crate::app::components::feedback::LoadError;
 
 /// The newest events of both lists, newest first, each once.
 fn merged(live: &[Event], loaded: &[Event]) -> Vec<Event> {
@@ -19,40 +16,20 @@ fn merged(live: &[Event], loaded: &[Event]) -> Vec<Event> {
 }
 
 #[component]
-pub fn EventsPanel(cluster_id: ClusterId, live: RwSignal<Vec<Event>>) -> impl IntoView {
-    let href = format!("/events?cluster_id={cluster_id}");
-    let loaded = Resource::new(
-        || (),
-        move |()| {
-            get_cluster_events(EventQuery {
-                cluster_id: Some(cluster_id.clone()),
-                limit: u32::try_from(RECENT_EVENTS).unwrap_or(u32::MAX),
-                ..EventQuery::default()
-            })
-        },
-    );
+pub fn EventsPanel(
+    /// The full log of this cluster.
+    href: String,
+    loaded: Vec<Event>,
+    live: RwSignal<Vec<Event>>,
+) -> impl IntoView {
+    let list = Memo::new(move |_| live.with(|l| merged(l, &loaded)));
     view! {
         <section id="events" class="panel" aria-labelledby="events-heading">
             <div class="panel-head">
                 <h2 id="events-heading">"Events"</h2>
                 <a href=href>"All events of this cluster"</a>
             </div>
-            <Transition fallback=|| view! { <p class="loading" role="status">"Loading events…"</p> }>
-                {move || {
-                    loaded
-                        .get()
-                        .map(|result| match result {
-                            Ok(page) => {
-                                let list = Memo::new(move |_| live.with(|l| merged(l, &page.items)));
-                                view! { <EventList list /> }.into_any()
-                            }
-                            Err(error) => {
-                                view! { <LoadError what="The events" error retry=move || loaded.refetch() /> }
-                                    .into_any()
-                            }
-                        })
-                }}
-            </Transition>
+            <EventList list />
         </section>
     }
 }

@@ -10,7 +10,7 @@ use muster_domain::{Cluster, NodeId};
 
 use super::{ClusterState, NodeLink, members};
 use crate::api::nodes::PromoteToPrimary;
-use crate::app::components::feedback::{Outcome, WhenAllowed};
+use crate::app::components::feedback::Outcome;
 
 fn leadership(c: &Cluster) -> Leadership {
     Leadership {
@@ -141,45 +141,41 @@ fn PromoteButton(
             force,
         });
     };
-    view! {
-        <WhenAllowed role=Role::Operator>
-            {
-                let is_primary = is_primary.clone();
-                let name = name.clone();
-                move || {
-                    if is_primary() {
-                        return view! { <span class="badge role-primary">"primary"</span> }.into_any();
-                    }
-                    if confirming.get() {
-                        return view! {
-                            <span class="confirm" role="group" aria-label="Confirm forced promotion">
-                                {format!("{} is not a candidate. Promote it anyway? ", name())}
-                                <button type="button" class="danger" on:click=move |_| run()>
-                                    "Promote anyway"
-                                </button>
-                                <button type="button" on:click=move |_| confirming.set(false)>
-                                    "Cancel"
-                                </button>
-                            </span>
-                        }
-                            .into_any();
-                    }
-                    let label = if force { "Force promote…" } else { "Make primary" };
-                    view! {
-                        <button
-                            type="button"
-                            class="small"
-                            disabled=move || promote.pending().get()
-                            on:click=move |_| if force { confirming.set(true) } else { run() }
-                        >
-                            {label}
-                        </button>
-                    }
-                        .into_any()
-                }
+    state.allows(Role::Operator).then_some(move || {
+        if is_primary() {
+            return view! { <span class="badge role-primary">"primary"</span> }.into_any();
+        }
+        if confirming.get() {
+            return view! {
+                <span class="confirm" role="group" aria-label="Confirm forced promotion">
+                    {format!("{} is not a candidate. Promote it anyway? ", name())}
+                    <button type="button" class="danger" on:click=move |_| run()>
+                        "Promote anyway"
+                    </button>
+                    <button type="button" on:click=move |_| confirming.set(false)>
+                        "Cancel"
+                    </button>
+                </span>
             }
-        </WhenAllowed>
-    }
+            .into_any();
+        }
+        let label = if force {
+            "Force promote…"
+        } else {
+            "Make primary"
+        };
+        view! {
+            <button
+                type="button"
+                class="small"
+                disabled=move || promote.pending().get()
+                on:click=move |_| if force { confirming.set(true) } else { run() }
+            >
+                {label}
+            </button>
+        }
+        .into_any()
+    })
 }
 
 #[component]

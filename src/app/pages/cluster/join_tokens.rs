@@ -7,9 +7,8 @@ use muster_domain::{ClusterId, FieldErrors};
 
 use crate::api::join_tokens::{
     CreateJoinToken, CreatedJoinToken, NewJoinToken, RevokeJoinToken, RotateJoinToken,
-    list_join_tokens,
 };
-use crate::app::components::feedback::{LoadError, Outcome};
+use crate::app::components::feedback::Outcome;
 use crate::app::components::form::{FormCheck, TextField, whole};
 
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -41,31 +40,44 @@ impl TokenDraft {
 }
 
 #[component]
-pub fn JoinTokensPanel(cluster_id: ClusterId) -> impl IntoView {
+pub fn JoinTokensPanel(cluster_id: ClusterId, tokens: Vec<JoinToken>) -> impl IntoView {
     let create = ServerAction::<CreateJoinToken>::new();
     let rotate = ServerAction::<RotateJoinToken>::new();
     let revoke = ServerAction::<RevokeJoinToken>::new();
-    let id = StoredValue::new(cluster_id);
-    let tokens = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                rotate.version().get(),
-                revoke.version().get(),
-            )
-        },
-        move |_| list_join_tokens(id.get_value()),
-    );
+    let tokens = RwSignal::new(tokens);
+    // The token a rotation or revocation is about, marked revoked once the
+    // server agrees.
+    let retiring = RwSignal::new(None::<String>);
+    let retire = move || {
+        if let Some(old) = retiring.get_untracked() {
+            let now = crate::app::now();
+            tokens.update(|list| {
+                for t in list.iter_mut().filter(|t| t.id == old) {
+                    t.revoked_at = Some(now);
+                }
+            });
+        }
+    };
     // The latest secret, from a creation or a rotation, shown once.
     let secret = RwSignal::new(None::<CreatedJoinToken>);
+    let arrived = move |created: CreatedJoinToken| {
+        tokens.update(|list| list.insert(0, created.join_token.clone()));
+        secret.set(Some(created));
+    };
     Effect::new(move |_| {
         if let Some(Ok(created)) = create.value().get() {
-            secret.set(Some(created));
+            arrived(created);
         }
     });
     Effect::new(move |_| {
         if let Some(Ok(created)) = rotate.value().get() {
-            secret.set(Some(created));
+            retire();
+            arrived(created);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = revoke.value().get() {
+            retire();
         }
     });
     let error = Signal::derive(move || {
@@ -86,25 +98,15 @@ pub fn JoinTokensPanel(cluster_id: ClusterId) -> impl IntoView {
         <section id="join-tokens" class="panel" aria-labelledby="join-tokens-heading">
             <h2 id="join-tokens-heading">"Join tokens"</h2>
             <p class="hint">"An agent started with a join token registers as a new node of this cluster."</p>
-            <NewTokenForm create cluster_id=id.get_value() />
+            <NewTokenForm create cluster_id />
             {move || secret.get().map(|s| view! { <SecretNotice created=s /> })}
             <Outcome error done />
-            <Transition fallback=|| view! { <p class="loading" role="status">"Loading join tokens…"</p> }>
-                {move || {
-                    tokens
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => {
-                                view! { <p class="empty">"No join tokens yet."</p> }.into_any()
-                            }
-                            Ok(list) => view! { <TokenTable list rotate revoke /> }.into_any(),
-                            Err(error) => {
-                                view! { <LoadError what="The join tokens" error retry=move || tokens.refetch() /> }
-                                    .into_any()
-                            }
-                        })
-                }}
-            </Transition>
+            <Show
+                when=move || !tokens.read().is_empty()
+                fallback=|| view! { <p class="empty">"No join tokens yet."</p> }
+            >
+                <TokenTable tokens rotate revoke retiring />
+            </Show>
         </section>
     }
 }
@@ -173,57 +175,11 @@ fn SecretNotice(created: CreatedJoinToken) -> impl IntoView {
 
 #[component]
 fn TokenTable(
-    list: Vec<JoinToken>,
+    tokens: RwSignal<Vec<JoinToken>>,
     rotate: ServerAction<RotateJoinToken>,
     revoke: ServerAction<RevokeJoinToken>,
+    retiring: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let now = crate::app::now();
-    let rows = list
-        .into_iter()
-        .map(|t| {
-            let state = match (t.revoked_at, t.expires_at) {
-                (Some(at), _) => format!("revoked {}", when(at)),
-                (None, Some(at)) if at <= now => format!("expired {}", when(at)),
-                (None, Some(at)) => format!("until {}", when(at)),
-                (None, None) => "until revoked".to_owned(),
-            };
-            let live = t.revoked_at.is_none() && t.expires_at.is_none_or(|at| at > now);
-            let token = StoredValue::new((t.cluster_id.clone(), t.id.clone()));
-            view! {
-                <tr data-token=t.id.clone()>
-                    <td>{t.name.clone()}</td>
-                    <td>{when(t.created_at)}</td>
-                    <td>{state}</td>
-                    <td class="num">{t.uses}</td>
-                    <td>{t.last_used_at.map_or_else(|| "never".to_owned(), when)}</td>
-                    <td class="actions">
-                        {live.then(|| view! {
-                            <button
-                                type="button"
-                                class="small"
-                                on:click=move |_| {
-                                    let (id, token_id) = token.get_value();
-                                    rotate.dispatch(RotateJoinToken { id, token_id });
-                                }
-                            >
-                                "Rotate"
-                            </button>
-                            <button
-                                type="button"
-                                class="small danger"
-                                on:click=move |_| {
-                                    let (id, token_id) = token.get_value();
-                                    revoke.dispatch(RevokeJoinToken { id, token_id });
-                                }
-                            >
-                                "Revoke"
-                            </button>
-                        })}
-                    </td>
-                </tr>
-            }
-        })
-        .collect_view();
     view! {
         <div class="table-wrap">
             <table aria-label="Join tokens">
@@ -237,9 +193,71 @@ fn TokenTable(
                         <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
-                <tbody>{rows}</tbody>
+                <tbody>
+                    <For
+                        each=move || tokens.get()
+                        key=|t| (t.id.clone(), t.revoked_at)
+                        children=move |t: JoinToken| view! { <TokenRow t rotate revoke retiring /> }
+                    />
+                </tbody>
             </table>
         </div>
+    }
+}
+
+#[component]
+fn TokenRow(
+    t: JoinToken,
+    rotate: ServerAction<RotateJoinToken>,
+    revoke: ServerAction<RevokeJoinToken>,
+    retiring: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let now = crate::app::now();
+    let state = match (t.revoked_at, t.expires_at) {
+        (Some(at), _) => format!("revoked {}", when(at)),
+        (None, Some(at)) if at <= now => format!("expired {}", when(at)),
+        (None, Some(at)) => format!("until {}", when(at)),
+        (None, None) => "until revoked".to_owned(),
+    };
+    let live = t.revoked_at.is_none() && t.expires_at.is_none_or(|at| at > now);
+    let token = StoredValue::new((t.cluster_id.clone(), t.id.clone()));
+    let busy = move || rotate.pending().get() || revoke.pending().get();
+    view! {
+        <tr data-token=t.id.clone()>
+            <td>{t.name.clone()}</td>
+            <td>{when(t.created_at)}</td>
+            <td>{state}</td>
+            <td class="num">{t.uses}</td>
+            <td>{t.last_used_at.map_or_else(|| "never".to_owned(), when)}</td>
+            <td class="actions">
+                {live.then(|| view! {
+                    <button
+                        type="button"
+                        class="small"
+                        disabled=busy
+                        on:click=move |_| {
+                            let (id, token_id) = token.get_value();
+                            retiring.set(Some(token_id.clone()));
+                            rotate.dispatch(RotateJoinToken { id, token_id });
+                        }
+                    >
+                        "Rotate"
+                    </button>
+                    <button
+                        type="button"
+                        class="small danger"
+                        disabled=busy
+                        on:click=move |_| {
+                            let (id, token_id) = token.get_value();
+                            retiring.set(Some(token_id.clone()));
+                            revoke.dispatch(RevokeJoinToken { id, token_id });
+                        }
+                    >
+                        "Revoke"
+                    </button>
+                })}
+            </td>
+        </tr>
     }
 }
 

@@ -25,8 +25,16 @@ use muster_domain::live::{LiveMessage, NodeSample, Subscription};
 use muster_domain::users::Role;
 use muster_domain::{Cluster, ClusterId, Event, Node, NodeId, Tenant};
 
-use crate::api::clusters::{ClusterHealth, ClusterInfo, cluster_health, get_cluster_info};
-use crate::app::components::feedback::{LoadError, WhenAllowed};
+use muster_domain::protocol::JoinToken;
+use muster_domain::query::EventQuery;
+
+use crate::api::auth::current_user;
+use crate::api::clusters::{
+    ClusterHealth, ClusterInfo, cluster_health, get_cluster_info, list_tenants,
+};
+use crate::api::events::get_cluster_events;
+use crate::api::join_tokens::list_join_tokens;
+use crate::app::components::feedback::LoadError;
 use crate::app::live::{StaleNotice, use_live};
 
 /// Most events kept on the page.
@@ -36,11 +44,13 @@ const RECENT_EVENTS: usize = 20;
 pub fn ClusterPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
+    // Everything the page shows comes in this one load, so no section waits
+    // on a load of its own (nested loads streamed late broke hydration).
     let info = Resource::new(id, |id| async move {
         let id: ClusterId = id.parse().map_err(|_| {
             crate::api::AppError::new(crate::api::ErrorCode::NotFound, "cluster not found")
         })?;
-        get_cluster_info(id).await
+        PageData::load(id).await
     });
     view! {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading the cluster…"</p> }>
@@ -58,6 +68,45 @@ pub fn ClusterPage() -> impl IntoView {
     }
 }
 
+/// What the page loads: the cluster, who is looking, its latest events,
+/// and for admins every tenant (to place one) and the join tokens.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PageData {
+    pub info: ClusterInfo,
+    pub role: Role,
+    pub events: Vec<Event>,
+    pub all_tenants: Vec<Tenant>,
+    pub join_tokens: Vec<JoinToken>,
+}
+
+impl PageData {
+    async fn load(id: ClusterId) -> Result<Self, crate::api::AppError> {
+        let role = current_user().await?.map(|u| u.role).ok_or_else(|| {
+            crate::api::AppError::new(crate::api::ErrorCode::Unauthorized, "sign in first")
+        })?;
+        let info = get_cluster_info(id.clone()).await?;
+        let events = get_cluster_events(EventQuery {
+            cluster_id: Some(id.clone()),
+            limit: u32::try_from(RECENT_EVENTS).unwrap_or(u32::MAX),
+            ..EventQuery::default()
+        })
+        .await?
+        .items;
+        let (all_tenants, join_tokens) = if role.allows(Role::Admin) {
+            (list_tenants().await?, list_join_tokens(id).await?)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Ok(Self {
+            info,
+            role,
+            events,
+            all_tenants,
+            join_tokens,
+        })
+    }
+}
+
 /// What the page shows, shared by its sections: the cluster and its nodes as
 /// first loaded, then as the stream says they are.
 #[derive(Clone, Copy)]
@@ -70,10 +119,13 @@ pub struct ClusterState {
     /// browser once the stream changes the cluster or a node.
     pub health: Memo<ClusterHealth>,
     pub plan: Memo<FailoverPlan>,
+    /// The viewer's role: what controls the page offers (the server checks
+    /// again).
+    pub role: Role,
 }
 
 impl ClusterState {
-    fn new(data: ClusterInfo) -> (Self, RwSignal<bool>) {
+    fn new(data: ClusterInfo, role: Role) -> (Self, RwSignal<bool>) {
         let first = data.health;
         let changed = RwSignal::new(false);
         let cluster = RwSignal::new(data.cluster);
@@ -93,8 +145,14 @@ impl ClusterState {
             tenants: RwSignal::new(data.tenants),
             health,
             plan,
+            role,
         };
         (state, changed)
+    }
+
+    /// Whether the viewer's role includes `role`.
+    pub fn allows(&self, role: Role) -> bool {
+        self.role.allows(role)
     }
 
     pub fn id(&self) -> ClusterId {
@@ -127,10 +185,18 @@ pub fn NodeLink(state: ClusterState, id: NodeId) -> impl IntoView {
 }
 
 #[component]
-fn ClusterView(data: ClusterInfo) -> impl IntoView {
-    let cluster_id = data.cluster.id.clone();
-    let (state, changed) = ClusterState::new(data);
+fn ClusterView(data: PageData) -> impl IntoView {
+    let PageData {
+        info,
+        role,
+        events: loaded,
+        all_tenants,
+        join_tokens,
+    } = data;
+    let cluster_id = info.cluster.id.clone();
+    let (state, changed) = ClusterState::new(info, role);
     let events = RwSignal::new(Vec::<Event>::new());
+    let admin = state.allows(Role::Admin);
 
     let live = use_live();
     live.follow(Subscription::Cluster {
@@ -154,9 +220,7 @@ fn ClusterView(data: ClusterInfo) -> impl IntoView {
                 <a href="#nodes">"Nodes"</a>
                 <a href="#configuration">"Configuration"</a>
                 <a href="#tenants">"Tenants"</a>
-                <WhenAllowed role=Role::Admin>
-                    <a href="#join-tokens">"Join tokens"</a>
-                </WhenAllowed>
+                {admin.then(|| view! { <a href="#join-tokens">"Join tokens"</a> })}
                 <a href="#events">"Events"</a>
             </nav>
             <div class="panel-grid">
@@ -166,11 +230,9 @@ fn ClusterView(data: ClusterInfo) -> impl IntoView {
             <failover::FailoverPanel state />
             <nodes::NodesPanel state />
             <settings::SettingsPanel state />
-            <tenants::TenantsPanel state />
-            <WhenAllowed role=Role::Admin>
-                <join_tokens::JoinTokensPanel cluster_id=state.id() />
-            </WhenAllowed>
-            <events::EventsPanel cluster_id=state.id() live=events />
+            <tenants::TenantsPanel state all_tenants />
+            {admin.then(|| view! { <join_tokens::JoinTokensPanel cluster_id=state.id() tokens=join_tokens /> })}
+            <events::EventsPanel href=format!("/events?cluster_id={}", state.id()) loaded live=events />
         </div>
     }
 }

@@ -9,7 +9,6 @@ use muster_domain::{FieldErrors, NewNode, Node};
 
 use super::ClusterState;
 use crate::api::clusters::{AddClusterNode, AddedNode};
-use crate::app::components::feedback::WhenAllowed;
 use crate::app::components::form::{FormCheck, TextField, number, whole};
 
 fn percent(v: Option<f64>) -> String {
@@ -33,7 +32,7 @@ pub fn NodesPanel(state: ClusterState) -> impl IntoView {
         <section id="nodes" class="panel" aria-labelledby="nodes-heading">
             <div class="panel-head">
                 <h2 id="nodes-heading">"Nodes"</h2>
-                <WhenAllowed role=Role::Admin>
+                {state.allows(Role::Admin).then(|| view! {
                     <button
                         type="button"
                         aria-expanded=move || adding.get().to_string()
@@ -41,7 +40,7 @@ pub fn NodesPanel(state: ClusterState) -> impl IntoView {
                     >
                         "Add node"
                     </button>
-                </WhenAllowed>
+                })}
             </div>
             <Show when=move || adding.get()>
                 <AddNodeForm state close=Callback::new(move |()| adding.set(false)) />

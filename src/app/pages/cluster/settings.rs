@@ -8,7 +8,7 @@ use muster_domain::{Cluster, ClusterLimits, ClusterSettings, ClusterUpdate, Fiel
 
 use super::ClusterState;
 use crate::api::clusters::{DecommissionCluster, UpdateCluster};
-use crate::app::components::feedback::{Outcome, WhenAllowed};
+use crate::app::components::feedback::Outcome;
 use crate::app::components::form::{CheckField, FormCheck, TextField, whole};
 
 /// The editor as typed.
@@ -92,13 +92,13 @@ pub fn SettingsPanel(state: ClusterState) -> impl IntoView {
         <section id="configuration" class="panel" aria-labelledby="configuration-heading">
             <div class="panel-head">
                 <h2 id="configuration-heading">"Configuration"</h2>
-                <WhenAllowed role=Role::Admin>
+                {state.allows(Role::Admin).then(|| view! {
                     <Show when=move || !editing.get()>
                         <button type="button" on:click=move |_| editing.set(true)>
                             "Edit"
                         </button>
                     </Show>
-                </WhenAllowed>
+                })}
             </div>
             <Show
                 when=move || editing.get()
@@ -106,9 +106,7 @@ pub fn SettingsPanel(state: ClusterState) -> impl IntoView {
             >
                 <SettingsEditor state close=Callback::new(move |()| editing.set(false)) />
             </Show>
-            <WhenAllowed role=Role::Admin>
-                <Decommission state />
-            </WhenAllowed>
+            {state.allows(Role::Admin).then(|| view! { <Decommission state /> })}
         </section>
     }
 }

@@ -6,11 +6,11 @@ use muster_domain::Tenant;
 use muster_domain::users::Role;
 
 use super::ClusterState;
-use crate::api::clusters::{PlaceTenant, RemoveTenant, list_tenants};
-use crate::app::components::feedback::{Outcome, WhenAllowed};
+use crate::api::clusters::{PlaceTenant, RemoveTenant};
+use crate::app::components::feedback::Outcome;
 
 #[component]
-pub fn TenantsPanel(state: ClusterState) -> impl IntoView {
+pub fn TenantsPanel(state: ClusterState, all_tenants: Vec<Tenant>) -> impl IntoView {
     let place = ServerAction::<PlaceTenant>::new();
     let remove = ServerAction::<RemoveTenant>::new();
     let outcome = RwSignal::new(None::<Result<String, crate::api::AppError>>);
@@ -63,7 +63,7 @@ pub fn TenantsPanel(state: ClusterState) -> impl IntoView {
                             view! {
                                 <li>
                                     <span class="name">{t.name.clone()}</span>
-                                    <WhenAllowed role=Role::Admin>
+                                    {state.allows(Role::Admin).then(|| view! {
                                         <button
                                             type="button"
                                             class="small"
@@ -78,25 +78,37 @@ pub fn TenantsPanel(state: ClusterState) -> impl IntoView {
                                         >
                                             "Remove"
                                         </button>
-                                    </WhenAllowed>
+                                    })}
                                 </li>
                             }
                         }
                     />
                 </ul>
             </Show>
-            <WhenAllowed role=Role::Admin>
-                <PlaceTenantForm state place />
-            </WhenAllowed>
+            {state.allows(Role::Admin).then(|| view! { <PlaceTenantForm state place all=all_tenants /> })}
         </section>
     }
 }
 
 /// A picker of the tenants not hosted here yet.
 #[component]
-fn PlaceTenantForm(state: ClusterState, place: ServerAction<PlaceTenant>) -> impl IntoView {
-    let all = Resource::new(|| (), |()| list_tenants());
+fn PlaceTenantForm(
+    state: ClusterState,
+    place: ServerAction<PlaceTenant>,
+    all: Vec<Tenant>,
+) -> impl IntoView {
     let chosen = RwSignal::new(String::new());
+    let all = StoredValue::new(all);
+    let free = Memo::new(move |_| {
+        state.tenants.with(|hosted| {
+            all.with_value(|all| {
+                all.iter()
+                    .filter(|t| !hosted.iter().any(|h| h.id == t.id))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let tenant_id = chosen.get_untracked();
@@ -109,41 +121,28 @@ fn PlaceTenantForm(state: ClusterState, place: ServerAction<PlaceTenant>) -> imp
         }
     };
     view! {
-        <Transition fallback=|| ()>
-            {move || {
-                all.get()
-                    .and_then(Result::ok)
-                    .map(|list| {
-                        let hosted = state.tenants.get();
-                        let free: Vec<Tenant> = list
-                            .into_iter()
-                            .filter(|t| !hosted.iter().any(|h| h.id == t.id))
-                            .collect();
-                        if free.is_empty() {
-                            return view! { <p class="hint">"Every tenant is hosted here."</p> }.into_any();
-                        }
-                        view! {
-                            <form class="row-form" on:submit=submit aria-label="Place a tenant">
-                                <label for="place-tenant">"Host a tenant"</label>
-                                <select
-                                    id="place-tenant"
-                                    prop:value=move || chosen.get()
-                                    on:change=move |ev| chosen.set(event_target_value(&ev))
-                                >
-                                    <option value="">"Pick a tenant…"</option>
-                                    {free
-                                        .into_iter()
-                                        .map(|t| view! { <option value=t.id.clone()>{t.name}</option> })
-                                        .collect_view()}
-                                </select>
-                                <button type="submit" disabled=move || place.pending().get() || chosen.read().is_empty()>
-                                    "Host"
-                                </button>
-                            </form>
-                        }
-                            .into_any()
-                    })
-            }}
-        </Transition>
+        <Show
+            when=move || !free.read().is_empty()
+            fallback=|| view! { <p class="hint">"Every tenant is hosted here."</p> }
+        >
+            <form class="row-form" on:submit=submit aria-label="Place a tenant">
+                <label for="place-tenant">"Host a tenant"</label>
+                <select
+                    id="place-tenant"
+                    prop:value=move || chosen.get()
+                    on:change=move |ev| chosen.set(event_target_value(&ev))
+                >
+                    <option value="">"Pick a tenant…"</option>
+                    <For
+                        each=move || free.get()
+                        key=|t| t.id.clone()
+                        children=|t: Tenant| view! { <option value=t.id.clone()>{t.name}</option> }
+                    />
+                </select>
+                <button type="submit" disabled=move || place.pending().get() || chosen.read().is_empty()>
+                    "Host"
+                </button>
+            </form>
+        </Show>
     }
 }
