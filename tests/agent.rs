@@ -32,6 +32,38 @@ fn agent_binary() -> PathBuf {
     bin
 }
 
+/// A cluster named `name` from `template`, its settings adjusted by `patch`.
+async fn cluster_from(
+    store: &dyn Store,
+    template: &str,
+    name: &str,
+    patch: SettingsPatch,
+) -> muster_domain::Cluster {
+    let template = store.get_template(template).await.expect("template");
+    store
+        .create_cluster(
+            &muster_domain::NewCluster {
+                name: name.into(),
+                description: String::new(),
+                region: "local".into(),
+                environment: template.environment,
+                limits: template.limits,
+                settings: patch.apply(template.settings),
+                template_name: Some(template.name.clone()),
+            },
+            "system",
+        )
+        .await
+        .expect("cluster")
+}
+
+/// An address on this host that nothing listens on now.
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
 /// A server on `addr` with its liveness sweeper, until `stop` is sent.
 struct Server {
     stop: tokio::sync::watch::Sender<bool>,
@@ -178,22 +210,13 @@ async fn cpu_samples(
 async fn an_agent_reports_for_a_node_added_by_hand_with_its_node_token() {
     let db = SqliteDb::new();
     let store = db.connect().await;
-    let template = store.get_template("development").await.expect("template");
-    let cluster = store
-        .create_cluster(
-            &muster_domain::NewCluster {
-                name: "By hand".into(),
-                description: String::new(),
-                region: "local".into(),
-                environment: template.environment,
-                limits: template.limits,
-                settings: template.settings,
-                template_name: Some(template.name.clone()),
-            },
-            "system",
-        )
-        .await
-        .expect("cluster");
+    let cluster = cluster_from(
+        store.as_ref(),
+        "development",
+        "By hand",
+        SettingsPatch::default(),
+    )
+    .await;
     let added = muster::api::clusters::add_node(
         store.as_ref(),
         &cluster.id,
@@ -213,11 +236,7 @@ async fn an_agent_reports_for_a_node_added_by_hand_with_its_node_token() {
     )
     .await
     .expect("node");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let addr = free_addr();
     let server = start_server(store.clone(), addr).await;
     let state = std::env::temp_dir().join(format!("muster-agent-manual-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
@@ -250,27 +269,11 @@ async fn an_agent_reports_for_a_node_added_by_hand_with_its_node_token() {
 async fn a_real_agent_joins_reports_spools_and_stops() {
     let db = SqliteDb::new();
     let store = db.connect().await;
-    let template = store.get_template("production").await.expect("template");
-    let settings = SettingsPatch {
+    let fast = SettingsPatch {
         health_check_interval_s: Some(5),
         ..SettingsPatch::default()
-    }
-    .apply(template.settings);
-    let cluster = store
-        .create_cluster(
-            &muster_domain::NewCluster {
-                name: "Agents".into(),
-                description: String::new(),
-                region: "local".into(),
-                environment: template.environment,
-                limits: template.limits,
-                settings,
-                template_name: Some(template.name.clone()),
-            },
-            "system",
-        )
-        .await
-        .expect("cluster");
+    };
+    let cluster = cluster_from(store.as_ref(), "production", "Agents", fast).await;
     let secret = muster::server::tokens::new_token("mjt");
     store
         .create_join_token(
@@ -282,11 +285,7 @@ async fn a_real_agent_joins_reports_spools_and_stops() {
         )
         .await
         .expect("join token");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let addr = free_addr();
     let server = start_server(store.clone(), addr).await;
     let scratch = std::env::temp_dir().join(format!("muster-agent-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);

@@ -6,6 +6,10 @@
 //! as fast as a fixed number of connections allows (the sustained maximum),
 //! then at a fixed offered rate (latency at that load). The same load against
 //! a bare axum endpoint that only parses the same JSON gives the ceiling.
+//!
+//! `muster-bench live` measures the WebSocket stream's delivery, and
+//! `muster-bench pages` the server-side rendering of the dashboard's pages
+//! with a large fleet in the database.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod live;
 mod load;
+mod pages;
 mod target;
 
 #[derive(Debug, Parser)]
@@ -109,6 +114,19 @@ enum Command {
         #[command(flatten)]
         servers: Servers,
     },
+    /// Pages: server-side rendering time of the dashboard with a large fleet.
+    Pages {
+        #[arg(long, default_value_t = 1_000)]
+        clusters: u32,
+        /// Nodes, spread evenly over the clusters.
+        #[arg(long, default_value_t = 50_000)]
+        nodes: u32,
+        /// Requests per page.
+        #[arg(long, default_value_t = 200)]
+        requests: u32,
+        #[command(flatten)]
+        servers: Servers,
+    },
 }
 
 fn main() -> ExitCode {
@@ -154,6 +172,19 @@ fn main() -> ExitCode {
                     connections: 64,
                 };
                 live_stream(&plan, clients.max(1), &servers).await
+            }
+            Command::Pages {
+                clusters,
+                nodes,
+                requests,
+                servers,
+            } => {
+                let plan = pages::PagesPlan {
+                    clusters: clusters.max(1),
+                    nodes: nodes.max(1),
+                    requests: requests.max(1),
+                };
+                pages::pages(&plan, &servers).await
             }
         }
     });

@@ -258,14 +258,25 @@ impl Muster {
     /// Registers `n` nodes, twenty per production cluster, through the agent
     /// protocol; returns them and the clusters' ids.
     pub async fn register(&self, n: u32) -> Result<(Vec<VirtualNode>, Vec<String>), String> {
-        const PER_CLUSTER: u32 = 20;
+        self.register_in(n, 20).await
+    }
+
+    /// Registers `n` nodes, `per_cluster` per production cluster (whose node
+    /// limit is raised to fit).
+    pub async fn register_in(
+        &self,
+        n: u32,
+        per_cluster: u32,
+    ) -> Result<(Vec<VirtualNode>, Vec<String>), String> {
+        let per_cluster = per_cluster.max(1);
         let mut joins = Vec::new();
         let mut clusters = Vec::new();
-        for c in 0..n.div_ceil(PER_CLUSTER) {
+        for c in 0..n.div_ceil(per_cluster) {
             let cluster = self
                 .post(
                     "/api/v1/clusters",
                     &json!({"name": format!("bench-{c:05}"), "region": "bench", "template": "production",
+                        "max_nodes": per_cluster.max(20), "max_storage_gb": u64::from(per_cluster.max(20)) * 1000,
                         "config": {"health_check_interval_s": 30}}),
                 )
                 .await?;
@@ -296,7 +307,7 @@ impl Muster {
                     if i >= n {
                         return Ok::<_, String>(tokens);
                     }
-                    let join = &joins[(i / PER_CLUSTER) as usize];
+                    let join = &joins[(i / per_cluster) as usize];
                     let hb = crate::load::heartbeat(0, 0);
                     let res = http
                         .post(format!("{base}/api/v1/agent/register"))
@@ -320,6 +331,40 @@ impl Muster {
             nodes.extend(tokens.into_iter().map(VirtualNode::new));
         }
         Ok((nodes, clusters))
+    }
+
+    /// A signed-in browser's GET of `path` (the session cookie from the
+    /// start-up sign-in): the status, the body's size and how long the whole
+    /// body took.
+    pub async fn page(&self, path: &str) -> Result<(u16, usize, Duration), String> {
+        let started = Instant::now();
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        let status = res.status().as_u16();
+        let body = res.bytes().await.map_err(|e| format!("{path}: {e}"))?;
+        Ok((status, body.len(), started.elapsed()))
+    }
+
+    /// A REST read with the admin's API token.
+    pub async fn api_get(&self, path: &str) -> Result<Value, String> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        let status = res.status();
+        let value: Value = res.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(format!("{path}: {status}: {value}"))
+        }
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -157,6 +157,35 @@ where
     }
 }
 
+/// The end of a form: the server's refusal when it names no field, then
+/// the buttons to leave and to submit.
+#[component]
+pub fn FormFooter(
+    server_error: Signal<Option<AppError>>,
+    pending: Signal<bool>,
+    /// A submit was tried and fields are still wrong.
+    blocked: Signal<bool>,
+    close: Callback<()>,
+    close_label: &'static str,
+    submit_label: &'static str,
+    busy_label: &'static str,
+) -> impl IntoView {
+    view! {
+        {move || {
+            server_error
+                .get()
+                .filter(|e| e.fields.is_empty())
+                .map(|e| view! { <p class="error-panel" role="alert">{e.message}</p> })
+        }}
+        <div class="form-actions">
+            <button type="button" on:click=move |_| close.run(())>{close_label}</button>
+            <button type="submit" class="primary" disabled=move || pending.get() || blocked.get()>
+                {move || if pending.get() { busy_label } else { submit_label }}
+            </button>
+        </div>
+    }
+}
+
 /// Reads a whole number typed into `field`, noting an error when it is not.
 pub fn whole<N: std::str::FromStr + Default>(
     errors: &mut FieldErrors,

@@ -1,4 +1,5 @@
 pub mod chart;
+pub mod cluster_picker;
 pub mod feedback;
 pub mod form;
 pub mod new_cluster;

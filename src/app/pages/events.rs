@@ -8,11 +8,11 @@ use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
-use muster_domain::query::{ClusterQuery, EventQuery};
+use muster_domain::query::EventQuery;
 use muster_domain::{ClusterId, Event, EventCategory, NodeId, Severity};
 
-use crate::api::clusters::list_clusters;
 use crate::api::events::get_cluster_events;
+use crate::app::components::cluster_picker::ClusterPicker;
 use crate::app::components::feedback::LoadError;
 use crate::app::pages::clusters::{FilterSelect, encode};
 
@@ -169,7 +169,13 @@ pub fn EventsPage() -> impl IntoView {
             </div>
         </header>
         <div class="toolbar" role="search">
-            <EventClusterPicker filters go />
+            <ClusterPicker
+                current=Signal::derive(move || filters.read().cluster_id.clone())
+                pick=Callback::new(move |cluster_id| {
+                    go.run(Filters { cluster_id, node_id: None, ..filters.get_untracked() });
+                })
+                none_label="Any"
+            />
             <FilterSelect
                 label="Severity"
                 name="severity"
@@ -212,49 +218,6 @@ pub fn EventsPage() -> impl IntoView {
             })}
         </div>
         <EventResults filters />
-    }
-}
-
-/// The clusters the user may see, to narrow the log to one.
-#[component]
-fn EventClusterPicker(filters: Memo<Filters>, go: Callback<Filters>) -> impl IntoView {
-    let clusters = Resource::new(
-        || (),
-        |()| {
-            list_clusters(ClusterQuery {
-                limit: muster_domain::query::MAX_PAGE,
-                ..ClusterQuery::default()
-            })
-        },
-    );
-    view! {
-        <label class="field">
-            "Cluster"
-            <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
-                {move || {
-                    clusters.get().map(|r| {
-                        let list = r.map(|p| p.items).unwrap_or_default();
-                        view! {
-                            <select
-                                prop:value=move || filters.read().cluster_id.as_ref().map(ToString::to_string).unwrap_or_default()
-                                on:change=move |ev| {
-                                    let mut f = filters.get_untracked();
-                                    f.cluster_id = event_target_value(&ev).parse().ok();
-                                    f.node_id = None;
-                                    go.run(f);
-                                }
-                            >
-                                <option value="">"Any"</option>
-                                {list
-                                    .into_iter()
-                                    .map(|c| view! { <option value=c.id.to_string()>{c.name}</option> })
-                                    .collect_view()}
-                            </select>
-                        }
-                    })
-                }}
-            </Transition>
-        </label>
     }
 }
 

@@ -7,11 +7,10 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 use muster_domain::processes::{ProcessQuery, ProcessRow, ProcessSort};
-use muster_domain::query::ClusterQuery;
 use muster_domain::{ClusterId, NodeId};
 
-use crate::api::clusters::list_clusters;
 use crate::api::processes::list_processes;
+use crate::app::components::cluster_picker::ClusterPicker;
 use crate::app::components::feedback::LoadError;
 use crate::app::pages::clusters::encode;
 
@@ -104,7 +103,13 @@ pub fn ProcessesPage() -> impl IntoView {
             <h1>"Processes"</h1>
         </header>
         <div class="toolbar" role="search">
-            <ClusterPicker filters go />
+            <ClusterPicker
+                current=Signal::derive(move || filters.read().cluster_id.clone())
+                pick=Callback::new(move |cluster_id| {
+                    go.run(Filters { cluster_id, node_id: None, cursor: None, ..filters.get_untracked() });
+                })
+                none_label="Pick a cluster…"
+            />
             <label class="field grow">
                 "Name or user"
                 <input
@@ -201,52 +206,6 @@ fn Results(filters: Memo<Filters>, go: Callback<Filters>) -> impl IntoView {
                     })
             }}
         </Transition>
-    }
-}
-
-/// The clusters the user may see, to pick one.
-#[component]
-fn ClusterPicker(filters: Memo<Filters>, go: Callback<Filters>) -> impl IntoView {
-    let clusters = Resource::new(
-        || (),
-        |()| {
-            list_clusters(ClusterQuery {
-                limit: muster_domain::query::MAX_PAGE,
-                ..ClusterQuery::default()
-            })
-        },
-    );
-    view! {
-        <label class="field">
-            "Cluster"
-            <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
-                {move || {
-                    clusters
-                        .get()
-                        .map(|r| {
-                            let list = r.map(|p| p.items).unwrap_or_default();
-                            view! {
-                                <select
-                                    prop:value=move || filters.read().cluster_id.as_ref().map(ToString::to_string).unwrap_or_default()
-                                    on:change=move |ev| {
-                                        let f = Filters {
-                                            cluster_id: event_target_value(&ev).parse().ok(),
-                                            ..filters.get_untracked()
-                                        };
-                                        go.run(Filters { node_id: None, cursor: None, ..f });
-                                    }
-                                >
-                                    <option value="">"Pick a cluster…"</option>
-                                    {list
-                                        .into_iter()
-                                        .map(|c| view! { <option value=c.id.to_string()>{c.name}</option> })
-                                        .collect_view()}
-                                </select>
-                            }
-                        })
-                }}
-            </Transition>
-        </label>
     }
 }
 

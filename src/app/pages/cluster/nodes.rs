@@ -9,7 +9,7 @@ use muster_domain::{FieldErrors, NewNode, Node};
 
 use super::ClusterState;
 use crate::api::clusters::{AddClusterNode, AddedNode};
-use crate::app::components::form::{FormCheck, TextField, number, whole};
+use crate::app::components::form::{FormCheck, FormFooter, TextField, number, whole};
 
 fn percent(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} %"))
@@ -250,23 +250,16 @@ fn AddNodeForm(state: ClusterState, close: Callback<()>) -> impl IntoView {
                 {text("capacity_memory_gb", "Memory (GB)", |d| &d.capacity_memory_gb, |d, v| d.capacity_memory_gb = v)}
                 {text("capacity_storage_gb", "Storage (GB)", |d| &d.capacity_storage_gb, |d, v| d.capacity_storage_gb = v)}
             </div>
-            {move || {
-                server_error
-                    .get()
-                    .filter(|e| e.fields.is_empty())
-                    .map(|e| view! { <p class="error-panel" role="alert">{e.message}</p> })
-            }}
             {move || added.get().map(|a| view! { <NodeTokenNotice added=a /> })}
-            <div class="form-actions">
-                <button type="button" on:click=move |_| close.run(())>"Close"</button>
-                <button
-                    type="submit"
-                    class="primary"
-                    disabled=move || add.pending().get() || (check.submitted() && checked.with(Result::is_err))
-                >
-                    {move || if add.pending().get() { "Adding…" } else { "Add node" }}
-                </button>
-            </div>
+            <FormFooter
+                server_error
+                pending=add.pending().into()
+                blocked=Signal::derive(move || check.submitted() && checked.with(Result::is_err))
+                close
+                close_label="Close"
+                submit_label="Add node"
+                busy_label="Adding…"
+            />
         </form>
     }
 }

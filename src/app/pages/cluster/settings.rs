@@ -9,7 +9,7 @@ use muster_domain::{Cluster, ClusterLimits, ClusterSettings, ClusterUpdate, Fiel
 use super::ClusterState;
 use crate::api::clusters::{DecommissionCluster, UpdateCluster};
 use crate::app::components::feedback::Outcome;
-use crate::app::components::form::{CheckField, FormCheck, TextField, whole};
+use crate::app::components::form::{CheckField, FormCheck, FormFooter, TextField, whole};
 
 /// The editor as typed.
 #[allow(clippy::struct_excessive_bools)] // one per checkbox of the form
@@ -196,22 +196,15 @@ fn SettingsEditor(state: ClusterState, close: Callback<()>) -> impl IntoView {
                 {flag("monitoring_enabled", "Monitoring", |d| d.monitoring_enabled, |d, v| d.monitoring_enabled = v)}
             </div>
             <p class="field-error" aria-live="polite">{move || errors.run("update")}</p>
-            {move || {
+            <FormFooter
                 server_error
-                    .get()
-                    .filter(|e| e.fields.is_empty())
-                    .map(|e| view! { <p class="error-panel" role="alert">{e.message}</p> })
-            }}
-            <div class="form-actions">
-                <button type="button" on:click=move |_| close.run(())>"Cancel"</button>
-                <button
-                    type="submit"
-                    class="primary"
-                    disabled=move || save.pending().get() || (check.submitted() && checked.with(Result::is_err))
-                >
-                    {move || if save.pending().get() { "Saving…" } else { "Save" }}
-                </button>
-            </div>
+                pending=save.pending().into()
+                blocked=Signal::derive(move || check.submitted() && checked.with(Result::is_err))
+                close
+                close_label="Cancel"
+                submit_label="Save"
+                busy_label="Saving…"
+            />
         </form>
     }
 }

@@ -1,0 +1,53 @@
+//! A drop-down of the clusters the user may see (their first thousand, by
+//! name), for pages that narrow what they show to one cluster.
+
+use leptos::prelude::*;
+use muster_domain::ClusterId;
+use muster_domain::query::{ClusterQuery, MAX_PAGE};
+
+use crate::api::clusters::list_clusters;
+
+/// `current` is the chosen cluster; `pick` gets the new choice (`None` for
+/// `none_label`, the first option).
+#[component]
+pub fn ClusterPicker(
+    current: Signal<Option<ClusterId>>,
+    pick: Callback<Option<ClusterId>>,
+    none_label: &'static str,
+) -> impl IntoView {
+    let clusters = Resource::new(
+        || (),
+        |()| {
+            list_clusters(ClusterQuery {
+                limit: MAX_PAGE,
+                ..ClusterQuery::default()
+            })
+        },
+    );
+    view! {
+        <label class="field">
+            "Cluster"
+            <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
+                {move || {
+                    clusters
+                        .get()
+                        .map(|r| {
+                            let list = r.map(|p| p.items).unwrap_or_default();
+                            view! {
+                                <select
+                                    prop:value=move || current.get().as_ref().map(ToString::to_string).unwrap_or_default()
+                                    on:change=move |ev| pick.run(event_target_value(&ev).parse().ok())
+                                >
+                                    <option value="">{none_label}</option>
+                                    {list
+                                        .into_iter()
+                                        .map(|c| view! { <option value=c.id.to_string()>{c.name}</option> })
+                                        .collect_view()}
+                                </select>
+                            }
+                        })
+                }}
+            </Transition>
+        </label>
+    }
+}
