@@ -17,6 +17,9 @@ pub struct Plot {
     pub line: String,
     pub band: String,
     pub top: f64,
+    /// Where the latest point is, marked so that a few points at the edge
+    /// of a long period still show.
+    pub last: Option<(f64, f64)>,
 }
 
 /// The value axis' top: `fixed` (e.g. 100 for percentages), else a round
@@ -64,7 +67,13 @@ pub fn plot(points: &[MetricPoint], since: DateTime<Utc>, until: DateTime<Utc>, 
         .rev()
         .map(|p| format!("{:.1},{:.1}", x(p.at), y(p.min)));
     let band = upper.chain(lower).collect::<Vec<_>>().join(" ");
-    Plot { line, band, top }
+    let last = inside.last().map(|p| (x(p.at), y(p.avg)));
+    Plot {
+        line,
+        band,
+        top,
+        last,
+    }
 }
 
 fn figure(v: f64, unit: &str) -> String {
@@ -132,6 +141,11 @@ pub fn MetricChart(
                 <line class="grid" x1="0" y1=HEIGHT / 2.0 x2=WIDTH y2=HEIGHT / 2.0></line>
                 <polygon class="band" points=move || drawn.with(|d| d.band.clone())></polygon>
                 <polyline class="line" points=move || drawn.with(|d| d.line.clone())></polyline>
+                {move || {
+                    drawn
+                        .with(|d| d.last)
+                        .map(|(cx, cy)| view! { <circle class="dot" cx=cx cy=cy r="3"></circle> })
+                }}
             </svg>
             <div class="chart-axis" aria-hidden="true">
                 <span>{move || since.get().format("%m-%d %H:%M").to_string()}</span>
@@ -176,5 +190,6 @@ mod tests {
             "in time order; the point after `until` is left out"
         );
         assert_eq!(p.band, "0.0,0.0 600.0,56.0 600.0,84.0 0.0,140.0");
+        assert_eq!(p.last, Some((600.0, 70.0)), "the latest point is marked");
     }
 }

@@ -216,7 +216,7 @@ fn NodeStats(state: NodeState) -> impl IntoView {
                 <span class="stat-label">"Health"</span>
             </div>
             <div class="stat">
-                <span class="stat-value" data-testid="node-role">{move || role(&n())}</span>
+                <span class="stat-value stat-small" data-testid="node-role">{move || role(&n())}</span>
                 <span class="stat-label">{move || format!("Priority {}", n().priority)}</span>
             </div>
             <div class="stat">

@@ -123,7 +123,18 @@ fn PlaceTenantForm(
     view! {
         <Show
             when=move || !free.read().is_empty()
-            fallback=|| view! { <p class="hint">"Every tenant is hosted here."</p> }
+            fallback=move || {
+                let none = all.with_value(Vec::is_empty);
+                view! {
+                    <p class="hint">
+                        {if none {
+                            "No tenants exist yet: an admin creates them under Tenants."
+                        } else {
+                            "Every tenant is hosted here."
+                        }}
+                    </p>
+                }
+            }
         >
             <form class="row-form" on:submit=submit aria-label="Place a tenant">
                 <label for="place-tenant">"Host a tenant"</label>
