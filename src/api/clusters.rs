@@ -117,6 +117,34 @@ pub async fn list_clusters(query: ClusterQuery) -> Result<Page<Cluster>, AppErro
     Ok(state.store.list_clusters_in(&query, caller.scope()).await?)
 }
 
+/// A cluster's id and name, for pickers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterName {
+    pub id: ClusterId,
+    pub name: String,
+}
+
+/// The ids and names of the clusters the caller may see (the first
+/// thousand, by name).
+#[server(prefix = "/fn", endpoint = "cluster_names", input = leptos::server_fn::codec::Json)]
+pub async fn cluster_names() -> Result<Vec<ClusterName>, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    let query = ClusterQuery {
+        limit: muster_domain::query::MAX_PAGE,
+        ..ClusterQuery::default()
+    };
+    let page = state.store.list_clusters_in(&query, caller.scope()).await?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|c| ClusterName {
+            id: c.id,
+            name: c.name,
+        })
+        .collect())
+}
+
 /// A page of the clusters list, each cluster with its tally (one query for
 /// the page's nodes, one for its tenants).
 #[server(prefix = "/fn", endpoint = "list_cluster_rows", input = leptos::server_fn::codec::Json)]

@@ -1,9 +1,10 @@
 //! `muster-bench pages`: how long the dashboard's pages take to render on
 //! the server with a large fleet in the database. A real `muster serve`
 //! process gets the clusters and nodes through the API and the agent
-//! protocol (every node reports once, so it has metrics, processes and
-//! events), then a signed-in client fetches each page one request at a time
-//! and the whole body's time is recorded.
+//! protocol (the nodes of the cluster whose pages are measured report, so
+//! they have metrics, processes and events; the rest stay provisioning),
+//! then a signed-in client fetches each page one request at a time and the
+//! whole body's time is recorded.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,12 +52,8 @@ async fn measure(server: &target::Muster, path: &str, requests: u32) -> Result<P
     })
 }
 
-/// The pages to time: lists, a cluster of the fleet, a node, its processes.
-async fn paths(server: &target::Muster, clusters: &[String]) -> Result<Vec<String>, String> {
-    let cluster = clusters
-        .get(clusters.len() / 2)
-        .ok_or("no cluster was created")?
-        .clone();
+/// The pages to time: lists, `cluster`, one of its nodes, its processes.
+async fn paths(server: &target::Muster, cluster: &str) -> Result<Vec<String>, String> {
     let nodes = server
         .api_get(&format!("/api/v1/clusters/{cluster}/nodes"))
         .await?;
@@ -83,7 +80,7 @@ pub async fn pages(plan: &PagesPlan, servers: &Servers) -> Result<(), String> {
     let server_bin = servers.server_bin()?;
     let per_cluster = plan.nodes.div_ceil(plan.clusters.max(1));
     println!(
-        "pages: {} clusters of {per_cluster} nodes ({} nodes, each reported once); {} requests per page, one at a time, signed in as an admin",
+        "pages: {} clusters of {per_cluster} nodes ({} nodes; those of the measured cluster reported once); {} requests per page, one at a time, signed in as an admin",
         plan.nodes.div_ceil(per_cluster.max(1)),
         plan.nodes,
         plan.requests
@@ -97,12 +94,21 @@ pub async fn pages(plan: &PagesPlan, servers: &Servers) -> Result<(), String> {
         eprintln!("{db}: registering {} nodes…", plan.nodes);
         let started = Instant::now();
         let (nodes, clusters) = server.register_in(plan.nodes, per_cluster).await?;
-        let nodes = Arc::new(nodes);
         eprintln!(
-            "{db}: registered in {:.0} s; every node reports once…",
+            "{db}: registered in {:.0} s; the measured cluster's nodes report…",
             started.elapsed().as_secs_f64()
         );
-        let first = load::once_each(&server.heartbeat_url(), &nodes, 32).await;
+        // Nodes were registered cluster by cluster, in order.
+        let middle = clusters.len() / 2;
+        let cluster = clusters.get(middle).ok_or("no cluster was created")?;
+        let from = middle * per_cluster as usize;
+        let reporting: Vec<load::VirtualNode> = nodes
+            .iter()
+            .skip(from)
+            .take(per_cluster as usize)
+            .map(|n| load::VirtualNode::new(n.token.clone()))
+            .collect();
+        let first = load::once_each(&server.heartbeat_url(), &Arc::new(reporting), 8).await;
         if first.errors > 0 {
             return Err(format!("{db}: {} heartbeats failed", first.errors));
         }
@@ -111,7 +117,7 @@ pub async fn pages(plan: &PagesPlan, servers: &Servers) -> Result<(), String> {
             "  {:<58} {:>9} {:>9} {:>9} {:>9}",
             "page", "p50 ms", "p99 ms", "max ms", "KiB"
         );
-        for path in paths(&server, &clusters).await? {
+        for path in paths(&server, cluster).await? {
             let row = measure(&server, &path, plan.requests).await?;
             let shown: String = row.path.chars().take(58).collect();
             println!(

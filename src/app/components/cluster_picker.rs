@@ -3,9 +3,8 @@
 
 use leptos::prelude::*;
 use muster_domain::ClusterId;
-use muster_domain::query::{ClusterQuery, MAX_PAGE};
 
-use crate::api::clusters::list_clusters;
+use crate::api::clusters::cluster_names;
 
 /// `current` is the chosen cluster; `pick` gets the new choice (`None` for
 /// `none_label`, the first option).
@@ -15,15 +14,7 @@ pub fn ClusterPicker(
     pick: Callback<Option<ClusterId>>,
     none_label: &'static str,
 ) -> impl IntoView {
-    let clusters = Resource::new(
-        || (),
-        |()| {
-            list_clusters(ClusterQuery {
-                limit: MAX_PAGE,
-                ..ClusterQuery::default()
-            })
-        },
-    );
+    let clusters = Resource::new(|| (), |()| cluster_names());
     view! {
         <label class="field">
             "Cluster"
@@ -32,7 +23,7 @@ pub fn ClusterPicker(
                     clusters
                         .get()
                         .map(|r| {
-                            let list = r.map(|p| p.items).unwrap_or_default();
+                            let list = r.unwrap_or_default();
                             view! {
                                 <select
                                     prop:value=move || current.get().as_ref().map(ToString::to_string).unwrap_or_default()
