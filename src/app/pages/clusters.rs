@@ -91,11 +91,7 @@ impl Filters {
         if let Some(c) = &self.cursor {
             parts.push(format!("cursor={}", encode(c)));
         }
-        if parts.is_empty() {
-            "/clusters".to_owned()
-        } else {
-            format!("/clusters?{}", parts.join("&"))
-        }
+        address("/clusters", &parts)
     }
 
     fn query(&self) -> ClusterQuery {
@@ -109,6 +105,15 @@ impl Filters {
             limit: PAGE_ROWS,
             ..ClusterQuery::default()
         }
+    }
+}
+
+/// `path` with the query `parts` (already encoded), if any.
+pub fn address(path: &str, parts: &[String]) -> String {
+    if parts.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", parts.join("&"))
     }
 }
 

@@ -14,7 +14,7 @@ use muster_domain::{ClusterId, Event, EventCategory, NodeId, Severity};
 use crate::api::events::get_cluster_events;
 use crate::app::components::cluster_picker::ClusterPicker;
 use crate::app::components::feedback::LoadError;
-use crate::app::pages::clusters::{FilterSelect, encode};
+use crate::app::pages::clusters::{FilterSelect, address, encode};
 
 /// Rows on a page.
 const PAGE_ROWS: u32 = 50;
@@ -87,11 +87,7 @@ impl Filters {
         if let Some(c) = &self.cursor {
             parts.push(format!("cursor={}", encode(c)));
         }
-        if parts.is_empty() {
-            "/events".to_owned()
-        } else {
-            format!("/events?{}", parts.join("&"))
-        }
+        address("/events", &parts)
     }
 
     /// Every matching event as a file, in `format` (`csv` or `json`).

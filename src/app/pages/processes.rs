@@ -12,7 +12,7 @@ use muster_domain::{ClusterId, NodeId};
 use crate::api::processes::list_processes;
 use crate::app::components::cluster_picker::ClusterPicker;
 use crate::app::components::feedback::LoadError;
-use crate::app::pages::clusters::encode;
+use crate::app::pages::clusters::{address, encode};
 
 /// Rows on a page.
 const PAGE_ROWS: u32 = 50;
@@ -55,11 +55,7 @@ impl Filters {
         if let Some(c) = &self.cursor {
             parts.push(format!("cursor={}", encode(c)));
         }
-        if parts.is_empty() {
-            "/processes".to_owned()
-        } else {
-            format!("/processes?{}", parts.join("&"))
-        }
+        address("/processes", &parts)
     }
 
     /// The query to run, when a cluster or node is chosen.
