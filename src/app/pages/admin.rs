@@ -14,10 +14,7 @@ use crate::api::admin::{
 use crate::api::clusters::{CreateTenant, list_tenants};
 use crate::app::components::feedback::{FieldError, LoadError, Outcome};
 use crate::app::components::templates::TemplateTable;
-
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
+use crate::app::pages::when;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {

@@ -1,3 +1,5 @@
+//! The dashboard's pages.
+
 pub mod admin;
 pub mod cluster;
 pub mod clusters;
@@ -6,3 +8,9 @@ pub mod login;
 pub mod node;
 pub mod overview;
 pub mod processes;
+
+/// A time as the tables show it.
+#[must_use]
+pub fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}

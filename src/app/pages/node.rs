@@ -15,7 +15,7 @@ use crate::api::nodes::{NodeInfo, get_node_info, node_metric_history};
 use crate::app::components::chart::MetricChart;
 use crate::app::components::feedback::LoadError;
 use crate::app::live::{StaleNotice, use_live};
-use crate::app::pages::cluster::role;
+use crate::app::pages::cluster::{EventList, percent, role};
 
 /// The charts: metric name, title, unit, fixed axis top.
 const CHARTS: [(&str, &str, &str, Option<f64>); 6] = [
@@ -179,10 +179,6 @@ fn apply(m: &LiveMessage, node_id: &NodeId, state: NodeState) {
     }
 }
 
-fn percent(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} %"))
-}
-
 #[component]
 fn NodeStats(state: NodeState) -> impl IntoView {
     let n = move || state.node.get();
@@ -303,28 +299,12 @@ fn LivenessHistory(state: NodeState) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="liveness-heading">
             <h2 id="liveness-heading">"Liveness history"</h2>
-            <Show
-                when=move || !state.liveness.read().is_empty()
-                fallback=|| view! { <p class="empty">"Its status has not changed yet."</p> }
-            >
-                <ol class="event-list" aria-label="Status changes">
-                    <For
-                        each=move || state.liveness.get()
-                        key=|e| e.id
-                        children=|e: Event| {
-                            view! {
-                                <li class=format!("event severity-{}", e.severity.as_str())>
-                                    <time datetime=e.created_at.to_rfc3339()>
-                                        {e.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}
-                                    </time>
-                                    " "
-                                    <span>{e.message}</span>
-                                </li>
-                            }
-                        }
-                    />
-                </ol>
-            </Show>
+            <EventList
+                list=state.liveness
+                label="Status changes"
+                empty="Its status has not changed yet."
+                detailed=false
+            />
         </section>
     }
 }

@@ -29,34 +29,39 @@ pub fn EventsPanel(
                 <h2 id="events-heading">"Events"</h2>
                 <a href=href>"All events of this cluster"</a>
             </div>
-            <EventList list />
+            <EventList list label="Recent events" empty="Nothing has happened yet." detailed=true />
         </section>
     }
 }
 
+/// Events, newest first: each one's time and message, with its type and
+/// actor when `detailed`; `empty` says why there is none.
 #[component]
-fn EventList(list: Memo<Vec<Event>>) -> impl IntoView {
+pub fn EventList(
+    #[prop(into)] list: Signal<Vec<Event>>,
+    label: &'static str,
+    empty: &'static str,
+    detailed: bool,
+) -> impl IntoView {
     view! {
         <Show
             when=move || !list.read().is_empty()
-            fallback=|| view! { <p class="empty">"Nothing has happened yet."</p> }
+            fallback=move || view! { <p class="empty">{empty}</p> }
         >
-            <ol class="event-list" aria-label="Recent events">
+            <ol class="event-list" aria-label=label>
                 <For
                     each=move || list.get()
                     key=|e| e.id
-                    children=|e: Event| {
+                    children=move |e: Event| {
                         view! {
                             <li class=format!("event severity-{}", e.severity.as_str())>
                                 <time datetime=e.created_at.to_rfc3339()>
                                     {e.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}
                                 </time>
                                 " "
-                                <span class="event-type">{e.event_type}</span>
-                                " "
+                                {detailed.then(|| view! { <span class="event-type">{e.event_type}</span> " " })}
                                 <span>{e.message}</span>
-                                " "
-                                <span class="actor">{e.actor}</span>
+                                {detailed.then(|| view! { " " <span class="actor">{e.actor}</span> })}
                             </li>
                         }
                     }

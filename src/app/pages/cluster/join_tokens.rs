@@ -10,10 +10,7 @@ use crate::api::join_tokens::{
 };
 use crate::app::components::feedback::Outcome;
 use crate::app::components::form::{FormCheck, TextField, whole};
-
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
+use crate::app::pages::when;
 
 /// The new-token form as typed.
 #[derive(Debug, Clone, Default, PartialEq)]

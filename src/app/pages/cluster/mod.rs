@@ -14,7 +14,8 @@ mod settings;
 mod summary;
 mod tenants;
 
-pub use nodes::role;
+pub use events::EventList;
+pub use nodes::{percent, role};
 
 use std::collections::BTreeMap;
 

@@ -11,7 +11,8 @@ use super::ClusterState;
 use crate::api::clusters::{AddClusterNode, AddedNode};
 use crate::app::components::form::{FormCheck, FormFooter, TextField, number, whole};
 
-fn percent(v: Option<f64>) -> String {
+/// A usage figure, or a dash when there is none.
+pub fn percent(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} %"))
 }
 

@@ -3,8 +3,8 @@
 //! and coordinator marked.
 
 use leptos::prelude::*;
-use muster_domain::health::QuorumStatus;
-use muster_domain::{Node, NodeStatus};
+use muster_domain::Node;
+use muster_domain::health::{NodeCondition, QuorumStatus};
 
 use super::ClusterState;
 
@@ -137,10 +137,9 @@ pub fn Topology(state: ClusterState) -> impl IntoView {
                         each=move || state.nodes.get()
                         key=|n| (n.id.clone(), n.updated_at, n.status, n.health_status, n.is_primary, n.is_coordinator)
                         children=move |n: Node| {
-                            let down = matches!(
-                                n.status,
-                                NodeStatus::Unreachable | NodeStatus::Offline | NodeStatus::Provisioning
-                            );
+                            // Counted but not up: weighs nothing in the score.
+                            let condition = NodeCondition::from(&n);
+                            let down = condition.is_counted() && !condition.is_up();
                             let class = format!(
                                 "tile health-{}{}",
                                 n.health_status.as_str(),
