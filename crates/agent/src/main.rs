@@ -9,6 +9,7 @@ use muster_domain::protocol::{HeartbeatRequest, PROTOCOL_VERSION};
 
 mod collector;
 mod run;
+mod simulate;
 mod spool;
 
 use collector::Collector;
@@ -50,12 +51,95 @@ enum Command {
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         spool_size: u32,
     },
+    /// Run a fleet of virtual nodes that speak the agent protocol, with
+    /// plausible figures and injected faults, until stopped (SIGINT or SIGTERM).
+    Simulate(SimulateArgs),
     /// Measure this host once and print the heartbeat the agent would send, as JSON.
     Sample {
         /// How long to measure CPU and network rates over, e.g. 1s or 500ms.
         #[arg(long, default_value = "1s", value_parser = parse_duration)]
         over: Duration,
     },
+}
+
+#[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)]
+struct SimulateArgs {
+    /// The Muster server, e.g. `http://127.0.0.1:3000`.
+    #[arg(long, env = "MUSTER_SERVER")]
+    server: String,
+    /// A cluster's join token; repeat it (or separate with commas) to spread
+    /// the nodes over several clusters.
+    #[arg(
+        long,
+        env = "MUSTER_JOIN_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    join_token: Vec<String>,
+    /// Instead of join tokens: an admin's API token, with which the simulator
+    /// creates `--clusters` clusters and their join tokens.
+    #[arg(
+        long,
+        env = "MUSTER_API_TOKEN",
+        hide_env_values = true,
+        requires = "clusters",
+        conflicts_with = "join_token"
+    )]
+    api_token: Option<String>,
+    /// How many virtual nodes.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    nodes: u32,
+    /// How many clusters to create (with `--api-token`); the nodes are split
+    /// evenly between them.
+    #[arg(long, requires = "api_token", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    clusters: Option<u32>,
+    /// The template the created clusters start from.
+    #[arg(long, default_value = "production")]
+    template: String,
+    /// Inject random faults, reproducible from the seed.
+    #[arg(long)]
+    chaos: bool,
+    /// Seeds the figures, random targets and chaos; random when absent (it is printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// A scenario file: one `<when> <command>` per line, e.g. `10s fail primary for=2m`.
+    #[arg(long)]
+    scenario: Option<std::path::PathBuf>,
+    /// Where the nodes' identities are kept, so a restart reuses the nodes.
+    #[arg(long, env = "MUSTER_SIM_STATE", default_value = "muster-sim-state")]
+    state_dir: std::path::PathBuf,
+    /// The nodes are named `<prefix>-00001`, … (letters, digits and dashes).
+    #[arg(long, default_value = "sim", value_parser = parse_prefix)]
+    name_prefix: String,
+    /// Requests under way at once.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_in_flight: u32,
+    /// How often to print the figures, e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = parse_report_every)]
+    report_every: Duration,
+}
+
+fn parse_prefix(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 20
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !text.starts_with('-');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} must be 1 to 20 letters, digits or dashes, not starting with a dash"
+        ))
+    }
+}
+
+fn parse_report_every(text: &str) -> Result<Duration, String> {
+    let d = muster_agent::sim::fault::parse_duration(text)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("{text} is too short: at least 1s"));
+    }
+    Ok(d)
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -115,6 +199,35 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Simulate(args) => {
+            let server = args.server.trim_end_matches('/').to_owned();
+            if !(server.starts_with("http://") || server.starts_with("https://")) {
+                eprintln!("muster-agent: --server must be an http:// or https:// URL");
+                return ExitCode::FAILURE;
+            }
+            let options = simulate::SimulateOptions {
+                server,
+                join_tokens: args.join_token,
+                api_token: args.api_token,
+                nodes: args.nodes,
+                clusters: args.clusters,
+                template: args.template,
+                chaos: args.chaos,
+                seed: args.seed,
+                scenario: args.scenario,
+                state_dir: args.state_dir,
+                name_prefix: args.name_prefix,
+                max_in_flight: args.max_in_flight,
+                report_every: args.report_every,
+            };
+            match run_simulator(options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("muster-agent: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Sample { over } => match sample(over) {
             Ok(json) => {
                 println!("{json}");
@@ -140,6 +253,24 @@ fn run_agent(options: run::RunOptions) -> Result<(), String> {
             let _ = stop.send(true);
         });
         run::run(options, stopped).await
+    })
+}
+
+fn run_simulator(options: simulate::SimulateOptions) -> Result<(), String> {
+    // Two workers: a fleet of thousands is mostly waiting, and the server
+    // it drives usually shares the host.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    runtime.block_on(async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            let _ = stop.send(true);
+        });
+        simulate::simulate(options, stopped).await
     })
 }
 
