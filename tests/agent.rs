@@ -10,13 +10,15 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use muster_domain::metrics::MetricStep;
 use muster_domain::{ClusterId, NodeStatus, SettingsPatch};
 use muster_store::testing::SqliteDb;
 use muster_store::{EventQuery, Store};
+
+mod common;
+use common::{cluster_from, eventually, free_addr, start_server};
 
 /// The agent binary, built by `cargo test --workspace` next to this test's
 /// directory.
@@ -30,83 +32,6 @@ fn agent_binary() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-/// A cluster named `name` from `template`, its settings adjusted by `patch`.
-async fn cluster_from(
-    store: &dyn Store,
-    template: &str,
-    name: &str,
-    patch: SettingsPatch,
-) -> muster_domain::Cluster {
-    let template = store.get_template(template).await.expect("template");
-    store
-        .create_cluster(
-            &muster_domain::NewCluster {
-                name: name.into(),
-                description: String::new(),
-                region: "local".into(),
-                environment: template.environment,
-                limits: template.limits,
-                settings: patch.apply(template.settings),
-                template_name: Some(template.name.clone()),
-            },
-            "system",
-        )
-        .await
-        .expect("cluster")
-}
-
-/// An address on this host that nothing listens on now.
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
-
-/// A server on `addr` with its liveness sweeper, until `stop` is sent.
-struct Server {
-    stop: tokio::sync::watch::Sender<bool>,
-    done: tokio::task::JoinHandle<()>,
-}
-
-async fn start_server(store: Arc<dyn Store>, addr: SocketAddr) -> Server {
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("muster")
-        .build();
-    let state = muster::server::AppState::new(store.clone(), options);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let sweeper =
-        muster::server::jobs::spawn_liveness_sweeper(store, state.started_at, stopped.clone());
-    let app = muster::server::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let mut listener = None;
-    for _ in 0..50 {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => {
-                listener = Some(l);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    let listener = listener.expect("bind");
-    let mut until = stopped;
-    let done = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = until.changed().await;
-            })
-            .await;
-        let _ = sweeper.await;
-    });
-    Server { stop, done }
-}
-
-impl Server {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.done).await;
-    }
 }
 
 /// An agent process, killed if the test ends (or panics) while it runs, so no
@@ -158,22 +83,6 @@ fn terminate(child: &Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-}
-
-/// Waits up to `secs` for `check` to hold.
-async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("timed out after {secs} s waiting for {what}");
 }
 
 async fn node_named(

@@ -1,7 +1,14 @@
-//! What the HTTP-level tests share: a real server on a random port.
+//! What the HTTP-level tests share: a real server on a random port (with its
+//! liveness sweeper when the test needs one), clusters from templates, waiting.
 
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use muster_domain::SettingsPatch;
 use muster_store::Store;
 
 /// Serves the whole application (REST, server functions, pages) over `store`
@@ -20,4 +27,97 @@ pub async fn serve(store: Arc<dyn Store>) -> String {
         axum::serve(listener, app).await.expect("serve");
     });
     format!("http://{addr}")
+}
+
+/// A cluster named `name` from `template`, its settings adjusted by `patch`.
+pub async fn cluster_from(
+    store: &dyn Store,
+    template: &str,
+    name: &str,
+    patch: SettingsPatch,
+) -> muster_domain::Cluster {
+    let template = store.get_template(template).await.expect("template");
+    store
+        .create_cluster(
+            &muster_domain::NewCluster {
+                name: name.into(),
+                description: String::new(),
+                region: "local".into(),
+                environment: template.environment,
+                limits: template.limits,
+                settings: patch.apply(template.settings),
+                template_name: Some(template.name.clone()),
+            },
+            "system",
+        )
+        .await
+        .expect("cluster")
+}
+
+/// An address on this host that nothing listens on now.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
+/// A server on `addr` with its liveness sweeper, until `stop` is sent.
+pub struct Server {
+    stop: tokio::sync::watch::Sender<bool>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+pub async fn start_server(store: Arc<dyn Store>, addr: SocketAddr) -> Server {
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("muster")
+        .build();
+    let state = muster::server::AppState::new(store.clone(), options);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sweeper =
+        muster::server::jobs::spawn_liveness_sweeper(store, state.started_at, stopped.clone());
+    let app = muster::server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut listener = None;
+    for _ in 0..50 {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                listener = Some(l);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let listener = listener.expect("bind");
+    let mut until = stopped;
+    let done = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = until.changed().await;
+            })
+            .await;
+        let _ = sweeper.await;
+    });
+    Server { stop, done }
+}
+
+impl Server {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.done).await;
+    }
+}
+
+/// Waits up to `secs` for `check` to hold.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("timed out after {secs} s waiting for {what}");
 }

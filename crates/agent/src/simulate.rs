@@ -175,7 +175,6 @@ pub async fn simulate(
         None => None,
     };
     let seed = opts.seed.unwrap_or_else(rand::random);
-    eprintln!("muster-agent simulate: seed {seed} (--seed {seed} replays this fleet)");
     let enrol = enrolments(&opts).await?;
     let started = std::time::Instant::now();
     let fleet = Fleet::start(
@@ -189,7 +188,7 @@ pub async fn simulate(
     )
     .await?;
     eprintln!(
-        "muster-agent simulate: {} nodes ready in {:.1} s; reporting",
+        "muster-agent simulate: {} nodes ready in {:.1} s; reporting (seed {seed}: --seed {seed} replays this fleet)",
         fleet.names().len(),
         started.elapsed().as_secs_f64()
     );

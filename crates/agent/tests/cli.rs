@@ -52,3 +52,50 @@ fn bad_starts_fail_with_one_line() {
     one_line_failure(&out, "no --join-token to register with");
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn bad_simulations_fail_with_one_line() {
+    let simulate = |args: &[&str]| {
+        Command::new(BIN)
+            .args(["simulate", "--server", "http://127.0.0.1:1"])
+            .args(args)
+            .env_remove("MUSTER_JOIN_TOKEN")
+            .env_remove("MUSTER_API_TOKEN")
+            .output()
+            .expect("run")
+    };
+    one_line_failure(
+        &simulate(&["--nodes", "3"]),
+        "give --join-token (one per cluster), or --api-token with --clusters",
+    );
+    let scenario = std::env::temp_dir().join(format!("muster-sim-cli-{}.txt", std::process::id()));
+    std::fs::write(&scenario, "10s fail primary\n5s heal all\n").expect("scenario");
+    let out = simulate(&["--nodes", "3", "--join-token", "mjt_x", "--scenario"]);
+    assert_eq!(out.status.code(), Some(2), "clap wants the file");
+    let out = Command::new(BIN)
+        .args([
+            "simulate",
+            "--server",
+            "http://127.0.0.1:1",
+            "--nodes",
+            "3",
+            "--join-token",
+            "mjt_x",
+            "--scenario",
+        ])
+        .arg(&scenario)
+        .output()
+        .expect("run");
+    one_line_failure(&out, "line 2: 5s comes before the previous step");
+    let _ = std::fs::remove_file(&scenario);
+    let out = simulate(&[
+        "--nodes",
+        "3",
+        "--join-token",
+        "t",
+        "--name-prefix",
+        "bad_prefix",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses the prefix");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("letters, digits or dashes"));
+}

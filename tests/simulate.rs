@@ -1,0 +1,163 @@
+//! The simulator against a real server: a scenario fails the primary, and the
+//! server goes through what DESIGN.md promises, on time: the node becomes
+//! unreachable two intervals and 5 s after its last heartbeat, a new primary
+//! takes over at once with the term one higher, and the node is offline five
+//! intervals after its last heartbeat.
+
+use muster_agent::sim::{Enrolment, Fleet, FleetOptions, scenario};
+use muster_domain::liveness::{offline_after, unreachable_after};
+use muster_domain::{NodeStatus, SettingsPatch};
+use muster_store::EventQuery;
+use muster_store::testing::SqliteDb;
+
+mod common;
+use common::{cluster_from, eventually, free_addr, start_server};
+
+const INTERVAL_S: u32 = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_fails_the_primary_and_the_cluster_fails_over_on_time() {
+    let db = SqliteDb::new();
+    let store = db.connect().await;
+    let fast = SettingsPatch {
+        health_check_interval_s: Some(INTERVAL_S),
+        ..SettingsPatch::default()
+    };
+    let cluster = cluster_from(store.as_ref(), "production", "Simulated", fast).await;
+    let secret = muster::server::tokens::new_token("mjt");
+    store
+        .create_join_token(
+            &cluster.id,
+            "simulator",
+            &muster::server::tokens::hash_token(&secret),
+            None,
+            "system",
+        )
+        .await
+        .expect("join token");
+    let addr = free_addr();
+    let server = start_server(store.clone(), addr).await;
+    let fleet = Fleet::start(
+        FleetOptions {
+            server: format!("http://{addr}"),
+            seed: 7,
+            state_dir: None,
+            max_in_flight: 16,
+        },
+        vec![Enrolment {
+            join_token: secret,
+            cluster_name: Some("Simulated".into()),
+            names: (1..=4).map(|i| format!("sim-{i}")).collect(),
+        }],
+    )
+    .await
+    .expect("the fleet registers");
+    let s = store.as_ref();
+
+    // The fleet comes online and learns who leads from the heartbeat answers.
+    eventually(30, "four simulated nodes online with a primary", || async {
+        let nodes = s.list_nodes(&cluster.id).await.unwrap_or_default();
+        nodes.len() == 4
+            && nodes.iter().all(|n| n.status == NodeStatus::Online)
+            && fleet.nodes().iter().any(|n| n.is_primary)
+    })
+    .await;
+    let before = s.get_cluster(&cluster.id).await.expect("cluster");
+    let primary = before.primary_node_id.clone().expect("a primary");
+    for n in s.list_nodes(&cluster.id).await.expect("nodes") {
+        let cpu = s
+            .metric_history(
+                &n.id,
+                "cpu_usage_percent",
+                muster_store::now() - chrono::Duration::minutes(5),
+                muster_store::now() + chrono::Duration::minutes(1),
+                muster_domain::metrics::MetricStep::Raw,
+            )
+            .await
+            .expect("samples");
+        assert!(!cpu.is_empty(), "{} reported figures", n.name);
+    }
+
+    // The scenario: fail the primary, now.
+    let steps = scenario::parse("0s fail primary").expect("scenario");
+    let (_keep, stop) = tokio::sync::watch::channel(false);
+    let said = std::sync::Mutex::new(Vec::new());
+    scenario::play(&fleet, &steps, stop, |line| {
+        said.lock().expect("log").push(line);
+    })
+    .await;
+    let victim = fleet
+        .nodes()
+        .into_iter()
+        .find(|n| n.faults == ["fail"])
+        .expect("one node failed");
+    assert_eq!(
+        victim.node_id, primary,
+        "the scenario failed the primary: {said:?}"
+    );
+
+    // Unreachable, a new primary with the next term, then offline.
+    eventually(60, "the failed primary offline", || async {
+        s.get_node(&primary)
+            .await
+            .is_ok_and(|n| n.status == NodeStatus::Offline)
+    })
+    .await;
+    let node = s.get_node(&primary).await.expect("node");
+    let last = node.last_heartbeat_at.expect("it reported before failing");
+    let events = s
+        .list_events(&EventQuery {
+            cluster_id: Some(cluster.id.clone()),
+            since: Some(last),
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("events")
+        .items;
+    let at = |kind: &str, text: &str| {
+        events
+            .iter()
+            .filter(|e| e.event_type == kind && e.message.contains(text))
+            .map(|e| e.created_at)
+            .min()
+            .unwrap_or_else(|| panic!("no {kind} event saying {text:?}: {events:#?}"))
+    };
+    let unreachable = at("node_status_changed", "unreachable");
+    let promoted = at("node_promotion", "unreachable");
+    let offline = at("node_status_changed", "offline");
+    // The sweeper runs every second; allow it two rounds.
+    let within = |what: &str, when: chrono::DateTime<chrono::Utc>, due: chrono::Duration| {
+        let late = when - (last + due);
+        assert!(
+            late >= chrono::Duration::zero() && late <= chrono::Duration::seconds(2),
+            "{what} {} ms after it was due",
+            late.num_milliseconds()
+        );
+    };
+    within("unreachable", unreachable, unreachable_after(INTERVAL_S));
+    within("the promotion", promoted, unreachable_after(INTERVAL_S));
+    within("offline", offline, offline_after(INTERVAL_S));
+    assert!(unreachable <= promoted && promoted < offline);
+    let after = s.get_cluster(&cluster.id).await.expect("cluster");
+    assert_eq!(after.term, before.term + 1, "the failover bumped the term");
+    let new_primary = after.primary_node_id.expect("a new primary");
+    assert_ne!(new_primary, primary);
+
+    // The simulated fleet hears of its new primary in the next answers.
+    eventually(15, "the fleet knows the new primary", || async {
+        fleet
+            .nodes()
+            .iter()
+            .any(|n| n.is_primary && n.node_id == new_primary)
+    })
+    .await;
+    fleet.stop(true).await;
+    eventually(10, "the stopped fleet offline", || async {
+        s.list_nodes(&cluster.id)
+            .await
+            .is_ok_and(|nodes| nodes.iter().all(|n| n.status == NodeStatus::Offline))
+    })
+    .await;
+    server.stop().await;
+}
