@@ -409,6 +409,10 @@ fn doors(f: &Fleet) -> Vec<Door> {
             read(200),
         ),
         function("fleet_overview", json!({}), read(200)),
+        // This server is not in demo mode: admins learn the page is not there.
+        function("simulation_available", json!({}), read(200)),
+        function("get_simulation", json!({}), admin(404)),
+        function("simulate_fault", json!({"command": "heal all"}), admin(404)),
         door(
             get.clone(),
             "/api/v1/events",

@@ -4,6 +4,9 @@
 //! takes over at once with the term one higher, and the node is offline five
 //! intervals after its last heartbeat.
 
+// Each scenario reads top to bottom as one story; splitting it would scatter it.
+#![allow(clippy::too_many_lines)]
+
 use muster_agent::sim::{Enrolment, Fleet, FleetOptions, scenario};
 use muster_domain::liveness::{offline_after, unreachable_after};
 use muster_domain::{NodeStatus, SettingsPatch};
@@ -48,6 +51,7 @@ async fn a_scenario_fails_the_primary_and_the_cluster_fails_over_on_time() {
             join_token: secret,
             cluster_name: Some("Simulated".into()),
             names: (1..=4).map(|i| format!("sim-{i}")).collect(),
+            max_disk_gb: Some(2500.0),
         }],
     )
     .await
@@ -160,4 +164,79 @@ async fn a_scenario_fails_the_primary_and_the_cluster_fails_over_on_time() {
     })
     .await;
     server.stop().await;
+}
+
+/// Demo mode creates its three clusters from the templates once, and a
+/// restart reuses its nodes and its join tokens instead of piling them up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_builds_its_clusters_once_and_takes_faults() {
+    let db = SqliteDb::new();
+    let store = db.connect().await;
+    let addr = free_addr();
+    let server = start_server(store.clone(), addr).await;
+    let state = std::env::temp_dir().join(format!("muster-demo-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let s = store.as_ref();
+
+    let demo = muster::server::demo::Demo::start(s, format!("http://{addr}"), state.clone())
+        .await
+        .expect("demo starts");
+    let environments: Vec<&str> = demo
+        .clusters
+        .iter()
+        .map(|c| c.environment.as_str())
+        .collect();
+    assert_eq!(environments, ["production", "staging", "development"]);
+    eventually(30, "13 demo nodes online", || async {
+        let mut online = 0;
+        for c in &demo.clusters {
+            online += s
+                .list_nodes(&c.id)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter(|n| n.status == NodeStatus::Online)
+                .count();
+        }
+        online == 13
+    })
+    .await;
+    let production = demo.clusters[0].clone();
+    let touched = demo
+        .apply(&"degrade prod-2 cpu=98".parse().expect("command"))
+        .expect("applied");
+    assert_eq!(touched, ["prod-2"]);
+    assert!(
+        demo.apply(&"fail ghost-9".parse().expect("command"))
+            .is_err()
+    );
+    eventually(20, "prod-2 critical", || async {
+        s.list_nodes(&production.id).await.is_ok_and(|nodes| {
+            nodes.iter().any(|n| {
+                n.name == "prod-2" && n.health_status == muster_domain::HealthStatus::Critical
+            })
+        })
+    })
+    .await;
+    demo.stop().await;
+
+    // Restart: the same clusters, the same 13 nodes, one join token each.
+    let again = muster::server::demo::Demo::start(s, format!("http://{addr}"), state.clone())
+        .await
+        .expect("demo restarts");
+    assert_eq!(again.clusters, demo.clusters);
+    for c in &again.clusters {
+        let nodes = s.list_nodes(&c.id).await.expect("nodes");
+        let expected = match c.environment {
+            muster_domain::Environment::Production => 6,
+            muster_domain::Environment::Staging => 4,
+            muster_domain::Environment::Development => 3,
+        };
+        assert_eq!(nodes.len(), expected, "{} keeps its nodes", c.name);
+        let tokens = s.list_join_tokens(&c.id).await.expect("tokens");
+        assert_eq!(tokens.len(), 1, "{} keeps one join token", c.name);
+    }
+    again.stop().await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&state);
 }

@@ -10,5 +10,6 @@ pub mod fleet;
 pub mod join_tokens;
 pub mod nodes;
 pub mod processes;
+pub mod simulation;
 
 pub use error::{AppError, ErrorCode};

@@ -21,6 +21,7 @@ use pages::login::LoginPage;
 use pages::node::NodePage;
 use pages::overview::OverviewPage;
 use pages::processes::ProcessesPage;
+use pages::simulation::SimulationPage;
 
 /// The current time: the server's clock while rendering, the page's in the
 /// browser (chrono reads no clock there).
@@ -102,6 +103,16 @@ fn Frame() -> impl IntoView {
     session::provide_session_user();
     let user = session::use_session_user();
     live::provide_live(move || user.get().is_some());
+    // The Simulation page exists for admins in demo mode only.
+    let simulation = Resource::new(
+        move || user.allows(Role::Admin),
+        |admin| async move {
+            admin
+                && crate::api::simulation::simulation_available()
+                    .await
+                    .unwrap_or(false)
+        },
+    );
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
@@ -124,6 +135,9 @@ fn Frame() -> impl IntoView {
                                 }
                             })
                     }}
+                    {move || {
+                        simulation.get().unwrap_or(false).then(|| view! { <A href="/simulation">"Simulation"</A> })
+                    }}
                 </Transition>
             </nav>
             <Transition fallback=|| ()>
@@ -141,6 +155,7 @@ fn Frame() -> impl IntoView {
                 <Route path=(StaticSegment("nodes"), ParamSegment("id")) view=NodePage />
                 <Route path=StaticSegment("processes") view=ProcessesPage />
                 <Route path=StaticSegment("events") view=EventsPage />
+                <Route path=StaticSegment("simulation") view=SimulationPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("tenants")) view=TenantsPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("templates")) view=TemplatesPage />

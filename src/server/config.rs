@@ -30,6 +30,20 @@ pub struct ServeArgs {
     #[arg(long = "secure-cookies", env = "MUSTER_SECURE_COOKIES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub secure_cookies: bool,
 
+    /// Demo mode: also run a simulated fleet in this process, with three demo
+    /// clusters (one per environment template) and the Simulation page where
+    /// admins inject faults.
+    #[arg(long, env = "MUSTER_DEMO", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub demo: bool,
+
+    /// Where demo mode keeps its simulated nodes' identities.
+    #[arg(
+        long = "demo-state",
+        env = "MUSTER_DEMO_STATE",
+        default_value = "data/demo"
+    )]
+    pub demo_state: std::path::PathBuf,
+
     /// Directory holding the built site (pkg/ with the WASM, JS and CSS).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod fn_status;
 pub mod guard;
 pub mod health;
@@ -89,6 +90,21 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let metrics_job = jobs::spawn_metrics_job(store.clone(), stopped.clone());
     let sweeper = jobs::spawn_liveness_sweeper(store.clone(), state.started_at, stopped);
     let live = state.live.clone();
+    let demo_slot = state.demo.clone();
+    let demo = args.demo.then(|| {
+        let store = store.clone();
+        let slot = demo_slot.clone();
+        let server = own_url(local);
+        let dir = args.demo_state.clone();
+        tokio::spawn(async move {
+            match demo::Demo::start(store.as_ref(), server, dir).await {
+                Ok(d) => {
+                    let _ = slot.set(d);
+                }
+                Err(e) => tracing::error!("demo mode could not start: {e}"),
+            }
+        })
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Pages stream in several writes: without TCP_NODELAY the later ones
     // wait for the client's delayed ACK (measured: about 40 ms a page).
@@ -104,11 +120,31 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         })
         .await
         .map_err(|e| format!("server error: {e}"));
+    if let Some(starting) = demo {
+        starting.abort();
+    }
+    if let Some(d) = demo_slot.get() {
+        d.stop().await;
+    }
     let _ = stop.send(true);
     let _ = metrics_job.await;
     let _ = sweeper.await;
     store.close().await;
     served
+}
+
+/// How this process reaches itself: loopback when it listens everywhere.
+fn own_url(local: SocketAddr) -> String {
+    let ip = match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, local.port()))
 }
 
 async fn shutdown_signal() {

@@ -20,6 +20,8 @@ pub struct AppState {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Live updates to WebSocket clients.
     pub live: super::live::LiveHub,
+    /// The simulated fleet, in demo mode once it has started.
+    pub demo: Arc<std::sync::OnceLock<Arc<super::demo::Demo>>>,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
             secure_cookies: false,
             ingest,
             started_at: muster_store::now(),
+            demo: Arc::default(),
         }
     }
 

@@ -115,6 +115,11 @@ struct SimulateArgs {
     /// Requests under way at once.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     max_in_flight: u32,
+    /// The largest disk a virtual node reports, in GB: a cluster refuses
+    /// nodes beyond its `max_storage_gb` in all. With `--api-token` each
+    /// node's share of its cluster's limit is used.
+    #[arg(long, value_parser = parse_disk_gb)]
+    max_disk_gb: Option<f64>,
     /// How often to print the figures, e.g. 10s.
     #[arg(long, default_value = "10s", value_parser = parse_report_every)]
     report_every: Duration,
@@ -131,6 +136,13 @@ fn parse_prefix(text: &str) -> Result<String, String> {
         Err(format!(
             "{text:?} must be 1 to 20 letters, digits or dashes, not starting with a dash"
         ))
+    }
+}
+
+fn parse_disk_gb(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(gb) if gb.is_finite() && gb >= 1.0 => Ok(gb),
+        _ => Err(format!("{text:?} must be a number of GB, at least 1")),
     }
 }
 
@@ -219,6 +231,7 @@ fn main() -> ExitCode {
                 name_prefix: args.name_prefix,
                 max_in_flight: args.max_in_flight,
                 report_every: args.report_every,
+                max_disk_gb: args.max_disk_gb,
             };
             match run_simulator(options) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use muster_agent::http::{Answer, post, send};
-use muster_agent::sim::{Enrolment, Fleet, FleetOptions, chaos, scenario};
+use muster_agent::sim::{Enrolment, Fleet, FleetOptions, chaos, saved_names, scenario};
 use serde_json::{Value, json};
 
 /// How the simulator was started (already checked by the command line).
@@ -26,6 +26,7 @@ pub struct SimulateOptions {
     pub name_prefix: String,
     pub max_in_flight: u32,
     pub report_every: Duration,
+    pub max_disk_gb: Option<f64>,
 }
 
 /// `count` names split into `groups` consecutive blocks, as even as can be.
@@ -43,14 +44,14 @@ fn blocks(prefix: &str, count: u32, groups: u32) -> Vec<Vec<String>> {
 }
 
 /// Creates (or finds) cluster `name` and a join token for it, as the admin
-/// whose API token this is.
+/// whose API token this is; answers the token and the cluster's storage limit.
 async fn cluster_join_token(
     http: &reqwest::Client,
     server: &str,
     api_token: &str,
     name: &str,
     template: &str,
-) -> Result<String, String> {
+) -> Result<(String, Option<f64>), String> {
     let created = post::<_, Value>(
         http,
         &format!("{server}/api/v1/clusters"),
@@ -59,17 +60,14 @@ async fn cluster_join_token(
                 "description": "created by muster-agent simulate"}),
     )
     .await;
-    let id = match created {
-        Answer::Ok(c) => c["id"].as_str().map(str::to_owned),
+    let cluster = match created {
+        Answer::Ok(c) => Some(c),
         Answer::Refused(409, _) => {
             let url = format!("{server}/api/v1/clusters?name={name}&limit=100");
             match send::<Value>(http.get(url).bearer_auth(api_token)).await {
-                Answer::Ok(list) => list["items"].as_array().and_then(|items| {
-                    items
-                        .iter()
-                        .find(|c| c["name"] == name)
-                        .and_then(|c| c["id"].as_str().map(str::to_owned))
-                }),
+                Answer::Ok(list) => list["items"]
+                    .as_array()
+                    .and_then(|items| items.iter().find(|c| c["name"] == name).cloned()),
                 Answer::Refused(s, m) => return Err(format!("cannot list clusters ({s}): {m}")),
                 Answer::Retry(m) => return Err(format!("cannot list clusters: {m}")),
             }
@@ -77,7 +75,11 @@ async fn cluster_join_token(
         Answer::Refused(s, m) => return Err(format!("cannot create cluster {name} ({s}): {m}")),
         Answer::Retry(m) => return Err(format!("cannot create cluster {name}: {m}")),
     };
-    let id = id.ok_or_else(|| format!("the server did not say cluster {name}'s id"))?;
+    let cluster = cluster.unwrap_or_default();
+    let id = cluster["id"]
+        .as_str()
+        .ok_or_else(|| format!("the server did not say cluster {name}'s id"))?;
+    let storage = cluster["max_storage_gb"].as_f64();
     match post::<_, Value>(
         http,
         &format!("{server}/api/v1/clusters/{id}/join-tokens"),
@@ -88,7 +90,7 @@ async fn cluster_join_token(
     {
         Answer::Ok(t) => t["token"]
             .as_str()
-            .map(str::to_owned)
+            .map(|t| (t.to_owned(), storage))
             .ok_or_else(|| "the server sent no join token".into()),
         Answer::Refused(s, m) => Err(format!("cannot create a join token for {name} ({s}): {m}")),
         Answer::Retry(m) => Err(format!("cannot create a join token for {name}: {m}")),
@@ -98,7 +100,7 @@ async fn cluster_join_token(
 /// Which join token enrols which nodes.
 async fn enrolments(opts: &SimulateOptions) -> Result<Vec<Enrolment>, String> {
     if let (Some(api_token), Some(clusters)) = (&opts.api_token, opts.clusters) {
-        let saved = std::fs::read_to_string(opts.state_dir.join("fleet.json")).unwrap_or_default();
+        let saved = saved_names(&opts.state_dir, &opts.server);
         let http = reqwest::Client::new();
         let mut out = Vec::new();
         for (g, names) in blocks(&opts.name_prefix, opts.nodes, clusters)
@@ -110,15 +112,19 @@ async fn enrolments(opts: &SimulateOptions) -> Result<Vec<Enrolment>, String> {
             let known = names
                 .iter()
                 .all(|n| saved.contains(&format!("\"name\":\"{n}\"")));
-            let join_token = if known {
-                String::new()
+            let (join_token, storage) = if known {
+                (String::new(), None)
             } else {
                 cluster_join_token(&http, &opts.server, api_token, &cluster, &opts.template).await?
             };
+            // Each node's disk fits its share of the cluster's storage limit.
+            #[allow(clippy::cast_precision_loss)] // a handful of nodes
+            let share = storage.map(|s| (s / names.len().max(1) as f64).floor());
             out.push(Enrolment {
                 join_token,
                 cluster_name: Some(cluster),
                 names,
+                max_disk_gb: opts.max_disk_gb.or(share),
             });
         }
         return Ok(out);
@@ -135,6 +141,7 @@ async fn enrolments(opts: &SimulateOptions) -> Result<Vec<Enrolment>, String> {
             join_token: t.trim().to_owned(),
             cluster_name: None,
             names,
+            max_disk_gb: opts.max_disk_gb,
         })
         .collect())
 }

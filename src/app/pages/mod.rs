@@ -8,6 +8,7 @@ pub mod login;
 pub mod node;
 pub mod overview;
 pub mod processes;
+pub mod simulation;
 
 /// A time as the tables show it.
 #[must_use]

@@ -52,6 +52,8 @@ pub struct Enrolment {
     pub cluster_name: Option<String>,
     /// The nodes' names; each is registered unless a saved identity has it.
     pub names: Vec<String>,
+    /// Largest disk a node may report (the cluster caps its total storage).
+    pub max_disk_gb: Option<f64>,
 }
 
 /// A node's identity as saved in the state directory.
@@ -218,6 +220,15 @@ fn save(dir: &Path, saved: &Saved) -> Result<(), String> {
     Ok(())
 }
 
+/// The names of the nodes saved in `dir` for `server`: these need no join
+/// token to start again.
+#[must_use]
+pub fn saved_names(dir: &Path, server: &str) -> Vec<String> {
+    load(dir, server.trim_end_matches('/'))
+        .map(|s| s.nodes.into_iter().map(|n| n.name).collect())
+        .unwrap_or_default()
+}
+
 /// Registers one node, retrying while the server is busy or away.
 async fn register(
     http: &reqwest::Client,
@@ -310,7 +321,7 @@ impl Fleet {
                     node_id: id.node_id.clone(),
                     token: id.node_token.clone(),
                     state: Mutex::new(NodeState {
-                        model: NodeModel::new(seed, name, booted),
+                        model: NodeModel::new(seed, name, booted, e.max_disk_gb),
                         faults: NodeFaults::default(),
                         seq: 0,
                         role: NodeRole {
@@ -589,17 +600,17 @@ async fn register_missing(
     for e in enrolments {
         for name in &e.names {
             if !saved.nodes.iter().any(|n| &n.name == name) {
-                todo.push((e.join_token.clone(), name.clone()));
+                todo.push((e.join_token.clone(), name.clone(), e.max_disk_gb));
             }
         }
     }
     let permits = Arc::new(Semaphore::new(REGISTERING_AT_ONCE));
     let mut running = tokio::task::JoinSet::new();
-    for (token, name) in todo {
+    for (token, name, max_disk_gb) in todo {
         let http = http.clone();
         let server = server.to_owned();
         let permits = permits.clone();
-        let model = NodeModel::new(node_seed(options.seed, &name), &name, now);
+        let model = NodeModel::new(node_seed(options.seed, &name), &name, now, max_disk_gb);
         running.spawn(async move {
             let _permit = permits.acquire().await;
             register(&http, &server, &token, &name, &model).await

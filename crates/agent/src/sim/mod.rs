@@ -8,4 +8,4 @@ pub mod model;
 pub mod scenario;
 
 pub use fault::{Action, Command, Fault, Target};
-pub use fleet::{Enrolment, Fleet, FleetOptions, NodeView, Report};
+pub use fleet::{Enrolment, Fleet, FleetOptions, NodeView, Report, saved_names};

@@ -107,12 +107,28 @@ fn round2(x: f64) -> f64 {
 
 impl NodeModel {
     /// The host `hostname`, built from `seed` alone; it booted at `booted_at`.
+    /// Its disk is at most `max_disk_gb` when given (clusters cap their
+    /// nodes' total storage).
     #[must_use]
-    pub fn new(seed: u64, hostname: &str, booted_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        seed: u64,
+        hostname: &str,
+        booted_at: DateTime<Utc>,
+        max_disk_gb: Option<f64>,
+    ) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let cores = [2, 4, 8, 16, 32][rng.random_range(0..5)];
         let memory_gb = f64::from(cores) * [2.0, 4.0, 8.0][rng.random_range(0..3)];
-        let disk_gb = [100.0, 250.0, 500.0, 1000.0][rng.random_range(0..4)];
+        let sizes = [100.0, 250.0, 500.0, 1000.0];
+        let pick = sizes[rng.random_range(0..sizes.len())];
+        let disk_gb = match max_disk_gb {
+            Some(cap) if pick > cap => sizes
+                .iter()
+                .copied()
+                .rfind(|s| *s <= cap)
+                .unwrap_or_else(|| cap.floor().max(1.0)),
+            _ => pick,
+        };
         let (os, kernel) = OS_RELEASES[rng.random_range(0..OS_RELEASES.len())];
         let workload = WORKLOADS[rng.random_range(0..WORKLOADS.len())];
         let mut processes = Vec::with_capacity(MAX_PROCESSES);
@@ -281,9 +297,9 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_host_and_figures() {
-        let mut a = NodeModel::new(7, "sim-1", at(0));
-        let mut b = NodeModel::new(7, "sim-1", at(0));
-        let mut c = NodeModel::new(8, "sim-1", at(0));
+        let mut a = NodeModel::new(7, "sim-1", at(0), None);
+        let mut b = NodeModel::new(7, "sim-1", at(0), None);
+        let mut c = NodeModel::new(8, "sim-1", at(0), None);
         let pa: Vec<_> = (0..20)
             .map(|i| {
                 a.sample(
@@ -318,7 +334,7 @@ mod tests {
     #[test]
     fn samples_pass_the_servers_checks_and_stay_in_range() {
         for seed in 0..50 {
-            let mut m = NodeModel::new(seed, &format!("sim-{seed}"), at(0));
+            let mut m = NodeModel::new(seed, &format!("sim-{seed}"), at(0), None);
             for i in 0..200 {
                 let t = at(0) + chrono::Duration::minutes(i * 7);
                 let (metrics, processes) = m.sample(t, 420.0, Pressure::default());
@@ -353,7 +369,7 @@ mod tests {
 
     #[test]
     fn the_day_has_a_wave_and_disks_fill() {
-        let mut m = NodeModel::new(3, "sim", at(0));
+        let mut m = NodeModel::new(3, "sim", at(0), None);
         let mean_cpu = |m: &mut NodeModel, hour: f64| {
             #[allow(clippy::cast_possible_truncation)]
             let peak = at(0) + chrono::Duration::minutes((hour * 60.0) as i64);
@@ -372,8 +388,17 @@ mod tests {
     }
 
     #[test]
+    fn disks_fit_the_cap() {
+        for seed in 0..40 {
+            assert!(NodeModel::new(seed, "d", at(0), Some(33.0)).disk_gb <= 33.0);
+            let m = NodeModel::new(seed, "d", at(0), Some(300.0));
+            assert!([100.0, 250.0].contains(&m.disk_gb), "{}", m.disk_gb);
+        }
+    }
+
+    #[test]
     fn pressure_holds_a_resource_high() {
-        let mut m = NodeModel::new(11, "sim", at(0));
+        let mut m = NodeModel::new(11, "sim", at(0), None);
         let hot = Pressure {
             cpu: Some(97.0),
             memory: None,
