@@ -18,21 +18,7 @@ use muster_store::testing::SqliteDb;
 use muster_store::{EventQuery, Store};
 
 mod common;
-use common::{cluster_from, eventually, free_addr, start_server};
-
-/// The agent binary, built by `cargo test --workspace` next to this test's
-/// directory.
-fn agent_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("muster-agent");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it with cargo build -p muster-agent",
-        bin.display()
-    );
-    bin
-}
+use common::{agent_binary, cluster_from, eventually, free_addr, start_server};
 
 /// An agent process, killed if the test ends (or panics) while it runs, so no
 /// agent outlives its test.

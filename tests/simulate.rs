@@ -240,3 +240,131 @@ async fn demo_mode_builds_its_clusters_once_and_takes_faults() {
     server.stop().await;
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// `muster-agent simulate` itself: it registers its nodes with a join token,
+/// plays its scenario, reports `offline` for every node on SIGTERM, and a
+/// second run reuses the saved nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulate_command_runs_a_scenario_and_stops_cleanly() {
+    let db = SqliteDb::new();
+    let store = db.connect().await;
+    let fast = SettingsPatch {
+        health_check_interval_s: Some(INTERVAL_S),
+        ..SettingsPatch::default()
+    };
+    let cluster = cluster_from(store.as_ref(), "production", "Command", fast).await;
+    let secret = muster::server::tokens::new_token("mjt");
+    store
+        .create_join_token(
+            &cluster.id,
+            "simulate",
+            &muster::server::tokens::hash_token(&secret),
+            None,
+            "system",
+        )
+        .await
+        .expect("join token");
+    let addr = free_addr();
+    let server = start_server(store.clone(), addr).await;
+    let scratch = std::env::temp_dir().join(format!("muster-simulate-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    let scenario = scratch.join("hot.txt");
+    std::fs::write(
+        &scenario,
+        "# one node runs hot\n0s degrade hot-00001 cpu=98\n",
+    )
+    .expect("scenario");
+    let run = || {
+        let mut child = std::process::Command::new(common::agent_binary());
+        child
+            .args([
+                "simulate",
+                "--server",
+                &format!("http://{addr}"),
+                "--nodes",
+                "3",
+            ])
+            .args([
+                "--join-token",
+                &secret,
+                "--name-prefix",
+                "hot",
+                "--seed",
+                "11",
+            ])
+            .args(["--report-every", "1s", "--scenario"])
+            .arg(&scenario)
+            .arg("--state-dir")
+            .arg(scratch.join("state"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        SimulatorProcess(child.spawn().expect("start the simulator"))
+    };
+    let s = store.as_ref();
+    let mut first = run();
+    eventually(
+        30,
+        "three simulated nodes online, hot-00001 critical",
+        || async {
+            s.list_nodes(&cluster.id).await.is_ok_and(|nodes| {
+                nodes.len() == 3
+                    && nodes.iter().all(|n| n.status == NodeStatus::Online)
+                    && nodes.iter().any(|n| {
+                        n.name == "hot-00001"
+                            && n.health_status == muster_domain::HealthStatus::Critical
+                    })
+            })
+        },
+    )
+    .await;
+    first.terminate().await;
+    let nodes = s.list_nodes(&cluster.id).await.expect("nodes");
+    assert!(
+        nodes.iter().all(|n| n.status == NodeStatus::Offline),
+        "a stopped simulator reports offline: {:?}",
+        nodes
+            .iter()
+            .map(|n| (&n.name, n.status))
+            .collect::<Vec<_>>()
+    );
+
+    let mut second = run();
+    eventually(30, "the same three nodes online again", || async {
+        s.list_nodes(&cluster.id).await.is_ok_and(|nodes| {
+            nodes.len() == 3 && nodes.iter().all(|n| n.status == NodeStatus::Online)
+        })
+    })
+    .await;
+    second.terminate().await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// A simulator process, killed if the test ends while it runs.
+struct SimulatorProcess(std::process::Child);
+
+impl SimulatorProcess {
+    /// SIGTERM, then waits for the process to exit.
+    async fn terminate(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the simulator did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for SimulatorProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,4 +121,18 @@ where
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     panic!("timed out after {secs} s waiting for {what}");
+}
+
+/// The agent binary, built by `cargo test --workspace` next to this test's
+/// directory.
+pub fn agent_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("muster-agent");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with cargo build -p muster-agent",
+        bin.display()
+    );
+    bin
 }
