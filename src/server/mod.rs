@@ -114,17 +114,21 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     });
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            live.shut_down();
+        .with_graceful_shutdown({
+            let demo_slot = demo_slot.clone();
+            async move {
+                shutdown_signal().await;
+                // The simulated fleet stops while the server still answers it.
+                if let Some(d) = demo_slot.get() {
+                    d.stop().await;
+                }
+                live.shut_down();
+            }
         })
         .await
         .map_err(|e| format!("server error: {e}"));
     if let Some(starting) = demo {
         starting.abort();
-    }
-    if let Some(d) = demo_slot.get() {
-        d.stop().await;
     }
     let _ = stop.send(true);
     let _ = metrics_job.await;

@@ -7,9 +7,10 @@
 //! then at a fixed offered rate (latency at that load). The same load against
 //! a bare axum endpoint that only parses the same JSON gives the ceiling.
 //!
-//! `muster-bench live` measures the WebSocket stream's delivery, and
+//! `muster-bench live` measures the WebSocket stream's delivery,
 //! `muster-bench pages` the server-side rendering of the dashboard's pages
-//! with a large fleet in the database.
+//! with a large fleet in the database, and `muster-bench simulate` what one
+//! `muster-agent simulate` process costs to drive a large fleet.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod live;
 mod load;
 mod pages;
+mod simulate;
 mod target;
 
 #[derive(Debug, Parser)]
@@ -114,6 +116,23 @@ enum Command {
         #[command(flatten)]
         servers: Servers,
     },
+    /// Simulator: one `muster-agent simulate` process drives a large fleet;
+    /// its CPU and memory, and the server's.
+    Simulate {
+        #[arg(long, default_value_t = 10_000)]
+        nodes: u32,
+        /// Production clusters the simulator creates (20 nodes at most each).
+        #[arg(long, default_value_t = 500)]
+        clusters: u32,
+        /// Seconds of steady state measured.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// The `muster-agent` binary; by default beside the server binary.
+        #[arg(long)]
+        agent_bin: Option<PathBuf>,
+        #[command(flatten)]
+        servers: Servers,
+    },
     /// Pages: server-side rendering time of the dashboard with a large fleet.
     Pages {
         #[arg(long, default_value_t = 1_000)]
@@ -172,6 +191,21 @@ fn main() -> ExitCode {
                     connections: 64,
                 };
                 live_stream(&plan, clients.max(1), &servers).await
+            }
+            Command::Simulate {
+                nodes,
+                clusters,
+                seconds,
+                agent_bin,
+                servers,
+            } => {
+                let plan = simulate::SimulatePlan {
+                    nodes: nodes.max(1),
+                    clusters: clusters.max(1),
+                    seconds,
+                    agent_bin,
+                };
+                simulate::simulate(&plan, &servers).await
             }
             Command::Pages {
                 clusters,

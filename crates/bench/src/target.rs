@@ -121,6 +121,18 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// The CPU `pid` used between two readings, as a share of one core.
+#[allow(clippy::cast_precision_loss)]
+pub fn cpu_percent(before: &Usage, after: &Usage, over: Duration) -> f64 {
+    after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / clock_ticks() / over.as_secs_f64()
+        * 100.0
+}
+
+/// CPU time and memory of process `pid` now.
+pub fn usage_of(pid: u32) -> Usage {
+    read_usage(pid)
+}
+
 fn read_usage(pid: u32) -> Usage {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at ")".
