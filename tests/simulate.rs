@@ -156,6 +156,21 @@ async fn a_scenario_fails_the_primary_and_the_cluster_fails_over_on_time() {
             .any(|n| n.is_primary && n.node_id == new_primary)
     })
     .await;
+    // The silent old primary still believes it leads; `primary` means the
+    // one the server named last.
+    let again = fleet
+        .apply(&"fail primary".parse().expect("command"))
+        .expect("a primary");
+    let new_name = fleet
+        .nodes()
+        .into_iter()
+        .find(|n| n.node_id == new_primary)
+        .map(|n| n.name)
+        .expect("the new primary is simulated");
+    assert_eq!(again, [new_name]);
+    fleet
+        .apply(&"heal all".parse().expect("command"))
+        .expect("healed");
     fleet.stop(true).await;
     eventually(10, "the stopped fleet offline", || async {
         s.list_nodes(&cluster.id)

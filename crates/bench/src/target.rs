@@ -379,6 +379,27 @@ impl Muster {
         }
     }
 
+    /// How many nodes the server counts online, over every cluster.
+    pub async fn online_nodes(&self) -> Result<u64, String> {
+        let mut online = 0;
+        let mut cursor = Value::Null;
+        loop {
+            let page = self
+                .post(
+                    "/fn/list_cluster_rows",
+                    &json!({"query": {"limit": 1000, "cursor": cursor}}),
+                )
+                .await?;
+            for row in page["items"].as_array().ok_or("no rows")? {
+                online += row["tally"]["online"].as_u64().unwrap_or(0);
+            }
+            cursor = page["next_cursor"].clone();
+            if cursor.is_null() {
+                return Ok(online);
+            }
+        }
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn base(&self) -> &str {
         &self.base

@@ -399,14 +399,30 @@ impl Fleet {
         let nodes = &self.inner.nodes;
         let picked: Vec<usize> = match target {
             Target::All => (0..nodes.len()).collect(),
-            Target::Primary(cluster) => (0..nodes.len())
-                .filter(|&i| {
-                    nodes[i].state().role.is_primary
-                        && cluster
-                            .as_ref()
-                            .is_none_or(|c| self.cluster_matches(&nodes[i].cluster_id, c))
-                })
-                .collect(),
+            Target::Primary(cluster) => {
+                // A node that was primary and then went silent still thinks
+                // it is; the one the server told so last is the primary.
+                let mut latest: Vec<(ClusterId, usize, Option<DateTime<Utc>>)> = Vec::new();
+                for (i, n) in nodes.iter().enumerate() {
+                    let s = n.state();
+                    let wanted = cluster
+                        .as_ref()
+                        .is_none_or(|c| self.cluster_matches(&n.cluster_id, c));
+                    if !s.role.is_primary || !wanted {
+                        continue;
+                    }
+                    match latest.iter_mut().find(|(c, _, _)| c == &n.cluster_id) {
+                        Some(entry) if s.last_ack > entry.2 => {
+                            *entry = (n.cluster_id.clone(), i, s.last_ack)
+                        }
+                        Some(_) => {}
+                        None => latest.push((n.cluster_id.clone(), i, s.last_ack)),
+                    }
+                }
+                let mut v: Vec<usize> = latest.into_iter().map(|(_, i, _)| i).collect();
+                v.sort_unstable();
+                v
+            }
             Target::Cluster(c) => (0..nodes.len())
                 .filter(|&i| self.cluster_matches(&nodes[i].cluster_id, c))
                 .collect(),
