@@ -138,7 +138,7 @@ pub async fn run_one(
         if server.online_nodes().await? >= u64::from(plan.nodes) {
             break started.elapsed();
         }
-        if started.elapsed() > Duration::from_secs(1800) {
+        if started.elapsed() > Duration::from_mins(30) {
             return Err("the fleet was not online within 30 minutes".into());
         }
         tokio::time::sleep(Duration::from_secs(2)).await;

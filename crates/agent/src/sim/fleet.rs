@@ -413,7 +413,7 @@ impl Fleet {
                     }
                     match latest.iter_mut().find(|(c, _, _)| c == &n.cluster_id) {
                         Some(entry) if s.last_ack > entry.2 => {
-                            *entry = (n.cluster_id.clone(), i, s.last_ack)
+                            *entry = (n.cluster_id.clone(), i, s.last_ack);
                         }
                         Some(_) => {}
                         None => latest.push((n.cluster_id.clone(), i, s.last_ack)),
