@@ -18,7 +18,7 @@ use muster_store::testing::SqliteDb;
 use muster_store::{EventQuery, Store};
 
 mod common;
-use common::{agent_binary, cluster_from, eventually, free_addr, start_server};
+use common::{agent_binary, cluster_from, eventually, fast_cluster, free_addr, start_server};
 
 /// An agent process, killed if the test ends (or panics) while it runs, so no
 /// agent outlives its test.
@@ -164,22 +164,7 @@ async fn an_agent_reports_for_a_node_added_by_hand_with_its_node_token() {
 async fn a_real_agent_joins_reports_spools_and_stops() {
     let db = SqliteDb::new();
     let store = db.connect().await;
-    let fast = SettingsPatch {
-        health_check_interval_s: Some(5),
-        ..SettingsPatch::default()
-    };
-    let cluster = cluster_from(store.as_ref(), "production", "Agents", fast).await;
-    let secret = muster::server::tokens::new_token("mjt");
-    store
-        .create_join_token(
-            &cluster.id,
-            "test",
-            &muster::server::tokens::hash_token(&secret),
-            None,
-            "system",
-        )
-        .await
-        .expect("join token");
+    let (cluster, secret) = fast_cluster(store.as_ref(), "Agents").await;
     let addr = free_addr();
     let server = start_server(store.clone(), addr).await;
     let scratch = std::env::temp_dir().join(format!("muster-agent-test-{}", std::process::id()));

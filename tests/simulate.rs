@@ -8,36 +8,22 @@
 #![allow(clippy::too_many_lines)]
 
 use muster_agent::sim::{Enrolment, Fleet, FleetOptions, scenario};
+use muster_domain::NodeStatus;
 use muster_domain::liveness::{offline_after, unreachable_after};
-use muster_domain::{NodeStatus, SettingsPatch};
 use muster_store::EventQuery;
 use muster_store::testing::SqliteDb;
 
 mod common;
-use common::{cluster_from, eventually, free_addr, start_server};
+use common::{eventually, fast_cluster, free_addr, start_server};
 
+/// The heartbeat interval of `fast_cluster`'s clusters.
 const INTERVAL_S: u32 = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_fails_the_primary_and_the_cluster_fails_over_on_time() {
     let db = SqliteDb::new();
     let store = db.connect().await;
-    let fast = SettingsPatch {
-        health_check_interval_s: Some(INTERVAL_S),
-        ..SettingsPatch::default()
-    };
-    let cluster = cluster_from(store.as_ref(), "production", "Simulated", fast).await;
-    let secret = muster::server::tokens::new_token("mjt");
-    store
-        .create_join_token(
-            &cluster.id,
-            "simulator",
-            &muster::server::tokens::hash_token(&secret),
-            None,
-            "system",
-        )
-        .await
-        .expect("join token");
+    let (cluster, secret) = fast_cluster(store.as_ref(), "Simulated").await;
     let addr = free_addr();
     let server = start_server(store.clone(), addr).await;
     let fleet = Fleet::start(
@@ -263,22 +249,7 @@ async fn demo_mode_builds_its_clusters_once_and_takes_faults() {
 async fn the_simulate_command_runs_a_scenario_and_stops_cleanly() {
     let db = SqliteDb::new();
     let store = db.connect().await;
-    let fast = SettingsPatch {
-        health_check_interval_s: Some(INTERVAL_S),
-        ..SettingsPatch::default()
-    };
-    let cluster = cluster_from(store.as_ref(), "production", "Command", fast).await;
-    let secret = muster::server::tokens::new_token("mjt");
-    store
-        .create_join_token(
-            &cluster.id,
-            "simulate",
-            &muster::server::tokens::hash_token(&secret),
-            None,
-            "system",
-        )
-        .await
-        .expect("join token");
+    let (cluster, secret) = fast_cluster(store.as_ref(), "Command").await;
     let addr = free_addr();
     let server = start_server(store.clone(), addr).await;
     let scratch = std::env::temp_dir().join(format!("muster-simulate-cli-{}", std::process::id()));
@@ -308,7 +279,7 @@ async fn the_simulate_command_runs_a_scenario_and_stops_cleanly() {
                 "--seed",
                 "11",
             ])
-            .args(["--report-every", "1s", "--scenario"])
+            .args(["--report-every", "5s", "--scenario"])
             .arg(&scenario)
             .arg("--state-dir")
             .arg(scratch.join("state"))

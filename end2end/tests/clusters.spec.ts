@@ -66,6 +66,7 @@ test("an admin creates a cluster from a template and finds it in the list", asyn
   // A search that matches nothing says so; the address keeps the view on reload.
   await page.getByRole("searchbox").fill(`${name}-nothing`);
   await expect(page.getByText("No cluster matches.")).toBeVisible();
+  await expect(page).toHaveURL(new RegExp(`q=${name}-nothing`));
   await page.reload();
   await expect(page.getByRole("searchbox")).toHaveValue(`${name}-nothing`);
   await page.getByLabel("Status").selectOption("active");

@@ -136,3 +136,25 @@ pub fn agent_binary() -> PathBuf {
     );
     bin
 }
+
+/// A production cluster named `name` whose nodes report every 5 s, and the
+/// secret of a join token for it.
+pub async fn fast_cluster(store: &dyn Store, name: &str) -> (muster_domain::Cluster, String) {
+    let fast = SettingsPatch {
+        health_check_interval_s: Some(5),
+        ..SettingsPatch::default()
+    };
+    let cluster = cluster_from(store, "production", name, fast).await;
+    let secret = muster::server::tokens::new_token("mjt");
+    store
+        .create_join_token(
+            &cluster.id,
+            "test",
+            &muster::server::tokens::hash_token(&secret),
+            None,
+            "system",
+        )
+        .await
+        .expect("join token");
+    (cluster, secret)
+}

@@ -259,14 +259,7 @@ fn run_agent(options: run::RunOptions) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start: {e}"))?;
-    runtime.block_on(async move {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            let _ = stop.send(true);
-        });
-        run::run(options, stopped).await
-    })
+    until_signal(&runtime, |stopped| run::run(options, stopped))
 }
 
 fn run_simulator(options: simulate::SimulateOptions) -> Result<(), String> {
@@ -277,13 +270,22 @@ fn run_simulator(options: simulate::SimulateOptions) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start: {e}"))?;
+    until_signal(&runtime, |stopped| simulate::simulate(options, stopped))
+}
+
+/// Runs `work` on `runtime`; its receiver turns true at SIGINT or SIGTERM.
+fn until_signal<F, Fut>(runtime: &tokio::runtime::Runtime, work: F) -> Result<(), String>
+where
+    F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     runtime.block_on(async move {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             wait_for_signal().await;
             let _ = stop.send(true);
         });
-        simulate::simulate(options, stopped).await
+        work(stopped).await
     })
 }
 

@@ -79,18 +79,8 @@ fn load_identity(opts: &RunOptions) -> Result<Option<Identity>, Fatal> {
 }
 
 fn save_identity(dir: &std::path::Path, id: &Identity) -> Result<(), Fatal> {
-    let path = identity_path(dir);
-    let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(id).map_err(|e| e.to_string())?;
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(())
+    muster_agent::write_private(&identity_path(dir), &text)
 }
 
 /// Takes on a node an admin added by hand: its token is the identity; the

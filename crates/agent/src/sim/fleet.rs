@@ -206,18 +206,8 @@ fn load(dir: &Path, server: &str) -> Result<Saved, String> {
 
 fn save(dir: &Path, saved: &Saved) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join("fleet.json");
-    let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string(saved).map_err(|e| e.to_string())?;
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(())
+    crate::write_private(&dir.join("fleet.json"), &text)
 }
 
 /// The names of the nodes saved in `dir` for `server`: these need no join
