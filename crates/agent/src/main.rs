@@ -154,22 +154,9 @@ fn parse_report_every(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Parses `250ms`, `1s`, `2m`.
+/// Parses `250ms`, `1s`, `2m` within the sampling window's range.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} needs a unit: ms, s or m"))?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_mins(n),
-        other => return Err(format!("unknown unit {other:?}: use ms, s or m")),
-    };
+    let d = muster_agent::sim::fault::parse_duration(text)?;
     if d < collector::MIN_WINDOW || d > Duration::from_mins(10) {
         return Err(format!(
             "{text} is out of range: between {} ms and 10 m",
