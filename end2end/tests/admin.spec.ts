@@ -1,9 +1,10 @@
 import { test, expect } from "@playwright/test";
 import { signIn } from "./auth";
+import { snap } from "./snap";
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
 
-test("an admin manages tenants, users and API tokens in the dashboard", async ({ page, request }) => {
+test("an admin manages tenants, users and API tokens in the dashboard", async ({ page, request }, testInfo) => {
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
 
@@ -14,11 +15,13 @@ test("an admin manages tenants, users and API tokens in the dashboard", async ({
   await page.getByRole("button", { name: "Add tenant" }).click();
   await expect(page.getByRole("main").getByRole("status")).toContainText(`Created tenant ${tenant}.`);
   await expect(page.getByRole("table", { name: "Tenants" })).toContainText(tenant);
+  await snap(page, testInfo, "admin-tenants");
 
   await page.getByRole("link", { name: "Users" }).click();
   await expect(page.getByRole("heading", { name: "Users" })).toBeVisible();
   const users = page.getByRole("table", { name: "Users" });
   await expect(users.locator('tr[data-user="admin"]')).toBeVisible();
+  await snap(page, testInfo, "admin-users");
 
   // The server's rules come back next to the field they concern.
   const username = `e2e-${suffix()}`;
@@ -76,6 +79,12 @@ test("an admin manages tenants, users and API tokens in the dashboard", async ({
   await tokenRow.getByRole("button", { name: "Revoke e2e script" }).click();
   await expect(tokenRow).toContainText("revoked");
   expect((await me(token)).status()).toBe(401);
+  await snap(page, testInfo, "admin-tokens");
+
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Templates" }).click();
+  await expect(page).toHaveURL(/\/admin\/templates$/);
+  await expect(page.getByRole("table").first()).toContainText("production");
+  await snap(page, testInfo, "admin-templates");
   expect(errors).toEqual([]);
 });
 

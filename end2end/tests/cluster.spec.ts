@@ -1,6 +1,7 @@
 import { test, expect, Page } from "@playwright/test";
 import { heartbeat } from "./agent";
 import { signIn } from "./auth";
+import { snap } from "./snap";
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
 
@@ -124,7 +125,7 @@ test("an admin runs a cluster from its page: nodes, health, failover, configurat
   await report(page, db1, { status: "offline" });
   await expect(page.getByTestId("partition-banner")).toContainText("Minority partition: only 1 of 3");
   await expect(page.getByRole("list", { name: "Recent events" })).toContainText("node_status_changed");
-  await testInfo.attach("cluster", { body: await page.screenshot({ fullPage: true }), contentType: "image/png" });
+  await snap(page, testInfo, "cluster");
   expect(errors).toEqual([]);
 });
 
@@ -156,6 +157,6 @@ test("a viewer reads a cluster's page without any control that changes it", asyn
     await expect(viewer.getByRole("button", { name: control })).toHaveCount(0);
   }
   await expect(viewer.locator("#join-tokens")).toHaveCount(0);
-  await testInfo.attach("cluster-as-viewer", { body: await viewer.screenshot({ fullPage: true }), contentType: "image/png" });
+  await snap(viewer, testInfo, "cluster-as-viewer");
   await context.close();
 });

@@ -1,6 +1,7 @@
 import { test, expect } from "@playwright/test";
 import { heartbeat } from "./agent";
 import { signIn } from "./auth";
+import { snap } from "./snap";
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
 
@@ -29,7 +30,7 @@ test("an admin creates a cluster from a template and finds it in the list", asyn
   await dialog.getByLabel("Heartbeat interval (s)").fill("1");
   await expect(dialog.locator("#new-cluster-health_check_interval_s-error")).not.toHaveText("");
   await dialog.getByLabel("Heartbeat interval (s)").fill("15");
-  await testInfo.attach("create-cluster-dialog", { body: await page.screenshot(), contentType: "image/png" });
+  await snap(page, testInfo, "create-cluster-dialog", false);
 
   const name = `ui-${suffix()}`;
   await dialog.getByLabel("Name").fill(name);
@@ -71,7 +72,7 @@ test("an admin creates a cluster from a template and finds it in the list", asyn
   await expect(page.getByRole("searchbox")).toHaveValue(`${name}-nothing`);
   await page.getByLabel("Status").selectOption("active");
   await expect(page).toHaveURL(/status=active/);
-  await testInfo.attach("clusters", { body: await page.screenshot({ fullPage: true }), contentType: "image/png" });
+  await snap(page, testInfo, "clusters");
   expect(errors).toEqual([]);
 });
 

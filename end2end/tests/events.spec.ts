@@ -1,5 +1,6 @@
 import { test, expect } from "@playwright/test";
 import { signIn } from "./auth";
+import { snap } from "./snap";
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
 
@@ -50,7 +51,7 @@ test("the audit log filters by cluster, type, text and severity, pages, and expo
   expect(lines[1]).toContain(`${name}-beta`);
   const json = await page.request.get((await page.getByRole("link", { name: "Export JSON" }).getAttribute("href")) ?? "");
   expect((await json.json()).length).toBe(1);
-  await testInfo.attach("events", { body: await page.screenshot({ fullPage: true }), contentType: "image/png" });
+  await snap(page, testInfo, "events");
 
   await page.getByLabel("Severity").selectOption("critical");
   await expect(page.getByText("No event matches.")).toBeVisible();

@@ -1,6 +1,7 @@
 import { test, expect } from "@playwright/test";
 import { heartbeat } from "./agent";
 import { signIn } from "./auth";
+import { snap } from "./snap";
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
 
@@ -55,7 +56,7 @@ test("a node's page shows its host, charts, liveness and processes, and the proc
   await expect(page.getByRole("button", { name: "24 h" })).toHaveAttribute("aria-pressed", "true");
   await expect(charts).toHaveCount(6);
   expect(await page.evaluate(() => (window as any).__stillHere)).toBe(true);
-  await testInfo.attach("node", { body: await page.screenshot({ fullPage: true }), contentType: "image/png" });
+  await snap(page, testInfo, "node");
 
   // The cluster-wide list: pick the cluster, search, reorder; the address keeps it.
   await page.getByRole("link", { name: "Processes", exact: true }).click();
@@ -75,6 +76,6 @@ test("a node's page shows its host, charts, liveness and processes, and the proc
   await page.reload();
   await expect(page.getByLabel("Name or user")).toHaveValue("www");
   await expect(list.locator("tbody tr")).toHaveCount(1);
-  await testInfo.attach("processes", { body: await page.screenshot({ fullPage: true }), contentType: "image/png" });
+  await snap(page, testInfo, "processes");
   expect(errors).toEqual([]);
 });

@@ -1,5 +1,6 @@
 import { test, expect } from "@playwright/test";
 import { signIn } from "./auth";
+import { snap } from "./snap";
 
 // scripts/test starts its server with --demo: three demo clusters kept alive
 // by a simulated fleet in the server's process.
@@ -40,8 +41,7 @@ test("an admin fails a demo primary from the Simulation page and watches the clu
   await expect(victim.getByTestId("node-status")).toHaveText("unreachable", { timeout: 30_000 });
   await expect(production.getByTestId("sim-term")).toHaveText(String(term + 1), { timeout: 10_000 });
   await expect(production.getByTestId("sim-primary")).not.toHaveText(primary);
-  await page.screenshot({ path: testInfo.outputPath("simulation.png"), fullPage: true });
-  await testInfo.attach("simulation", { path: testInfo.outputPath("simulation.png"), contentType: "image/png" });
+  await snap(page, testInfo, "simulation");
 
   // Healing brings the node back online.
   await production.getByRole("button", { name: "Heal the cluster" }).click();
