@@ -36,7 +36,10 @@ pub struct Simulation {
 #[server(prefix = "/fn", endpoint = "simulation_available")]
 pub async fn simulation_available() -> Result<bool, AppError> {
     let state = crate::server::AppState::from_context()?;
-    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    // Signed out: no page, and no error for the header to report.
+    let Ok(caller) = crate::server::auth::caller::Caller::from_context().await else {
+        return Ok(false);
+    };
     Ok(caller.user.role.allows(muster_domain::users::Role::Admin) && state.demo.get().is_some())
 }
 

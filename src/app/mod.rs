@@ -103,14 +103,16 @@ fn Frame() -> impl IntoView {
     session::provide_session_user();
     let user = session::use_session_user();
     live::provide_live(move || user.get().is_some());
-    // The Simulation page exists for admins in demo mode only.
+    // The Simulation page exists for admins in demo mode only. Asked on each
+    // navigation like the user (a resource keyed on another resource's value
+    // can hydrate with a different answer than the server rendered).
+    let path = leptos_router::hooks::use_location().pathname;
     let simulation = Resource::new(
-        move || user.allows(Role::Admin),
-        |admin| async move {
-            admin
-                && crate::api::simulation::simulation_available()
-                    .await
-                    .unwrap_or(false)
+        move || path.get(),
+        |_| async move {
+            crate::api::simulation::simulation_available()
+                .await
+                .unwrap_or(false)
         },
     );
     view! {
