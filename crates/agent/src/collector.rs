@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use muster_agent::round2;
 use muster_domain::protocol::{HostMetrics, MAX_PROCESSES, ProcessSample, SystemInfo};
 use sysinfo::{
     Disks, Networks, ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System, ThreadKind, Users,
@@ -149,10 +150,6 @@ fn mbps(bytes: u64, elapsed: Duration) -> f64 {
     } else {
         bytes as f64 * 8.0 / 1_000_000.0 / secs
     }
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 /// Used and total bytes over distinct devices: a device mounted twice (bind

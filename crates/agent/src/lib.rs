@@ -12,13 +12,20 @@ pub mod sim;
 /// A message naming the file.
 pub fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(())
+    let written = std::fs::write(&tmp, text).and_then(|()| {
+        // Private before it takes the real name, never after.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        }
+        std::fs::rename(&tmp, path)
+    });
+    written.map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Rounds to two decimals, as figures are reported.
+#[must_use]
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }

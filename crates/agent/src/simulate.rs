@@ -109,9 +109,7 @@ async fn enrolments(opts: &SimulateOptions) -> Result<Vec<Enrolment>, String> {
         {
             let cluster = format!("{}-c{:04}", opts.name_prefix, g + 1);
             // A restart with every node saved needs no new join token.
-            let known = names
-                .iter()
-                .all(|n| saved.contains(&format!("\"name\":\"{n}\"")));
+            let known = names.iter().all(|n| saved.contains(n));
             let (join_token, storage) = if known {
                 (String::new(), None)
             } else {
@@ -164,8 +162,7 @@ fn rss_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-/// Runs the simulator until SIGINT or SIGTERM (or the scenario's end, when
-/// there is no chaos).
+/// Runs the simulator until SIGINT or SIGTERM.
 ///
 /// # Errors
 /// A one-line reason.

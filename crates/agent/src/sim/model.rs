@@ -6,6 +6,8 @@
 use chrono::{DateTime, Timelike as _, Utc};
 use muster_domain::protocol::{HostMetrics, MAX_PROCESSES, ProcessSample, SystemInfo};
 use rand::rngs::StdRng;
+
+use crate::round2;
 use rand::{Rng as _, SeedableRng as _};
 
 /// Resources a fault pushes up, as the usage percent each is held at (at least).
@@ -99,10 +101,6 @@ pub struct NodeModel {
     process_base: u64,
     processes: Vec<ProcessSpec>,
     booted_at: DateTime<Utc>,
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 impl NodeModel {
