@@ -410,7 +410,7 @@ fn doors(f: &Fleet) -> Vec<Door> {
         ),
         function("fleet_overview", json!({}), read(200)),
         // This server is not in demo mode: admins learn the page is not there.
-        function("simulation_available", json!({}), public(200)),
+        function("demo_mode", json!({}), public(200)),
         function("get_simulation", json!({}), admin(404)),
         function("simulate_fault", json!({"command": "heal all"}), admin(404)),
         door(

@@ -103,17 +103,11 @@ fn Frame() -> impl IntoView {
     session::provide_session_user();
     let user = session::use_session_user();
     live::provide_live(move || user.get().is_some());
-    // The Simulation page exists for admins in demo mode only. Asked on each
-    // navigation like the user (a resource keyed on another resource's value
-    // can hydrate with a different answer than the server rendered).
-    let path = leptos_router::hooks::use_location().pathname;
-    let simulation = Resource::new(
-        move || path.get(),
-        |_| async move {
-            crate::api::simulation::simulation_available()
-                .await
-                .unwrap_or(false)
-        },
+    // The Simulation page exists for admins in demo mode only. Demo mode
+    // does not change while the server runs: asked once, not per navigation.
+    let demo = Resource::new(
+        || (),
+        |()| async { crate::api::simulation::demo_mode().await.unwrap_or(false) },
     );
     view! {
         <header class="topbar">
@@ -138,7 +132,8 @@ fn Frame() -> impl IntoView {
                             })
                     }}
                     {move || {
-                        simulation.get().unwrap_or(false).then(|| view! { <A href="/simulation">"Simulation"</A> })
+                        (user.allows(Role::Admin) && demo.get().unwrap_or(false))
+                            .then(|| view! { <A href="/simulation">"Simulation"</A> })
                     }}
                 </Transition>
             </nav>
