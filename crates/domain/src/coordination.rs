@@ -367,10 +367,12 @@ pub fn reconcile(
 pub enum PromotionError {
     #[error("node not found in this cluster")]
     UnknownNode,
-    #[error("{node} is not a candidate ({reason}); promote with force to override")]
+    #[error("{node} is not a candidate ({reason}); pass force to override")]
     NotCandidate { node: NodeId, reason: &'static str },
     #[error("{0} is already the primary")]
     AlreadyPrimary(NodeId),
+    #[error("{0} is already the coordinator")]
+    AlreadyCoordinator(NodeId),
 }
 
 /// The result of a manual promotion: the new leadership, term and the
@@ -430,6 +432,48 @@ pub fn promote(
             reasons,
         },
         priority: node.priority.max(PROMOTED_PRIORITY),
+    })
+}
+
+/// Manual `set_coordinator`: refuses a non-candidate unless `force`; the
+/// primary stays. The term increments.
+///
+/// # Errors
+/// [`PromotionError`] saying why the appointment is refused.
+pub fn appoint_coordinator(
+    members: &[Member],
+    current: &Leadership,
+    term: u64,
+    target: &NodeId,
+    force: bool,
+) -> Result<LeadershipChange, PromotionError> {
+    let node = members
+        .iter()
+        .find(|m| &m.id == target)
+        .ok_or(PromotionError::UnknownNode)?;
+    if current.coordinator.as_ref() == Some(target) {
+        return Err(PromotionError::AlreadyCoordinator(target.clone()));
+    }
+    let exclusion = node.exclusion();
+    if let Some(reason) = exclusion
+        && !force
+    {
+        return Err(PromotionError::NotCandidate {
+            node: target.clone(),
+            reason,
+        });
+    }
+    let mut reasons = vec![format!("{target} made coordinator by request")];
+    if let Some(reason) = exclusion {
+        reasons.push(format!("forced although {target} is {reason}"));
+    }
+    Ok(LeadershipChange {
+        leadership: Leadership {
+            primary: current.primary.clone(),
+            coordinator: Some(target.clone()),
+        },
+        term: term + 1,
+        reasons,
     })
 }
 

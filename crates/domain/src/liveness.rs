@@ -102,6 +102,21 @@ pub fn status_after_heartbeat(current: NodeStatus, reported: NodeStatus) -> Node
     }
 }
 
+/// The status of a node coming back from maintenance or a drain: what its
+/// heartbeats say now (`provisioning` when it never reported). No grace
+/// window: the server has been judging its heartbeats all along.
+#[must_use]
+pub fn status_on_return(
+    last_heartbeat_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    interval_s: u32,
+) -> NodeStatus {
+    match last_heartbeat_at {
+        None => NodeStatus::Provisioning,
+        Some(last) => by_age(now - last, interval_s),
+    }
+}
+
 /// When the sweeper should next look at a node in `status` whose last
 /// heartbeat was at `reference` (the later of the heartbeat and the server
 /// start); `None` when time alone will not change it.
@@ -121,6 +136,16 @@ pub fn next_transition_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_returning_node_is_judged_by_its_last_heartbeat() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        assert_eq!(status_on_return(None, now, 10), NodeStatus::Provisioning);
+        let ago = |s| Some(now - Duration::seconds(s));
+        assert_eq!(status_on_return(ago(3), now, 10), NodeStatus::Online);
+        assert_eq!(status_on_return(ago(25), now, 10), NodeStatus::Unreachable);
+        assert_eq!(status_on_return(ago(50), now, 10), NodeStatus::Offline);
+    }
     use chrono::TimeZone;
     use proptest::prelude::*;
 

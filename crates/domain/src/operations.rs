@@ -15,10 +15,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::coordination::{Leadership, Member, reconcile};
+use crate::coordination::{Leadership, Member, appoint_coordinator, promote, reconcile};
 use crate::errors::FieldErrors;
 use crate::health::{NodeCondition, QuorumStatus, health_breakdown, quorum};
-use crate::ids::NodeId;
+use crate::ids::{ClusterId, NodeId};
 use crate::node::NodeStatus;
 
 text_enum!(
@@ -167,7 +167,7 @@ const CATALOG: &[OperationSpec] = &[
     OperationSpec {
         name: OperationName::Uncordon,
         title: "Uncordon",
-        description: "Let this node be chosen again",
+        description: "Let this node be chosen again (also ends a drain)",
         target: OperationTarget::Node,
         min_role: Role::Operator,
         rate_class: RateClass::Routine,
@@ -468,6 +468,7 @@ text_enum!(
         Quorum => "quorum",
         LiveNodes => "live_nodes",
         HostsTenants => "hosts_tenants",
+        NotCandidate => "not_candidate",
     }
 );
 
@@ -560,6 +561,20 @@ pub fn assess(op: OperationName, node: Option<&NodeId>, ctx: &GuardContext<'_>) 
         );
         return impact;
     };
+    if matches!(
+        op,
+        OperationName::PromotePrimary | OperationName::SetCoordinator
+    ) {
+        assess_appointment(op, node, ctx, &mut impact);
+        return impact;
+    }
+    if op.spec().agent_side {
+        impact.summary = format!(
+            "{} {node}: sent to the node's agent with its next heartbeat",
+            op.spec().title
+        );
+        return impact;
+    }
     let Some(after) = members_after(op, ctx.members, node) else {
         impact.summary = format!(
             "{} {node}: leadership and quorum stay as they are",
@@ -618,6 +633,65 @@ pub fn assess(op: OperationName, node: Option<&NodeId>, ctx: &GuardContext<'_>) 
     impact
 }
 
+/// Promotion and coordinator choice: who would lead afterwards, and whether
+/// the node is a candidate at all.
+fn assess_appointment(
+    op: OperationName,
+    node: &NodeId,
+    ctx: &GuardContext<'_>,
+    impact: &mut Impact,
+) {
+    let title = op.spec().title;
+    let change = if op == OperationName::PromotePrimary {
+        promote(ctx.members, ctx.leadership, 0, node, true).map(|p| p.change)
+    } else {
+        appoint_coordinator(ctx.members, ctx.leadership, 0, node, true)
+    };
+    match change {
+        Ok(change) => {
+            if let Some(reason) = ctx
+                .members
+                .iter()
+                .find(|m| &m.id == node)
+                .and_then(Member::exclusion)
+            {
+                impact.guards.push(Guard::NotCandidate);
+                impact
+                    .effects
+                    .push(format!("{node} is not a candidate ({reason})"));
+            }
+            let before = &ctx.leadership;
+            let after = &change.leadership;
+            if after.primary != before.primary {
+                impact.effects.push(format!(
+                    "{} would hand the primary role to {node}",
+                    before
+                        .primary
+                        .as_ref()
+                        .map_or("nobody".into(), ToString::to_string)
+                ));
+            }
+            if after.coordinator != before.coordinator {
+                impact.effects.push(format!(
+                    "{} would become coordinator in place of {}",
+                    after
+                        .coordinator
+                        .as_ref()
+                        .map_or("nobody".into(), ToString::to_string),
+                    before
+                        .coordinator
+                        .as_ref()
+                        .map_or("nobody".into(), ToString::to_string)
+                ));
+            }
+            impact.effects.push("the term would increase by one".into());
+            impact.leadership_after = change.leadership;
+            impact.summary = format!("{title} {node}: {}", impact.effects.join("; "));
+        }
+        Err(e) => impact.summary = format!("{title} {node}: {e}"),
+    }
+}
+
 fn assess_cluster_decommission(ctx: &GuardContext<'_>, impact: &mut Impact) {
     let live = ctx
         .members
@@ -672,6 +746,203 @@ pub fn check_signal_target(
     } else {
         Ok(())
     }
+}
+
+/// A request to run one operation (`POST /api/v1/operations`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationRequest {
+    pub operation: OperationName,
+    /// The cluster, for cluster operations; for node operations optional, and
+    /// then it must be the node's.
+    #[serde(default)]
+    pub cluster_id: Option<ClusterId>,
+    /// The node, for node operations.
+    #[serde(default)]
+    pub node_id: Option<NodeId>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub params: Map<String, Value>,
+    /// Run although a guard objects (the impact says which).
+    #[serde(default)]
+    pub force: bool,
+    /// Return the impact without acting.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What an operation acts on, once the request names it properly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperationSubject {
+    Node(NodeId),
+    Cluster(ClusterId),
+}
+
+impl OperationRequest {
+    /// The operation's subject: a node operation needs `node_id` (and a
+    /// `cluster_id`, if given, must be the one in the node id); a cluster
+    /// operation needs `cluster_id` and takes no `node_id`.
+    ///
+    /// # Errors
+    /// The field that is missing or does not belong.
+    pub fn subject(&self) -> Result<OperationSubject, FieldErrors> {
+        let op = self.operation;
+        match op.spec().target {
+            OperationTarget::Node => {
+                let Some(node) = &self.node_id else {
+                    return Err(FieldErrors::single(
+                        "node_id",
+                        format!("node_id is required: {op} acts on a node"),
+                    ));
+                };
+                if let Some(cluster) = &self.cluster_id
+                    && !node.belongs_to(cluster)
+                {
+                    return Err(FieldErrors::single(
+                        "cluster_id",
+                        "cluster_id is not the cluster of node_id",
+                    ));
+                }
+                Ok(OperationSubject::Node(node.clone()))
+            }
+            OperationTarget::Cluster => {
+                if self.node_id.is_some() {
+                    return Err(FieldErrors::single(
+                        "node_id",
+                        format!("node_id does not belong here: {op} acts on a cluster"),
+                    ));
+                }
+                self.cluster_id
+                    .clone()
+                    .map(OperationSubject::Cluster)
+                    .ok_or_else(|| {
+                        FieldErrors::single(
+                            "cluster_id",
+                            format!("cluster_id is required: {op} acts on a cluster"),
+                        )
+                    })
+            }
+        }
+    }
+}
+
+text_enum!(
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    /// Where a run stands. Operations the server carries out finish at once
+    /// (`succeeded` / `failed`); agent-side ones wait (`pending`), go out in a
+    /// heartbeat answer (`delivered`) and finish when the agent reports, or
+    /// time out.
+    OperationStatus, "status" {
+        Pending => "pending",
+        Delivered => "delivered",
+        Succeeded => "succeeded",
+        Failed => "failed",
+        TimedOut => "timed_out",
+    }
+);
+
+impl OperationStatus {
+    #[must_use]
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::TimedOut)
+    }
+}
+
+/// One run in the operations history: who, what, parameters, result, duration.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationRecord {
+    pub id: i64,
+    pub operation: OperationName,
+    pub cluster_id: ClusterId,
+    pub node_id: Option<NodeId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub params: Map<String, Value>,
+    pub forced: bool,
+    /// `user:<name>`.
+    pub actor: String,
+    pub status: OperationStatus,
+    /// What happened, in a sentence.
+    pub result: String,
+    /// Details of the result (what the agent reported, who leads now, …).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub output: Value,
+    /// The cluster's term when an agent-side operation was queued.
+    pub term: Option<u64>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When an agent-side operation times out unless its agent reports.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+}
+
+/// How long an agent-side operation waits for its node: three heartbeat
+/// intervals and ten seconds (a node that is merely late still makes it; one
+/// that is unreachable does not), but at least 30 s.
+#[must_use]
+pub fn agent_timeout(interval_s: u32) -> Duration {
+    Duration::seconds((3 * i64::from(interval_s) + 10).max(30))
+}
+
+/// What an agent reports after acting on an operation
+/// (`POST /api/v1/agent/operations/{id}/result`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationReport {
+    pub ok: bool,
+    pub message: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub output: Value,
+}
+
+impl OperationReport {
+    pub const MAX_MESSAGE_CHARS: usize = 1000;
+    pub const MAX_OUTPUT_BYTES: usize = 16 * 1024;
+
+    /// # Errors
+    /// `message` too long or `output` too large.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        if self.message.chars().count() > Self::MAX_MESSAGE_CHARS {
+            errors.add(
+                "message",
+                format!(
+                    "message must be at most {} characters",
+                    Self::MAX_MESSAGE_CHARS
+                ),
+            );
+        }
+        if self.output.to_string().len() > Self::MAX_OUTPUT_BYTES {
+            errors.add(
+                "output",
+                format!(
+                    "output must be at most {} KiB of JSON",
+                    Self::MAX_OUTPUT_BYTES / 1024
+                ),
+            );
+        }
+        errors.into_result()
+    }
+}
+
+/// Filters of the operations history, newest first.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OperationQuery {
+    pub cluster_id: Option<ClusterId>,
+    pub node_id: Option<NodeId>,
+    pub operation: Option<OperationName>,
+    pub status: Option<OperationStatus>,
+    /// `user:<name>`, exactly.
+    pub actor: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: u32,
 }
 
 #[cfg(test)]
@@ -977,6 +1248,102 @@ mod tests {
                 &ctx(&gone, &empty)
             )
             .needs_force()
+        );
+    }
+
+    #[test]
+    fn promotion_and_coordinator_show_who_leads_after() {
+        let mut m = members(3);
+        let l = led();
+        let i = assess(OperationName::PromotePrimary, Some(&id(3)), &ctx(&m, &l));
+        assert!(!i.needs_force(), "{i:?}");
+        assert_eq!(i.leadership_after.primary, Some(id(3)));
+        assert_eq!(i.leadership_after.coordinator, Some(id(2)));
+        let c = assess(OperationName::SetCoordinator, Some(&id(3)), &ctx(&m, &l));
+        assert_eq!(c.leadership_after.coordinator, Some(id(3)));
+        assert_eq!(c.leadership_after.primary, Some(id(1)));
+        m[2].cordoned = true;
+        let i = assess(OperationName::PromotePrimary, Some(&id(3)), &ctx(&m, &l));
+        assert_eq!(i.guards, [Guard::NotCandidate]);
+        assert!(
+            i.summary.contains("is not a candidate (cordoned)"),
+            "{}",
+            i.summary
+        );
+        let same = assess(OperationName::PromotePrimary, Some(&id(1)), &ctx(&m, &l));
+        assert!(
+            same.summary.ends_with("is already the primary"),
+            "{}",
+            same.summary
+        );
+        assert_eq!(same.leadership_after, l);
+        let agent = assess(OperationName::CollectNow, Some(&id(1)), &ctx(&m, &l));
+        assert!(!agent.needs_force() && agent.summary.contains("next heartbeat"));
+    }
+
+    #[test]
+    fn requests_name_their_subject() {
+        let cluster =
+            ClusterId::parse("cluster-a1b2c3d4-2026-01-21-12-00-00-e5f6g7h8").expect("id");
+        let other = ClusterId::parse("cluster-zzzzzzzz-2026-01-21-12-00-00-e5f6g7h8").expect("id");
+        let req = |op, c: Option<&ClusterId>, n: Option<NodeId>| OperationRequest {
+            operation: op,
+            cluster_id: c.cloned(),
+            node_id: n,
+            params: Map::new(),
+            force: false,
+            dry_run: false,
+        };
+        assert_eq!(
+            req(OperationName::Drain, None, Some(id(1))).subject(),
+            Ok(OperationSubject::Node(id(1)))
+        );
+        assert_eq!(
+            req(OperationName::Drain, Some(&cluster), None)
+                .subject()
+                .expect_err("no node")
+                .get("node_id"),
+            Some("node_id is required: drain acts on a node")
+        );
+        assert!(
+            req(OperationName::Drain, Some(&other), Some(id(1)))
+                .subject()
+                .expect_err("wrong cluster")
+                .get("cluster_id")
+                .is_some()
+        );
+        assert_eq!(
+            req(OperationName::ApplyTemplate, Some(&cluster), None).subject(),
+            Ok(OperationSubject::Cluster(cluster.clone()))
+        );
+        assert!(
+            req(OperationName::ApplyTemplate, Some(&cluster), Some(id(1)))
+                .subject()
+                .expect_err("node on a cluster operation")
+                .get("node_id")
+                .is_some()
+        );
+        let parsed: Result<OperationRequest, _> =
+            serde_json::from_value(json!({"operation": "drain", "node_id": id(1), "colour": 1}));
+        assert!(parsed.is_err(), "unknown fields are refused");
+    }
+
+    #[test]
+    fn agent_operations_wait_three_intervals() {
+        assert_eq!(agent_timeout(5), Duration::seconds(30));
+        assert_eq!(agent_timeout(15), Duration::seconds(55));
+        assert_eq!(agent_timeout(60), Duration::seconds(190));
+        let report = OperationReport {
+            ok: true,
+            message: "x".repeat(1001),
+            output: json!({}),
+        };
+        assert!(
+            report
+                .validate()
+                .expect_err("long")
+                .get("message")
+                .is_some()
         );
     }
 

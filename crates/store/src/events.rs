@@ -1,6 +1,7 @@
 //! The events each change writes, in one place so every backend words them alike.
 
-use muster_domain::coordination::{Leadership, Promotion};
+use muster_domain::coordination::{Leadership, LeadershipChange, Promotion};
+use muster_domain::operations::OperationRecord;
 use muster_domain::{Cluster, ClusterUsage, EventCategory, NewEvent, Node, Severity, Tenant};
 
 pub(crate) fn cluster_created(cluster: &Cluster, actor: &str) -> NewEvent {
@@ -240,5 +241,127 @@ pub(crate) fn join_token(
             "expires_at": token.expires_at,
         }),
         actor: actor.to_owned(),
+    }
+}
+
+pub(crate) fn coordinator_appointed(
+    cluster: &Cluster,
+    node: &Node,
+    before: &Leadership,
+    change: &LeadershipChange,
+    forced: bool,
+    actor: &str,
+) -> NewEvent {
+    NewEvent {
+        cluster_id: Some(cluster.id.clone()),
+        node_id: Some(node.id.clone()),
+        event_type: "coordinator_elected".into(),
+        category: EventCategory::Coordination,
+        severity: if forced {
+            Severity::Warning
+        } else {
+            Severity::Info
+        },
+        message: change.reasons.join("; "),
+        details: serde_json::json!({
+            "previous_coordinator": before.coordinator,
+            "primary": change.leadership.primary,
+            "coordinator": change.leadership.coordinator,
+            "term": change.term,
+            "forced": forced,
+            "automatic": false,
+        }),
+        actor: actor.to_owned(),
+    }
+}
+
+/// The event type of a node token rotation; the server's token cache
+/// forgets the node's old token when it sees one.
+pub const NODE_TOKEN_ROTATED: &str = "node_token_rotated";
+
+pub(crate) fn node_token_rotated(node: &Node, actor: &str) -> NewEvent {
+    NewEvent {
+        cluster_id: Some(node.cluster_id.clone()),
+        node_id: Some(node.id.clone()),
+        event_type: NODE_TOKEN_ROTATED.into(),
+        category: EventCategory::Security,
+        severity: Severity::Warning,
+        message: format!(
+            "Node {} has a new node token; the old one no longer works",
+            node.name
+        ),
+        details: serde_json::json!({}),
+        actor: actor.to_owned(),
+    }
+}
+
+/// The event of a run: queued (agent-side), carried out, refused, reported
+/// on by the agent (`before` is the run as it was), or timed out.
+pub(crate) fn operation_event(
+    record: &OperationRecord,
+    before: Option<&OperationRecord>,
+) -> NewEvent {
+    use muster_domain::operations::{OperationName as Op, OperationStatus as S};
+    let title = record.operation.spec().title;
+    let (event_type, severity, message) = match record.status {
+        S::Pending | S::Delivered => (
+            "operation_queued",
+            Severity::Info,
+            format!("{title} queued: {}", record.result),
+        ),
+        S::Succeeded => (
+            "operation_executed",
+            if record.forced {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
+            format!("{title}: {}", record.result),
+        ),
+        S::Failed => (
+            "operation_executed",
+            Severity::Warning,
+            format!("{title} failed: {}", record.result),
+        ),
+        S::TimedOut => (
+            "operation_timed_out",
+            Severity::Warning,
+            format!("{title} {}", record.result),
+        ),
+    };
+    let category = match record.operation {
+        Op::PromotePrimary | Op::SetCoordinator => EventCategory::Coordination,
+        Op::RotateNodeToken => EventCategory::Security,
+        Op::ApplyTemplate => EventCategory::Configuration,
+        _ => EventCategory::Lifecycle,
+    };
+    NewEvent {
+        cluster_id: Some(record.cluster_id.clone()),
+        node_id: record.node_id.clone(),
+        event_type: event_type.into(),
+        category,
+        severity,
+        message,
+        details: serde_json::json!({
+            "operation_id": record.id,
+            "operation": record.operation,
+            "params": record.params,
+            "forced": record.forced,
+            "status": record.status,
+            "previous_status": before.map(|b| b.status),
+            "result": record.result,
+            "output": record.output,
+            "term": record.term,
+            "duration_ms": record.duration_ms,
+            "run_by": record.actor,
+        }),
+        // The agent's report is the node's word; everything else is the caller's.
+        actor: match (before, &record.node_id) {
+            (Some(_), Some(node)) if record.status != S::TimedOut => {
+                muster_domain::Actor::Node(node.clone()).to_string()
+            }
+            (Some(_), _) => "system".to_owned(),
+            (None, _) => record.actor.clone(),
+        },
     }
 }

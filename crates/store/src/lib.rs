@@ -19,7 +19,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use muster_domain::metrics::MetricStep;
-use muster_domain::protocol::{HeartbeatRequest, JoinToken, NodeRole, SystemInfo};
+use muster_domain::operations::{
+    Impact, OperationName, OperationQuery, OperationRecord, OperationReport, OperationSubject,
+};
+use muster_domain::protocol::{
+    HeartbeatRequest, JoinToken, NodeRole, PendingOperation, SystemInfo,
+};
 use muster_domain::users::{ApiToken, Role, User};
 use muster_domain::{
     Cluster, ClusterId, ClusterTally, ClusterUpdate, ConfigTemplate, Event, MetricPoint,
@@ -341,6 +346,64 @@ pub trait Store: Send + Sync + 'static {
         tenant_id: &'a str,
         actor: &'a str,
     ) -> StoreFuture<'a, ()>;
+
+    /// Runs a catalog operation in one transaction with its history row and
+    /// events: judges its impact on the cluster as it stands (a dry run stops
+    /// there), refuses it while a guard objects and `force` is not set or the
+    /// caller is over the operation's rate limit, then acts. Agent-side
+    /// operations are queued for the node's next heartbeat. A run the cluster
+    /// refuses (the node is already cordoned, say) is kept in the history as
+    /// failed and returned as the error; bad parameters are only returned.
+    fn run_operation<'a>(&'a self, run: &'a OperationRun) -> StoreFuture<'a, OperationOutcome>;
+    /// The operations history matching `q` among the clusters `scope` may
+    /// see, newest first.
+    fn list_operations_in<'a>(
+        &'a self,
+        q: &'a OperationQuery,
+        scope: Scope<'a>,
+    ) -> StoreFuture<'a, Page<OperationRecord>>;
+    /// An agent's report on an operation delivered to its node: finishes the
+    /// run and records `operation_executed`. `NotFound` when the operation is
+    /// not this node's; `Rejected` when it has already finished.
+    fn report_operation<'a>(
+        &'a self,
+        node_id: &'a NodeId,
+        id: i64,
+        report: &'a OperationReport,
+    ) -> StoreFuture<'a, OperationRecord>;
+}
+
+/// One operation to run, its request already checked against the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationRun {
+    pub operation: OperationName,
+    pub subject: OperationSubject,
+    /// Validated, defaults filled in.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub force: bool,
+    pub dry_run: bool,
+    /// `user:<name>`, as events name the caller.
+    pub actor: String,
+    /// The caller's user id, which the rate limit counts by.
+    pub actor_id: String,
+    /// The hash of the new node token (`rotate_node_token`).
+    pub new_token_hash: Option<String>,
+}
+
+/// How a run went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OperationOutcome {
+    /// A dry run: what would happen.
+    Planned(Impact),
+    /// A guard objects and `force` was not set; nothing was done.
+    Guarded(Impact),
+    /// The caller ran too many operations of this class in the last minute.
+    RateLimited { retry_after_s: u64 },
+    /// Carried out (or, agent-side, queued).
+    Done {
+        record: OperationRecord,
+        impact: Impact,
+    },
 }
 
 /// Connects to the database `url` names, runs its migrations and seeds the
@@ -466,13 +529,16 @@ pub struct HeartbeatWrite {
 }
 
 /// What the agent is told after its heartbeat was committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HeartbeatAck {
     /// The highest sequence number committed for the node.
     pub ack_seq: u64,
     pub role: NodeRole,
     pub term: u64,
     pub interval_s: u32,
+    /// Agent-side operations delivered with this answer (marked delivered in
+    /// the heartbeat's transaction).
+    pub operations: Vec<PendingOperation>,
 }
 
 /// What one liveness sweep changed.
@@ -481,6 +547,10 @@ pub struct SweepReport {
     pub unreachable: u64,
     pub offline: u64,
     pub health_changed: u64,
+    /// Maintenance windows that reached their expiry.
+    pub maintenance_ended: u64,
+    /// Agent-side operations whose node never picked them up or reported.
+    pub operations_timed_out: u64,
 }
 
 /// Advisory lock key of the liveness sweep on PostgreSQL ("muster-s").

@@ -2518,3 +2518,464 @@ async fn change_feed_across_replicas_on_postgres() {
     replica.close().await;
     db.drop().await;
 }
+
+/// Catalog operations: dry runs change nothing, guards hold until forced,
+/// every run (refusals included) lands in the history with its event, the
+/// rate limit counts per user and class, agent-side runs are delivered once
+/// in a heartbeat answer, reported on, or time out, and maintenance ends at
+/// its expiry.
+async fn operations(store: &dyn Store) {
+    use muster_domain::operations::{
+        Guard, OperationName as Op, OperationQuery, OperationReport, OperationStatus,
+        OperationSubject,
+    };
+    use muster_store::{OperationOutcome, OperationRun};
+    use serde_json::json;
+
+    let user = store
+        .create_user(
+            &muster_store::NewUser {
+                username: "operator-ops".into(),
+                password_hash: "x".into(),
+                role: muster_domain::users::Role::Admin,
+                tenants: vec![],
+            },
+            "system",
+        )
+        .await
+        .expect("user");
+    let template = store.get_template("staging").await.expect("template");
+    let cluster = store
+        .create_cluster(&cluster_from_template(&template, "operated"), "user:admin")
+        .await
+        .expect("cluster");
+    let mut nodes = Vec::new();
+    for (i, name) in ["o1", "o2", "o3"].iter().enumerate() {
+        let n = store
+            .add_node(
+                &cluster.id,
+                &node(name, 10.0),
+                Some(&format!("op-token-{i}")),
+                "user:admin",
+            )
+            .await
+            .expect("node");
+        nodes.push(n);
+    }
+    let t0 = muster_store::now();
+    let first: Vec<_> = nodes
+        .iter()
+        .map(|n| beat(n, 1, 10.0, NodeStatus::Online, t0))
+        .collect();
+    store.ingest_heartbeats(&first).await.expect("online");
+    let cluster = store.get_cluster(&cluster.id).await.expect("cluster");
+    let primary = cluster.primary_node_id.clone().expect("a primary");
+    assert_eq!(primary, nodes[0].id);
+    let run = |operation, subject: OperationSubject, params: serde_json::Value| OperationRun {
+        operation,
+        subject,
+        params: match params {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        },
+        force: false,
+        dry_run: false,
+        actor: "user:operator-ops".into(),
+        actor_id: user.id.clone(),
+        new_token_hash: None,
+    };
+    let on = |i: usize| OperationSubject::Node(nodes[i].id.clone());
+    let history = |q: OperationQuery| async move {
+        store
+            .list_operations_in(&q, muster_store::Scope::All)
+            .await
+            .expect("history")
+            .items
+    };
+    let of_cluster = OperationQuery {
+        cluster_id: Some(cluster.id.clone()),
+        ..OperationQuery::default()
+    };
+
+    // A dry run judges, and changes nothing.
+    let dry = OperationRun {
+        dry_run: true,
+        ..run(Op::Drain, on(0), json!({}))
+    };
+    let OperationOutcome::Planned(impact) = store.run_operation(&dry).await.expect("dry run")
+    else {
+        panic!("a dry run plans");
+    };
+    assert_eq!(impact.guards, [Guard::Primary, Guard::Coordinator]);
+    assert_eq!(impact.leadership_after.primary, Some(nodes[1].id.clone()));
+    assert_eq!(
+        store.get_node(&nodes[0].id).await.expect("node").status,
+        NodeStatus::Online
+    );
+    assert!(history(of_cluster.clone()).await.is_empty());
+
+    // Guarded until forced.
+    let drain = run(Op::Drain, on(0), json!({"reason": "kernel upgrade"}));
+    assert!(matches!(
+        store.run_operation(&drain).await.expect("guarded"),
+        OperationOutcome::Guarded(i) if i.needs_force()
+    ));
+    assert!(
+        history(of_cluster.clone()).await.is_empty(),
+        "a refusal by a guard is no run"
+    );
+    let forced = OperationRun {
+        force: true,
+        ..drain.clone()
+    };
+    let OperationOutcome::Done { record, .. } = store.run_operation(&forced).await.expect("drain")
+    else {
+        panic!("forced drain runs");
+    };
+    assert_eq!(record.status, OperationStatus::Succeeded);
+    assert!(record.forced && record.duration_ms.is_some());
+    assert_eq!(record.params.get("reason"), Some(&json!("kernel upgrade")));
+    let after = store.get_cluster(&cluster.id).await.expect("cluster");
+    assert_eq!(after.primary_node_id, Some(nodes[1].id.clone()), "failover");
+    assert_eq!(after.term, cluster.term + 1);
+    assert_eq!(
+        store.get_node(&nodes[0].id).await.expect("node").status,
+        NodeStatus::Draining
+    );
+    let events = store
+        .list_events(&events_of(&cluster, 10))
+        .await
+        .expect("events")
+        .items;
+    let executed = events
+        .iter()
+        .find(|e| e.event_type == "operation_executed")
+        .expect("operation_executed");
+    assert_eq!(executed.details["operation_id"], json!(record.id));
+    assert_eq!(executed.severity, Severity::Warning, "forced");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_type == "node_status_changed" && e.message.contains("kernel upgrade"))
+    );
+
+    // A run the cluster refuses is in the history as failed.
+    let again = store.run_operation(&forced).await;
+    assert!(
+        matches!(&again, Err(StoreError::Rejected(e)) if e.get("node_id").is_some()),
+        "{again:?}"
+    );
+    let failed = history(OperationQuery {
+        status: Some(OperationStatus::Failed),
+        ..of_cluster.clone()
+    })
+    .await;
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].result.contains("draining already"),
+        "{}",
+        failed[0].result
+    );
+
+    // Uncordoning ends the drain; cordoning guards nothing but is refused twice.
+    let OperationOutcome::Done { record, .. } = store
+        .run_operation(&run(Op::Uncordon, on(0), json!({})))
+        .await
+        .expect("uncordon")
+    else {
+        panic!("uncordon runs");
+    };
+    assert!(
+        record.result.contains("no longer draining"),
+        "{}",
+        record.result
+    );
+    assert_eq!(
+        store.get_node(&nodes[0].id).await.expect("node").status,
+        NodeStatus::Online
+    );
+    store
+        .run_operation(&run(Op::Cordon, on(2), json!({})))
+        .await
+        .expect("cordon");
+    assert!(store.get_node(&nodes[2].id).await.expect("node").cordoned);
+    assert!(
+        store
+            .run_operation(&run(Op::Cordon, on(2), json!({})))
+            .await
+            .is_err()
+    );
+
+    // Promoting a cordoned node is guarded; choosing a coordinator moves the term.
+    assert!(matches!(
+        store.run_operation(&run(Op::PromotePrimary, on(2), json!({}))).await.expect("guarded"),
+        OperationOutcome::Guarded(i) if i.guards == [Guard::NotCandidate]
+    ));
+    let before = store.get_cluster(&cluster.id).await.expect("cluster");
+    store
+        .run_operation(&run(Op::SetCoordinator, on(0), json!({})))
+        .await
+        .expect("coordinator");
+    let after = store.get_cluster(&cluster.id).await.expect("cluster");
+    assert_eq!(after.coordinator_node_id, Some(nodes[0].id.clone()));
+    assert_eq!(after.primary_node_id, before.primary_node_id);
+    assert_eq!(after.term, before.term + 1);
+
+    // Maintenance with an expiry ends by itself at the sweep after it.
+    let soon = (muster_store::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    store
+        .run_operation(&run(
+            Op::MaintenanceOn,
+            on(2),
+            json!({"reason": "disk swap", "expires_at": soon}),
+        ))
+        .await
+        .expect("maintenance");
+    assert_eq!(
+        store.get_node(&nodes[2].id).await.expect("node").status,
+        NodeStatus::Maintenance
+    );
+    let report = store
+        .sweep_liveness(muster_store::now() + chrono::Duration::seconds(2), t0)
+        .await
+        .expect("sweep")
+        .expect("swept");
+    assert_eq!(report.maintenance_ended, 1);
+    assert_eq!(
+        store.get_node(&nodes[2].id).await.expect("node").status,
+        NodeStatus::Online
+    );
+
+    // Agent-side: queued with the term, delivered once, reported on.
+    let OperationOutcome::Done { record: queued, .. } = store
+        .run_operation(&run(Op::CollectNow, on(1), json!({})))
+        .await
+        .expect("collect_now")
+    else {
+        panic!("queued");
+    };
+    let term = store.get_cluster(&cluster.id).await.expect("cluster").term;
+    assert_eq!(
+        (queued.status, queued.term),
+        (OperationStatus::Pending, Some(term))
+    );
+    assert!(queued.expires_at.is_some());
+    let acks = store
+        .ingest_heartbeats(&[beat(
+            &nodes[1],
+            2,
+            10.0,
+            NodeStatus::Online,
+            muster_store::now(),
+        )])
+        .await
+        .expect("beat");
+    let ack = acks[0].as_ref().expect("ack");
+    assert_eq!(ack.operations.len(), 1);
+    assert_eq!(ack.operations[0].id, queued.id.to_string());
+    assert_eq!(ack.operations[0].operation, Op::CollectNow);
+    let acks = store
+        .ingest_heartbeats(&[beat(
+            &nodes[1],
+            3,
+            10.0,
+            NodeStatus::Online,
+            muster_store::now(),
+        )])
+        .await
+        .expect("beat");
+    assert!(
+        acks[0].as_ref().expect("ack").operations.is_empty(),
+        "delivered once"
+    );
+    let done = OperationReport {
+        ok: true,
+        message: "heartbeat sent".into(),
+        output: json!({"seq": 4}),
+    };
+    assert!(
+        matches!(
+            store.report_operation(&nodes[0].id, queued.id, &done).await,
+            Err(StoreError::NotFound("operation"))
+        ),
+        "another node's operation"
+    );
+    let finished = store
+        .report_operation(&nodes[1].id, queued.id, &done)
+        .await
+        .expect("report");
+    assert_eq!(finished.status, OperationStatus::Succeeded);
+    assert!(finished.delivered_at.is_some() && finished.finished_at.is_some());
+    assert!(
+        store
+            .report_operation(&nodes[1].id, queued.id, &done)
+            .await
+            .is_err(),
+        "once"
+    );
+
+    // An operation its node never picks up times out, with an event.
+    let OperationOutcome::Done { record: lost, .. } = store
+        .run_operation(&run(
+            Op::SignalProcess,
+            on(0),
+            json!({"pid": 4242, "signal": "TERM"}),
+        ))
+        .await
+        .expect("signal")
+    else {
+        panic!("queued");
+    };
+    let report = store
+        .sweep_liveness(muster_store::now() + chrono::Duration::minutes(10), t0)
+        .await
+        .expect("sweep")
+        .expect("swept");
+    assert_eq!(report.operations_timed_out, 1);
+    let timed_out = history(OperationQuery {
+        status: Some(OperationStatus::TimedOut),
+        ..of_cluster.clone()
+    })
+    .await;
+    assert_eq!(timed_out.len(), 1);
+    assert_eq!(timed_out[0].id, lost.id);
+    assert!(timed_out[0].result.contains("never picked it up"));
+    let timeouts = store
+        .list_events(&EventQuery {
+            event_type: Some("operation_timed_out".into()),
+            ..events_of(&cluster, 10)
+        })
+        .await
+        .expect("events")
+        .items;
+    assert_eq!(timeouts.len(), 1);
+
+    // A new node token replaces the old one at once.
+    let rotate = OperationRun {
+        new_token_hash: Some("op-token-new".into()),
+        ..run(Op::RotateNodeToken, on(1), json!({}))
+    };
+    store.run_operation(&rotate).await.expect("rotate");
+    assert_eq!(
+        store.node_for_token("op-token-1").await.expect("lookup"),
+        None
+    );
+    assert!(
+        store
+            .node_for_token("op-token-new")
+            .await
+            .expect("lookup")
+            .is_some()
+    );
+
+    // The rate limit: disruptive runs (drain twice, coordinator, maintenance,
+    // signal, rotation so far) stop at ten a minute per user.
+    for _ in 0..4 {
+        store.run_operation(&rotate).await.expect("rotate");
+    }
+    let limited = store.run_operation(&rotate).await.expect("limited");
+    assert!(
+        matches!(limited, OperationOutcome::RateLimited { retry_after_s } if (1..=60).contains(&retry_after_s)),
+        "{limited:?}"
+    );
+    let other = OperationRun {
+        actor_id: "someone-else".into(),
+        ..rotate.clone()
+    };
+    assert!(matches!(
+        store.run_operation(&other).await.expect("another user"),
+        OperationOutcome::Done { .. }
+    ));
+
+    // Cluster operations: templates from the cluster's environment only.
+    let apply = |name: &str| {
+        run(
+            Op::ApplyTemplate,
+            OperationSubject::Cluster(cluster.id.clone()),
+            json!({"template": name}),
+        )
+    };
+    assert!(matches!(
+        store.run_operation(&apply("production")).await,
+        Err(StoreError::Invalid(e)) if e.get("params.template").is_some()
+    ));
+    assert!(matches!(
+        store.run_operation(&apply("nonesuch")).await,
+        Err(StoreError::Invalid(e)) if e.get("params.template").is_some()
+    ));
+    store.run_operation(&apply("staging")).await.expect("apply");
+    let decommission = run(
+        Op::DecommissionCluster,
+        OperationSubject::Cluster(cluster.id.clone()),
+        json!({}),
+    );
+    assert!(matches!(
+        store.run_operation(&decommission).await.expect("guarded"),
+        OperationOutcome::Guarded(i) if i.guards == [Guard::LiveNodes]
+    ));
+
+    // The history: filters, scope and pages.
+    let all = history(OperationQuery {
+        limit: 1000,
+        ..of_cluster.clone()
+    })
+    .await;
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let of_node = history(OperationQuery {
+        node_id: Some(nodes[1].id.clone()),
+        operation: Some(Op::CollectNow),
+        ..OperationQuery::default()
+    })
+    .await;
+    assert_eq!(of_node.len(), 1);
+    let hidden = store
+        .list_operations_in(
+            &of_cluster,
+            muster_store::Scope::Tenants(&["tnt-nobody".into()]),
+        )
+        .await
+        .expect("scoped");
+    assert!(hidden.items.is_empty());
+    let page = store
+        .list_operations_in(
+            &OperationQuery {
+                limit: 2,
+                ..of_cluster.clone()
+            },
+            muster_store::Scope::All,
+        )
+        .await
+        .expect("page");
+    let next = store
+        .list_operations_in(
+            &OperationQuery {
+                limit: 2,
+                cursor: page.next_cursor.clone(),
+                ..of_cluster.clone()
+            },
+            muster_store::Scope::All,
+        )
+        .await
+        .expect("next page");
+    assert_eq!(next.items[0].id, all[2].id);
+}
+
+#[tokio::test]
+async fn operations_on_sqlite() {
+    let db = testing::SqliteDb::new();
+    let store = db.connect().await;
+    operations(store.as_ref()).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn operations_on_postgres() {
+    let Some(db) = testing::PgDb::create().await else {
+        eprintln!("MUSTER_TEST_POSTGRES_URL is not set: skipping PostgreSQL operations");
+        return;
+    };
+    let store = db.connect().await;
+    operations(store.as_ref()).await;
+    store.close().await;
+    db.drop().await;
+}

@@ -269,52 +269,7 @@ macro_rules! cluster_methods {
                 if cluster.status == muster_domain::ClusterStatus::Decommissioned {
                     return Err(decommissioned());
                 }
-                let usage = usage_of(&mut tx, id.as_str()).await?;
-                if !force && (usage.nodes > 0 || usage.tenants > 0) {
-                    let mut e = muster_domain::FieldErrors::new();
-                    if usage.nodes > 0 {
-                        e.add("force", format!(
-                            "{} node(s) are not decommissioned; decommission them first or pass force",
-                            usage.nodes
-                        ));
-                    }
-                    if usage.tenants > 0 {
-                        e.add("tenants", format!(
-                            "the cluster hosts {} tenant(s); move them first or pass force",
-                            usage.tenants
-                        ));
-                    }
-                    return Err($crate::StoreError::Rejected(e));
-                }
-                let now = d::time($crate::now());
-                sqlx::query(
-                    "UPDATE cluster_nodes SET status = 'decommissioned', is_primary = $2,
-                        is_coordinator = $2, token_hash = NULL, updated_at = $3, status_changed_at = $3
-                     WHERE cluster_id = $1 AND status <> 'decommissioned'",
-                )
-                .bind(id.as_str())
-                .bind(false)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM cluster_tenants WHERE cluster_id = $1")
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                let row = sqlx::query(
-                    "UPDATE clusters SET status = 'decommissioned', decommissioned_at = $2,
-                        primary_node_id = NULL, coordinator_node_id = NULL, health_score = 0,
-                        updated_at = $2
-                     WHERE id = $1 RETURNING *",
-                )
-                .bind(id.as_str())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                let after = cluster_from_row(&row)?;
-                let event = $crate::events::cluster_decommissioned(&after, &usage, force, actor);
-                insert_event(&mut tx, &event).await?;
-                $crate::changes::note_access();
+                let after = decommission_in(&mut tx, &cluster, force, actor).await?;
                 commit(tx).await?;
                 Ok(after)
             })

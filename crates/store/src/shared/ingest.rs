@@ -68,6 +68,11 @@ macro_rules! ingest_methods {
                         return Ok(None);
                     }
                 }
+                let mut report = $crate::SweepReport {
+                    operations_timed_out: expire_operations(&mut tx, now).await?,
+                    maintenance_ended: expire_maintenance(&mut tx, now).await?,
+                    ..$crate::SweepReport::default()
+                };
                 // Only nodes silent for longer than the shortest interval allows
                 // can change; the exact rule runs below, per cluster interval.
                 let shortest = muster_domain::ClusterSettings::MIN_HEALTH_CHECK_S;
@@ -93,7 +98,6 @@ macro_rules! ingest_methods {
                         .or_default()
                         .push(r.try_get::<String, _>("id")?);
                 }
-                let mut report = $crate::SweepReport::default();
                 for (cluster_id, nodes) in by_cluster {
                     let (cluster, maintenance, ever_online) = lock_cluster(&mut tx, &cluster_id).await?;
                     let interval = cluster.config.health_check_interval_s;
@@ -371,6 +375,9 @@ macro_rules! ingest_fns {
                     }
                 }
             }
+            let answered: std::collections::BTreeSet<&str> =
+                acked.iter().map(|&(i, _)| batch[i].node_id.as_str()).collect();
+            let mut delivered = deliver_operations(&mut tx, &answered, $crate::now()).await?;
             commit(tx).await?;
             for (i, ack_seq) in acked {
                 let hb = &batch[i];
@@ -387,6 +394,7 @@ macro_rules! ingest_fns {
                     },
                     term: cluster.term,
                     interval_s: cluster.interval_s,
+                    operations: delivered.remove(hb.node_id.as_str()).unwrap_or_default(),
                 }));
             }
             Ok(deferred)

@@ -20,6 +20,8 @@ mod metrics;
 #[macro_use]
 mod nodes;
 #[macro_use]
+mod operations;
+#[macro_use]
 mod reconcile;
 #[macro_use]
 mod sessions;
@@ -118,6 +120,7 @@ macro_rules! impl_store {
         join_fns!();
         join_token_fns!();
         ingest_fns!();
+        operation_fns!();
 
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {
@@ -174,6 +177,7 @@ macro_rules! impl_store {
             token_methods!();
             join_methods!();
             ingest_methods!();
+            operation_methods!();
         }
     };
 }

@@ -102,43 +102,10 @@ macro_rules! node_methods {
             actor: &'a str,
         ) -> $crate::StoreFuture<'a, muster_domain::Cluster> {
             $crate::changes::recorded(&self.feed, async move {
-                use muster_domain::coordination::{Leadership, PromotionError, promote};
                 let mut tx = begin_write(&self.writer).await?;
                 let node = node_by_id(&mut tx, id.as_str()).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, node.cluster_id.as_str()).await?;
-                let nodes = nodes_of(&mut tx, cluster.id.as_str()).await?;
-                let members: Vec<_> = nodes.iter().map(muster_domain::cluster_state::member).collect();
-                let current = Leadership {
-                    primary: cluster.primary_node_id.clone(),
-                    coordinator: cluster.coordinator_node_id.clone(),
-                };
-                let promotion = promote(&members, &current, cluster.term, id, force).map_err(|e| {
-                    let field = if matches!(e, PromotionError::NotCandidate { .. }) { "force" } else { "node_id" };
-                    $crate::StoreError::Rejected(muster_domain::FieldErrors::single(field, e.to_string()))
-                })?;
-                let leadership = &promotion.change.leadership;
-                sqlx::query("UPDATE cluster_nodes SET priority = $2, updated_at = $3 WHERE id = $1")
-                    .bind(id.as_str())
-                    .bind(i64::from(promotion.priority))
-                    .bind(d::time($crate::now()))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "UPDATE clusters SET primary_node_id = $2, coordinator_node_id = $3, term = $4
-                     WHERE id = $1",
-                )
-                .bind(cluster.id.as_str())
-                .bind(leadership.primary.as_ref().map(muster_domain::NodeId::as_str))
-                .bind(leadership.coordinator.as_ref().map(muster_domain::NodeId::as_str))
-                .bind($crate::shared::big(promotion.change.term))
-                .execute(&mut *tx)
-                .await?;
-                mark_leaders(&mut tx, &cluster.id, leadership).await?;
-                let event = $crate::events::node_promoted(&cluster, &node, &current, &promotion, force, actor);
-                insert_event(&mut tx, &event).await?;
-                // No reconcile here: a forced promotion is an operator's explicit
-                // decision and stands until the next change is judged.
-                let (cluster, _, _) = lock_cluster(&mut tx, cluster.id.as_str()).await?;
+                let cluster = promote_in(&mut tx, &cluster, &node, force, actor).await?;
                 commit(tx).await?;
                 Ok(cluster)
             })
@@ -155,31 +122,7 @@ macro_rules! node_methods {
                 let node = node_by_id(&mut tx, id.as_str()).await?;
                 let (cluster, maintenance, ever_online) =
                     lock_cluster(&mut tx, node.cluster_id.as_str()).await?;
-                if !remove && node.status == muster_domain::NodeStatus::Decommissioned {
-                    return Err($crate::StoreError::Rejected(muster_domain::FieldErrors::single(
-                        "node_id",
-                        "the node is already decommissioned",
-                    )));
-                }
-                let now = d::time($crate::now());
-                if remove {
-                    sqlx::query("DELETE FROM cluster_nodes WHERE id = $1")
-                        .bind(id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                } else {
-                    sqlx::query(
-                        "UPDATE cluster_nodes SET status = 'decommissioned', token_hash = NULL,
-                            is_primary = $2, is_coordinator = $2, updated_at = $3, status_changed_at = $3
-                         WHERE id = $1",
-                    )
-                    .bind(id.as_str())
-                    .bind(false)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                insert_event(&mut tx, &$crate::events::node_retired(&node, remove, actor)).await?;
+                retire_in(&mut tx, &node, remove, actor).await?;
                 reconcile_cluster(&mut tx, &cluster, maintenance, ever_online, actor).await?;
                 commit(tx).await?;
                 Ok(())
