@@ -551,6 +551,66 @@ fn doors(f: &Fleet) -> Vec<Door> {
         ),
         function("get_failover_plan", json!({"id": a}), read(200)),
         function("get_failover_plan", json!({"id": b}), HIDDEN),
+        // Operations: node operations for operators, and their history for
+        // anyone who may see the cluster.
+        door(
+            post.clone(),
+            "/api/v1/operations",
+            "/api/v1/operations".into(),
+            J(json!({"operation": "collect_now", "node_id": na})),
+            operate(202),
+        ),
+        door(
+            post.clone(),
+            "/api/v1/operations",
+            "/api/v1/operations".into(),
+            J(json!({"operation": "drain", "node_id": na, "dry_run": true})),
+            operate(200),
+        ),
+        door(
+            post.clone(),
+            "/api/v1/operations",
+            "/api/v1/operations".into(),
+            J(json!({"operation": "decommission_node", "node_id": na, "dry_run": true})),
+            admin(200),
+        ),
+        function(
+            "run_operation",
+            json!({"request": {"operation": "cordon", "node_id": na, "dry_run": true}}),
+            operate(200),
+        ),
+        door(
+            get.clone(),
+            "/api/v1/operations",
+            format!("/api/v1/operations?cluster_id={a}"),
+            No,
+            read(200),
+        ),
+        door(
+            get.clone(),
+            "/api/v1/operations",
+            format!("/api/v1/operations?cluster_id={b}"),
+            No,
+            HIDDEN,
+        ),
+        function(
+            "list_operations",
+            json!({"query": {"cluster_id": a}}),
+            read(200),
+        ),
+        function(
+            "list_operations",
+            json!({"query": {"node_id": nb}}),
+            HIDDEN,
+        ),
+        // A user's API token is not a node token.
+        door(
+            post.clone(),
+            "/api/v1/agent/operations/{id}/result",
+            "/api/v1/agent/operations/1/result".into(),
+            J(json!({"ok": true, "message": "done"})),
+            public(401),
+        ),
         door(
             get.clone(),
             "/api/v1/clusters/{id}/nodes",

@@ -52,6 +52,13 @@ pub struct AppError {
     pub message: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// What a guarded operation would do (409 `conflict` from
+    /// `POST /operations`): run it again with `force` to go ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<muster_domain::operations::Impact>,
+    /// With 429: seconds until a retry can succeed (also `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
 }
 
 impl AppError {
@@ -61,6 +68,8 @@ impl AppError {
             error,
             message: message.into(),
             fields: BTreeMap::new(),
+            impact: None,
+            retry_after_s: None,
         }
     }
 
@@ -76,6 +85,17 @@ impl AppError {
             error,
             message: fields.to_string(),
             fields: fields.into_map(),
+            impact: None,
+            retry_after_s: None,
+        }
+    }
+
+    /// A 429 saying when to try again (`Retry-After` on REST answers).
+    #[must_use]
+    pub fn rate_limited(message: impl Into<String>, retry_after_s: u64) -> Self {
+        Self {
+            retry_after_s: Some(retry_after_s),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 
@@ -120,7 +140,13 @@ mod server {
         fn into_response(self) -> Response {
             let status = StatusCode::from_u16(self.error.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, Json(self)).into_response()
+            let retry_after = self.retry_after_s;
+            let mut res = (status, Json(self)).into_response();
+            if let Some(s) = retry_after {
+                res.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, s.into());
+            }
+            res
         }
     }
 

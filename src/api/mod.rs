@@ -9,6 +9,7 @@ pub mod events;
 pub mod fleet;
 pub mod join_tokens;
 pub mod nodes;
+pub mod operations;
 pub mod processes;
 pub mod simulation;
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use muster_domain::{ClusterId, NodeId};
-use muster_store::{Backend, HeartbeatAck, HeartbeatWrite, Store, StoreError};
+use muster_store::{Backend, Change, ChangeSet, HeartbeatAck, HeartbeatWrite, Store, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// Most heartbeats written in one transaction.
@@ -77,9 +77,25 @@ impl Ingest {
                 }
             }
         }
-        Self {
+        let ingest = Self {
             queue,
             tokens: Arc::default(),
+        };
+        tokio::spawn(forget_rotated(store.changes(), ingest.clone()));
+        ingest
+    }
+
+    /// Forgets the cached tokens of `node`, so that a replaced token stops
+    /// working at once.
+    pub fn forget_node(&self, node: &Option<NodeId>) {
+        if let (Some(node), Ok(mut cache)) = (node, self.tokens.write()) {
+            cache.retain(|_, (n, _, _)| n != node);
+        }
+    }
+
+    fn forget_all(&self) {
+        if let Ok(mut cache) = self.tokens.write() {
+            cache.clear();
         }
     }
 
@@ -135,6 +151,32 @@ impl Ingest {
             }
             Ok(Err(e)) => Err(IngestError::Store(e)),
             Err(_) => Err(IngestError::Busy),
+        }
+    }
+}
+
+/// Forgets the cached token of every node whose token is rotated, on any
+/// replica (on PostgreSQL the change feed crosses them); everything when
+/// changes may have been missed.
+async fn forget_rotated(mut changes: tokio::sync::broadcast::Receiver<ChangeSet>, ingest: Ingest) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match changes.recv().await {
+            Ok(set) => {
+                for change in set.iter() {
+                    match change {
+                        Change::Event { event }
+                            if event.event_type == muster_store::events::NODE_TOKEN_ROTATED =>
+                        {
+                            ingest.forget_node(&event.node_id);
+                        }
+                        Change::Lost => ingest.forget_all(),
+                        _ => {}
+                    }
+                }
+            }
+            Err(RecvError::Lagged(_)) => ingest.forget_all(),
+            Err(RecvError::Closed) => return,
         }
     }
 }

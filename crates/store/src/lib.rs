@@ -3,7 +3,7 @@
 
 pub mod changes;
 mod error;
-mod events;
+pub mod events;
 #[macro_use]
 mod shared;
 mod pg;

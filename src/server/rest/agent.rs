@@ -10,6 +10,7 @@ use muster_domain::protocol::{
     HeartbeatRequest, HeartbeatResponse, JoinToken, PROTOCOL_VERSION, RegisterRequest,
     RegisterResponse, check_protocol_version,
 };
+use muster_domain::operations::{OperationRecord, OperationReport};
 use muster_domain::users::Role;
 use muster_domain::{FieldErrors, NewNode};
 
@@ -212,7 +213,38 @@ pub async fn heartbeat(
         ack_seq: ack.ack_seq,
         role: ack.role,
         term: ack.term,
-        pending_operations: Vec::new(),
+        pending_operations: ack.operations,
         next_interval_s: ack.interval_s,
     }))
+}
+
+#[utoipa::path(post, path = "/agent/operations/{id}/result", tag = "agents", request_body = OperationReport,
+    description = "An agent's report on an operation delivered in a heartbeat answer. Authenticated by the node token: `Authorization: Bearer <node token>`; a node reports only on its own operations.",
+    params(("id" = i64, Path, description = "the operation's id, as delivered")),
+    responses((status = 200, description = "the run, finished", body = OperationRecord),
+        (status = 400, body = AppError), (status = 401, body = AppError), (status = 404, body = AppError),
+        (status = 409, description = "the run has already finished (reported, or timed out)", body = AppError),
+        (status = 422, body = AppError)))]
+pub async fn report_operation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(report): JsonBody<OperationReport>,
+) -> Result<Json<OperationRecord>, AppError> {
+    let id: i64 = id.parse().map_err(|_| {
+        AppError::with_fields(
+            ErrorCode::BadRequest,
+            FieldErrors::single("id", "id must be an operation id (a whole number)"),
+        )
+    })?;
+    let token_hash = hash_token(node_token(&headers)?);
+    report.validate().map_err(AppError::invalid)?;
+    let (node_id, _) = state
+        .ingest
+        .resolve(state.store.as_ref(), &token_hash)
+        .await?
+        .ok_or_else(bad_node_token)?;
+    Ok(Json(
+        state.store.report_operation(&node_id, id, &report).await?,
+    ))
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header::RETRY_AFTER};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use muster_domain::users::User;
 use muster_domain::users::{ACCOUNT_THROTTLE, ADDRESS_THROTTLE, ThrottleRule};
@@ -67,15 +67,11 @@ async fn throttled(
 }
 
 fn too_many(seconds: i64) -> Response {
-    let mut res = AppError::new(
-        ErrorCode::RateLimited,
+    AppError::rate_limited(
         format!("too many failed sign-ins; try again in {seconds} s"),
+        u64::try_from(seconds).unwrap_or(1),
     )
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-        res.headers_mut().insert(RETRY_AFTER, v);
-    }
-    res
+    .into_response()
 }
 
 fn refused() -> AppError {

@@ -7,6 +7,7 @@ pub mod clusters;
 pub mod events;
 pub mod extract;
 pub mod nodes;
+pub mod operations;
 pub mod processes;
 pub mod tenants;
 pub mod users;
@@ -80,6 +81,11 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         .routes(routes!(nodes::node_metrics))
         .routes(routes!(events::get_cluster_events))
         .routes(routes!(processes::list_processes))
+        .routes(routes!(
+            operations::run_operation,
+            operations::list_operations
+        ))
+        .routes(routes!(agent::report_operation))
         .routes(routes!(events::export_events))
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
         .routes(routes!(tenants::list_templates))
