@@ -598,11 +598,7 @@ fn doors(f: &Fleet) -> Vec<Door> {
             json!({"query": {"cluster_id": a}}),
             read(200),
         ),
-        function(
-            "list_operations",
-            json!({"query": {"node_id": nb}}),
-            HIDDEN,
-        ),
+        function("list_operations", json!({"query": {"node_id": nb}}), HIDDEN),
         // A user's API token is not a node token.
         door(
             post.clone(),

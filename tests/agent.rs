@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use muster_domain::metrics::MetricStep;
@@ -18,41 +18,22 @@ use muster_store::testing::SqliteDb;
 use muster_store::{EventQuery, Store};
 
 mod common;
-use common::{agent_binary, cluster_from, eventually, fast_cluster, free_addr, start_server};
+use common::{
+    ChildGuard, agent_binary, cluster_from, eventually, fast_cluster, free_addr, start_server,
+};
 
-/// An agent process, killed if the test ends (or panics) while it runs, so no
-/// agent outlives its test.
-struct Agent(Child);
-
-impl std::ops::Deref for Agent {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Agent {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn spawn_agent(addr: SocketAddr, join_token: &str, state: &Path, name: &str) -> Agent {
+fn spawn_agent(addr: SocketAddr, join_token: &str, state: &Path, name: &str) -> ChildGuard {
     spawn_agent_with(addr, ["--join-token", join_token], state, name)
 }
 
 /// An agent given `credential` (`--join-token T` or `--node-token T`).
-fn spawn_agent_with(addr: SocketAddr, credential: [&str; 2], state: &Path, name: &str) -> Agent {
-    Agent(
+fn spawn_agent_with(
+    addr: SocketAddr,
+    credential: [&str; 2],
+    state: &Path,
+    name: &str,
+) -> ChildGuard {
+    ChildGuard(
         Command::new(agent_binary())
             .args(["run", "--server", &format!("http://{addr}")])
             .args(credential)
@@ -63,12 +44,6 @@ fn spawn_agent_with(addr: SocketAddr, credential: [&str; 2], state: &Path, name:
             .spawn()
             .expect("start the agent"),
     )
-}
-
-fn terminate(child: &Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
 }
 
 async fn node_named(
@@ -148,7 +123,7 @@ async fn an_agent_reports_for_a_node_added_by_hand_with_its_node_token() {
     assert_eq!(nodes.len(), 1, "no second node was registered");
     assert!(!cpu_samples(s, &added.node.id).await.is_empty());
 
-    terminate(&agent);
+    agent.signal_term();
     eventually(10, "offline after a graceful stop", || async {
         s.get_node(&added.node.id)
             .await
@@ -241,7 +216,7 @@ async fn a_real_agent_joins_reports_spools_and_stops() {
     );
 
     // A graceful stop reports offline at once.
-    terminate(&beta);
+    beta.signal_term();
     let status = tokio::task::spawn_blocking(move || beta.wait())
         .await
         .expect("join")
@@ -323,7 +298,7 @@ async fn a_real_agent_joins_reports_spools_and_stops() {
             "the failover says why: {promotions:?}"
         );
     }
-    terminate(&gamma);
+    gamma.signal_term();
     let _ = tokio::task::spawn_blocking(move || gamma.wait()).await;
     server.stop().await;
     let _ = std::fs::remove_dir_all(&scratch);

@@ -285,7 +285,7 @@ async fn the_simulate_command_runs_a_scenario_and_stops_cleanly() {
             .arg(scratch.join("state"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit());
-        SimulatorProcess(child.spawn().expect("start the simulator"))
+        common::ChildGuard(child.spawn().expect("start the simulator"))
     };
     let s = store.as_ref();
     let mut first = run();
@@ -325,32 +325,4 @@ async fn the_simulate_command_runs_a_scenario_and_stops_cleanly() {
     second.terminate().await;
     server.stop().await;
     let _ = std::fs::remove_dir_all(&scratch);
-}
-
-/// A simulator process, killed if the test ends while it runs.
-struct SimulatorProcess(std::process::Child);
-
-impl SimulatorProcess {
-    /// SIGTERM, then waits for the process to exit.
-    async fn terminate(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("the simulator did not stop within 10 s of SIGTERM");
-    }
-}
-
-impl Drop for SimulatorProcess {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 }

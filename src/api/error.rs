@@ -55,7 +55,7 @@ pub struct AppError {
     /// What a guarded operation would do (409 `conflict` from
     /// `POST /operations`): run it again with `force` to go ahead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub impact: Option<muster_domain::operations::Impact>,
+    pub impact: Option<Box<muster_domain::operations::Impact>>,
     /// With 429: seconds until a retry can succeed (also `Retry-After`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,

@@ -88,10 +88,10 @@ mod server {
             }
             OperationSubject::Cluster(id) => caller.see_cluster(store, id).await?,
         }
-        let params = validate_params(op, &request.params, muster_store::now())
-            .map_err(AppError::invalid)?;
-        let token = (op == OperationName::RotateNodeToken && !request.dry_run)
-            .then(|| new_token("mnt"));
+        let params =
+            validate_params(op, &request.params, muster_store::now()).map_err(AppError::invalid)?;
+        let token =
+            (op == OperationName::RotateNodeToken && !request.dry_run).then(|| new_token("mnt"));
         let run = OperationRun {
             operation: op,
             subject,
@@ -110,7 +110,7 @@ mod server {
                 node_token: None,
             }),
             OperationOutcome::Guarded(impact) => Err(AppError {
-                impact: Some(impact.clone()),
+                impact: Some(Box::new(impact.clone())),
                 ..AppError::new(
                     ErrorCode::Conflict,
                     format!("{}. Run it with force to go ahead.", impact.summary),
@@ -131,7 +131,7 @@ mod server {
                 Ok(OperationAnswer {
                     dry_run: false,
                     impact,
-                    operation: Some(record),
+                    operation: Some(*record),
                     node_token: token,
                 })
             }

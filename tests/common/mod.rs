@@ -158,3 +158,53 @@ pub async fn fast_cluster(store: &dyn Store, name: &str) -> (muster_domain::Clus
         .expect("join token");
     (cluster, secret)
 }
+
+/// A child process (an agent, a simulator) that is killed if the test ends or
+/// panics while it runs, so none outlives its test.
+pub struct ChildGuard(pub std::process::Child);
+
+impl std::ops::Deref for ChildGuard {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ChildGuard {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl ChildGuard {
+    /// Asks for a graceful stop (SIGTERM) without waiting for it.
+    pub fn signal_term(&self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+    }
+
+    /// SIGTERM (a graceful stop), then waits up to 10 s for the exit.
+    pub async fn terminate(&mut self) {
+        self.signal_term();
+        for _ in 0..100 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "process {} did not stop within 10 s of SIGTERM",
+            self.0.id()
+        );
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

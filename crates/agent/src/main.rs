@@ -8,6 +8,7 @@ use muster_domain::NodeStatus;
 use muster_domain::protocol::{HeartbeatRequest, PROTOCOL_VERSION};
 
 mod collector;
+mod operations;
 mod run;
 mod simulate;
 mod spool;
@@ -50,6 +51,10 @@ enum Command {
         /// Samples kept while the server is unreachable; beyond it the oldest go.
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         spool_size: u32,
+        /// Carry out `signal_process` operations from the server (never on
+        /// pid 1, the agent itself or kernel threads unless forced).
+        #[arg(long, env = "MUSTER_ALLOW_PROCESS_CONTROL")]
+        allow_process_control: bool,
     },
     /// Run a fleet of virtual nodes that speak the agent protocol, with
     /// plausible figures and injected faults, until stopped (SIGINT or SIGTERM).
@@ -176,6 +181,7 @@ fn main() -> ExitCode {
             name,
             state_dir,
             spool_size,
+            allow_process_control,
         } => {
             let server = server.trim_end_matches('/').to_owned();
             if !(server.starts_with("http://") || server.starts_with("https://")) {
@@ -189,6 +195,7 @@ fn main() -> ExitCode {
                 name,
                 state_dir,
                 spool_size: spool_size as usize,
+                allow_process_control,
             };
             match run_agent(options) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use muster_agent::http::{Answer, backoff, post};
 
 use crate::collector::Collector;
+use crate::operations::Operations;
 use crate::spool::Spool;
 
 /// How the agent was started.
@@ -27,6 +28,8 @@ pub struct RunOptions {
     pub name: Option<String>,
     pub state_dir: PathBuf,
     pub spool_size: usize,
+    /// Carry out `signal_process` operations (within the guards).
+    pub allow_process_control: bool,
 }
 
 /// Who this agent is, saved after registering so a restart keeps the node.
@@ -193,42 +196,52 @@ pub async fn run(
     let mut failures: u32 = 0;
     let mut next_sample = tokio::time::Instant::now();
     let mut next_send = tokio::time::Instant::now();
+    let mut operations = Operations::new(opts.allow_process_control);
+    // The sample taken for a `collect_now`, once its heartbeat is taken.
+    let mut collect_seq: Option<u64> = None;
     loop {
         let now = tokio::time::Instant::now();
         if now >= next_sample {
-            let sample = collector.sample();
-            let heartbeat = HeartbeatRequest {
-                protocol_version: PROTOCOL_VERSION,
-                seq: spool.next_seq(),
-                status: NodeStatus::Online,
-                metrics: sample.metrics,
-                system: sample.system,
-                processes: sample.processes,
-                sampled_at: Some(chrono::Utc::now()),
-            };
-            let dropped = spool
-                .push(heartbeat)
-                .map_err(|e| format!("cannot write the spool: {e}"))?;
-            if dropped > 0 {
-                eprintln!(
-                    "muster-agent: the spool is full ({} samples): dropped the oldest; {} dropped so far",
-                    opts.spool_size,
-                    spool.dropped()
-                );
+            if operations.is_collecting() && collect_seq.is_none() {
+                collect_seq = Some(spool.next_seq());
             }
+            spool_sample(&mut collector, &mut spool, opts.spool_size)?;
             next_sample = now + interval;
         }
         if now >= next_send {
-            match flush(&http, &url, &id, &mut spool, &opts, interval, &mut failures).await? {
-                Flushed::Done(next) => {
+            let link = Link {
+                http: &http,
+                url: &url,
+                id: &id,
+            };
+            match flush(
+                &link,
+                &mut spool,
+                &opts,
+                interval,
+                &mut failures,
+                &mut operations,
+            )
+            .await?
+            {
+                Flushed::Done { next, collect } => {
                     if next != interval {
                         interval = next;
                         next_sample = tokio::time::Instant::now() + interval;
+                    }
+                    if let Some(seq) = collect_seq.take() {
+                        operations.collected(seq);
+                    }
+                    if collect {
+                        next_sample = tokio::time::Instant::now();
                     }
                     next_send = next_sample;
                 }
                 Flushed::RetryIn(wait) => next_send = tokio::time::Instant::now() + wait,
             }
+            operations
+                .send_reports(&http, &opts.server, &id.node_token)
+                .await;
         }
         let until = next_sample.min(next_send);
         tokio::select! {
@@ -243,40 +256,72 @@ pub async fn run(
     Ok(())
 }
 
+/// Measures the host and queues the sample for sending.
+fn spool_sample(
+    collector: &mut Collector,
+    spool: &mut Spool,
+    spool_size: usize,
+) -> Result<(), Fatal> {
+    let sample = collector.sample();
+    let heartbeat = HeartbeatRequest {
+        protocol_version: PROTOCOL_VERSION,
+        seq: spool.next_seq(),
+        status: NodeStatus::Online,
+        metrics: sample.metrics,
+        system: sample.system,
+        processes: sample.processes,
+        sampled_at: Some(chrono::Utc::now()),
+    };
+    let dropped = spool
+        .push(heartbeat)
+        .map_err(|e| format!("cannot write the spool: {e}"))?;
+    if dropped > 0 {
+        eprintln!(
+            "muster-agent: the spool is full ({spool_size} samples): dropped the oldest; {} dropped so far",
+            spool.dropped()
+        );
+    }
+    Ok(())
+}
+
 /// How a flush of the spool ended.
 enum Flushed {
-    /// Everything was sent; the server's next interval.
-    Done(Duration),
+    /// Everything was sent: the server's next interval, and whether an
+    /// operation asked for a heartbeat at once.
+    Done { next: Duration, collect: bool },
     /// The server is failing: try again after this.
     RetryIn(Duration),
 }
 
+/// Where heartbeats go, and as whom.
+struct Link<'a> {
+    http: &'a reqwest::Client,
+    url: &'a str,
+    id: &'a Identity,
+}
+
 /// Replays the spool in order, oldest first, until it is empty or the server
-/// stops answering.
+/// stops answering; hands the operations the answers carry to `operations`.
 async fn flush(
-    http: &reqwest::Client,
-    url: &str,
-    id: &Identity,
+    link: &Link<'_>,
     spool: &mut Spool,
     opts: &RunOptions,
     interval: Duration,
     failures: &mut u32,
+    operations: &mut Operations,
 ) -> Result<Flushed, Fatal> {
     let mut next = interval;
+    let mut collect = false;
     while let Some(hb) = spool.front() {
-        match post::<_, HeartbeatResponse>(http, url, Some(&id.node_token), hb).await {
+        match post::<_, HeartbeatResponse>(link.http, link.url, Some(&link.id.node_token), hb).await
+        {
             Answer::Ok(ack) => {
                 *failures = 0;
                 spool
                     .ack(ack.ack_seq)
                     .map_err(|e| format!("cannot write the spool: {e}"))?;
                 next = Duration::from_secs(u64::from(ack.next_interval_s.max(1)));
-                for op in &ack.pending_operations {
-                    eprintln!(
-                        "muster-agent: operation {} ({}) is not supported by this agent yet",
-                        op.id, op.operation
-                    );
-                }
+                collect |= operations.receive(ack.term, &ack.pending_operations);
             }
             Answer::Refused(401, message) => {
                 return Err(format!(
@@ -306,7 +351,7 @@ async fn flush(
             }
         }
     }
-    Ok(Flushed::Done(next))
+    Ok(Flushed::Done { next, collect })
 }
 
 /// A graceful stop: says so, once, without waiting long (unsent samples stay

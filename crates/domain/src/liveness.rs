@@ -102,16 +102,16 @@ pub fn status_after_heartbeat(current: NodeStatus, reported: NodeStatus) -> Node
     }
 }
 
-/// The status of a node coming back from maintenance or a drain: what its
-/// heartbeats say now (`provisioning` when it never reported). No grace
+/// The status of a node coming back from maintenance or a drain: what the age
+/// of its last report says now (`provisioning` when it never reported). No grace
 /// window: the server has been judging its heartbeats all along.
 #[must_use]
 pub fn status_on_return(
-    last_heartbeat_at: Option<DateTime<Utc>>,
+    last_report_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     interval_s: u32,
 ) -> NodeStatus {
-    match last_heartbeat_at {
+    match last_report_at {
         None => NodeStatus::Provisioning,
         Some(last) => by_age(now - last, interval_s),
     }

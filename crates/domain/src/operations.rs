@@ -84,7 +84,7 @@ impl RateClass {
         match self {
             Self::Routine => 30,
             Self::Disruptive => 10,
-            Self::Destructive => 3,
+            Self::Destructive => 6,
         }
     }
 }
@@ -474,6 +474,7 @@ text_enum!(
 
 /// What an operation would do, shown before it runs (the dry run) and in the
 /// 409 answer when a guard stops it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Impact {
     pub summary: String,
@@ -1003,7 +1004,7 @@ mod tests {
                 RateClass::Disruptive.per_minute(),
                 RateClass::Destructive.per_minute()
             ),
-            (30, 10, 3)
+            (30, 10, 6)
         );
         assert_eq!(RemoveNode.spec().rate_class, RateClass::Destructive);
         assert!(

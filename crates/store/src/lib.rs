@@ -401,7 +401,7 @@ pub enum OperationOutcome {
     RateLimited { retry_after_s: u64 },
     /// Carried out (or, agent-side, queued).
     Done {
-        record: OperationRecord,
+        record: Box<OperationRecord>,
         impact: Impact,
     },
 }

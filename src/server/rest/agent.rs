@@ -6,11 +6,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
+use muster_domain::operations::{OperationRecord, OperationReport};
 use muster_domain::protocol::{
     HeartbeatRequest, HeartbeatResponse, JoinToken, PROTOCOL_VERSION, RegisterRequest,
     RegisterResponse, check_protocol_version,
 };
-use muster_domain::operations::{OperationRecord, OperationReport};
 use muster_domain::users::Role;
 use muster_domain::{FieldErrors, NewNode};
 

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use muster_domain::users::User;
 use muster_domain::users::{ACCOUNT_THROTTLE, ADDRESS_THROTTLE, ThrottleRule};

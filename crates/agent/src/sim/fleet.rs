@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use muster_domain::operations::{OperationName, OperationReport};
 use muster_domain::protocol::{
-    HeartbeatRequest, HeartbeatResponse, NodeRole, PROTOCOL_VERSION, RegisterRequest,
-    RegisterResponse,
+    HeartbeatRequest, HeartbeatResponse, NodeRole, PROTOCOL_VERSION, PendingOperation,
+    RegisterRequest, RegisterResponse, accepts_operation,
 };
 use muster_domain::{ClusterId, NodeId, NodeStatus};
 use rand::SeedableRng as _;
@@ -87,7 +88,6 @@ struct NodeState {
     faults: NodeFaults,
     seq: u64,
     role: NodeRole,
-    term: u64,
     interval: Duration,
     backlog: VecDeque<Pending>,
     last_sample: Option<DateTime<Utc>>,
@@ -108,12 +108,51 @@ pub struct SimNode {
     state: Mutex<NodeState>,
 }
 
+/// Locks `m`; a panic while it was held leaves plain data behind: go on with it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl SimNode {
     fn state(&self) -> MutexGuard<'_, NodeState> {
-        // A panic while holding the lock leaves plain data behind: go on with it.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.state)
+    }
+}
+
+impl NodeState {
+    /// Whether the node may send now: up, reachable, not refused.
+    fn can_send(&self, clock: Duration) -> bool {
+        let c = self.faults.condition(clock);
+        !(c.down || c.cut_off || self.refused.is_some())
+    }
+
+    /// The next heartbeat, sampled at `now`, `elapsed_s` after the last one.
+    fn heartbeat(
+        &mut self,
+        now: DateTime<Utc>,
+        elapsed_s: f64,
+        pressure: super::model::Pressure,
+        status: NodeStatus,
+        sampled_at: Option<DateTime<Utc>>,
+    ) -> HeartbeatRequest {
+        let (metrics, processes) = self.model.sample(now, elapsed_s, pressure);
+        self.seq += 1;
+        HeartbeatRequest {
+            protocol_version: PROTOCOL_VERSION,
+            seq: self.seq,
+            status,
+            metrics,
+            system: self.model.system(now),
+            processes,
+            sampled_at,
+        }
+    }
+
+    /// The sample `seq` is settled (sent or refused for good): it leaves the backlog.
+    fn settle(&mut self, seq: u64) {
+        if self.backlog.front().is_some_and(|p| p.seq == seq) {
+            self.backlog.pop_front();
+        }
     }
 }
 
@@ -155,6 +194,8 @@ struct Stats {
 
 struct Inner {
     heartbeat_url: String,
+    /// `{server}/api/v1/agent/operations`, where results of operations go.
+    operations_url: String,
     http: reqwest::Client,
     nodes: Vec<SimNode>,
     cluster_names: Vec<(ClusterId, String)>,
@@ -296,12 +337,15 @@ impl Fleet {
         registered?;
 
         let mut nodes = Vec::new();
+        // Where in the interval each node first reports, from its seed.
+        let mut phases = Vec::new();
         for e in &enrolments {
             for name in &e.names {
                 let Some(id) = saved.nodes.iter().find(|n| &n.name == name) else {
                     continue;
                 };
                 let seed = node_seed(options.seed, name);
+                phases.push(f64::from(u32::try_from(seed % 1000).unwrap_or(0)) / 1000.0);
                 // Hosts have been up for a while when the fleet starts.
                 let booted =
                     now - chrono::Duration::seconds(i64::try_from(seed % 2_000_000).unwrap_or(0));
@@ -318,7 +362,6 @@ impl Fleet {
                             is_primary: false,
                             is_coordinator: false,
                         },
-                        term: 0,
                         interval: Duration::from_secs(u64::from(id.interval_s.max(1))),
                         backlog: VecDeque::new(),
                         last_sample: None,
@@ -334,6 +377,7 @@ impl Fleet {
         let fleet = Fleet {
             inner: Arc::new(Inner {
                 heartbeat_url: format!("{server}/api/v1/agent/heartbeat"),
+                operations_url: format!("{server}/api/v1/agent/operations"),
                 http,
                 nodes,
                 cluster_names: saved.cluster_names,
@@ -345,19 +389,14 @@ impl Fleet {
             stop: Arc::new(stop),
             tasks: Arc::new(Mutex::new(Vec::new())),
         };
-        let handles: Vec<_> = (0..fleet.inner.nodes.len())
-            .map(|i| {
-                let phase = f64::from(
-                    u32::try_from(node_seed(options.seed, &fleet.inner.nodes[i].name) % 1000)
-                        .unwrap_or(0),
-                ) / 1000.0;
+        let handles: Vec<_> = phases
+            .into_iter()
+            .enumerate()
+            .map(|(i, phase)| {
                 tokio::spawn(drive(fleet.inner.clone(), i, phase, fleet.stop.subscribe()))
             })
             .collect();
-        *fleet
-            .tasks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = handles;
+        *lock(&fleet.tasks) = handles;
         Ok(fleet)
     }
 
@@ -417,11 +456,7 @@ impl Fleet {
                 .filter(|&i| self.cluster_matches(&nodes[i].cluster_id, c))
                 .collect(),
             Target::Random(n) => {
-                let mut rng = self
-                    .inner
-                    .rng
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut rng = lock(&self.inner.rng);
                 let mut v = rand::seq::index::sample(&mut *rng, nodes.len(), (*n).min(nodes.len()))
                     .into_vec();
                 v.sort_unstable();
@@ -502,12 +537,7 @@ impl Fleet {
     #[must_use]
     pub fn report(&self) -> Report {
         let stats = &self.inner.stats;
-        let mut latencies = std::mem::take(
-            &mut *stats
-                .latencies_us
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let mut latencies = std::mem::take(&mut *lock(&stats.latencies_us));
         latencies.sort_unstable();
         let q = |q: f64| {
             if latencies.is_empty() {
@@ -521,10 +551,7 @@ impl Fleet {
             let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
             f64::from(latencies[i]) / 1000.0
         };
-        let mut last = stats
-            .last_report
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = lock(&stats.last_report);
         let since = last.unwrap_or(self.inner.started);
         *last = Some(Instant::now());
         Report {
@@ -548,12 +575,7 @@ impl Fleet {
     /// `offline` first, as a stopping agent does.
     pub async fn stop(&self, say_offline: bool) {
         let _ = self.stop.send(true);
-        let handles = std::mem::take(
-            &mut *self
-                .tasks
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let handles = std::mem::take(&mut *lock(&self.tasks));
         for h in handles {
             let _ = h.await;
         }
@@ -568,22 +590,12 @@ impl Fleet {
                 let node = &inner.nodes[i];
                 let body = {
                     let mut s = node.state();
-                    let c = s.faults.condition(clock);
-                    if c.down || c.cut_off || s.refused.is_some() {
+                    if !s.can_send(clock) {
                         return;
                     }
-                    s.seq += 1;
-                    let now = Utc::now();
-                    let (metrics, processes) = s.model.sample(now, 0.0, c.pressure);
-                    serde_json::to_vec(&HeartbeatRequest {
-                        protocol_version: PROTOCOL_VERSION,
-                        seq: s.seq,
-                        status: NodeStatus::Offline,
-                        metrics,
-                        system: s.model.system(now),
-                        processes,
-                        sampled_at: None,
-                    })
+                    let pressure = s.faults.condition(clock).pressure;
+                    let hb = s.heartbeat(Utc::now(), 0.0, pressure, NodeStatus::Offline, None);
+                    serde_json::to_vec(&hb)
                 };
                 let Ok(body) = body else { return };
                 let _permit = inner.permits.acquire().await;
@@ -677,23 +689,12 @@ impl Inner {
         }
         let elapsed = s.last_sample.map_or(0.0, |t| (now - t).as_seconds_f64());
         s.last_sample = Some(now);
-        let (metrics, processes) = s.model.sample(now, elapsed, c.pressure);
-        s.seq += 1;
-        let hb = HeartbeatRequest {
-            protocol_version: PROTOCOL_VERSION,
-            seq: s.seq,
-            status: NodeStatus::Online,
-            metrics,
-            system: s.model.system(now),
-            processes,
-            sampled_at: Some(now),
-        };
+        let hb = s.heartbeat(now, elapsed, c.pressure, NodeStatus::Online, Some(now));
         let Ok(body) = serde_json::to_vec(&hb) else {
             return;
         };
-        let seq = s.seq;
         s.backlog.push_back(Pending {
-            seq,
+            seq: hb.seq,
             body,
             ready_at: clock + c.delay,
         });
@@ -706,8 +707,7 @@ impl Inner {
     /// The next waiting sample that may go now, oldest first.
     fn ready(node: &SimNode, clock: Duration) -> Option<(u64, Vec<u8>)> {
         let s = node.state();
-        let c = s.faults.condition(clock);
-        if c.down || c.cut_off || s.refused.is_some() || clock < s.hold_until {
+        if !s.can_send(clock) || clock < s.hold_until {
             return None;
         }
         s.backlog
@@ -720,8 +720,7 @@ impl Inner {
     /// retry's wait); none while the node cannot send at all.
     fn next_ready(node: &SimNode, clock: Duration) -> Option<Duration> {
         let s = node.state();
-        let c = s.faults.condition(clock);
-        if c.down || c.cut_off || s.refused.is_some() {
+        if !s.can_send(clock) {
             return None;
         }
         s.backlog.front().map(|p| p.ready_at.max(s.hold_until))
@@ -734,46 +733,93 @@ impl Inner {
             let sent_at = Instant::now();
             let answer = send::<HeartbeatResponse>(self.request(node, body)).await;
             drop(permit);
-            let mut s = node.state();
-            match answer {
-                Answer::Ok(ack) => {
-                    let took = u32::try_from(sent_at.elapsed().as_micros()).unwrap_or(u32::MAX);
-                    self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(mut l) = self.stats.latencies_us.lock() {
-                        l.push(took);
-                    }
-                    if s.backlog.front().is_some_and(|p| p.seq == seq) {
-                        s.backlog.pop_front();
-                    }
-                    s.role = ack.role;
-                    s.term = s.term.max(ack.term);
-                    s.interval = Duration::from_secs(u64::from(ack.next_interval_s.max(1)));
-                    s.last_ack = Some(Utc::now());
-                    s.failures = 0;
-                }
-                Answer::Refused(401, message) => {
-                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    s.refused = Some(message);
-                    s.backlog.clear();
-                    return;
-                }
-                Answer::Refused(_, _) => {
-                    // The server will never take this sample: skip it.
-                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    if s.backlog.front().is_some_and(|p| p.seq == seq) {
-                        s.backlog.pop_front();
-                    }
-                }
-                Answer::Retry(_) => {
-                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    // Never longer than an interval, as the real agent.
-                    s.failures += 1;
-                    let wait = backoff(Duration::from_millis(500), s.failures, s.interval);
-                    s.hold_until = self.started.elapsed() + wait;
-                    return;
-                }
+            let (reports, go_on) = self.take_answer(node, seq, sent_at, answer);
+            for (id, report) in reports {
+                let url = format!("{}/{id}/result", self.operations_url);
+                let _ = post::<_, serde_json::Value>(&self.http, &url, Some(&node.token), &report)
+                    .await;
+            }
+            if !go_on {
+                return;
             }
         }
+    }
+
+    /// Takes a heartbeat's answer into the node's state: the results of the
+    /// operations it carried, and whether sending may go on.
+    fn take_answer(
+        &self,
+        node: &SimNode,
+        seq: u64,
+        sent_at: Instant,
+        answer: Answer<HeartbeatResponse>,
+    ) -> (Vec<(String, OperationReport)>, bool) {
+        let mut s = node.state();
+        match answer {
+            Answer::Ok(ack) => {
+                let took = u32::try_from(sent_at.elapsed().as_micros()).unwrap_or(u32::MAX);
+                self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                lock(&self.stats.latencies_us).push(took);
+                s.settle(seq);
+                s.role = ack.role;
+                s.interval = Duration::from_secs(u64::from(ack.next_interval_s.max(1)));
+                s.last_ack = Some(Utc::now());
+                s.failures = 0;
+                let reports = ack
+                    .pending_operations
+                    .iter()
+                    .map(|op| (op.id.clone(), simulated_result(ack.term, op)))
+                    .collect();
+                (reports, true)
+            }
+            Answer::Refused(401, message) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                s.refused = Some(message);
+                s.backlog.clear();
+                (Vec::new(), false)
+            }
+            Answer::Refused(_, _) => {
+                // The server will never take this sample: skip it.
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                s.settle(seq);
+                (Vec::new(), true)
+            }
+            Answer::Retry(_) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                // Never longer than an interval, as the real agent.
+                s.failures += 1;
+                let wait = backoff(Duration::from_millis(500), s.failures, s.interval);
+                s.hold_until = self.started.elapsed() + wait;
+                (Vec::new(), false)
+            }
+        }
+    }
+}
+
+/// What a virtual node answers to an operation: a sample at once is what it
+/// sends anyway; it has no processes to signal; one from an older term is
+/// refused, as a real agent refuses it.
+fn simulated_result(term: u64, op: &PendingOperation) -> OperationReport {
+    let (ok, message) = if !accepts_operation(term, op) {
+        (
+            false,
+            format!(
+                "refused: issued in term {}, but the cluster is in term {term}",
+                op.term
+            ),
+        )
+    } else if op.operation == OperationName::CollectNow {
+        (true, "simulated node: sample sent".to_owned())
+    } else {
+        (
+            false,
+            format!("simulated node: {} has nothing to act on", op.operation),
+        )
+    };
+    OperationReport {
+        ok,
+        message,
+        output: serde_json::Value::Object(serde_json::Map::new()),
     }
 }
 

@@ -134,6 +134,12 @@ macro_rules! operation_fns {
             Ok(after)
         }
 
+        /// When the node last told anyone how it is: its agent's heartbeat,
+        /// or else an operator's status report with figures.
+        fn last_report(node: &muster_domain::Node) -> Option<chrono::DateTime<chrono::Utc>> {
+            node.last_heartbeat_at.or(node.usage.map(|u| u.at))
+        }
+
         /// Ends a node's maintenance window (by request or at its expiry):
         /// the node's heartbeats decide its status again.
         async fn end_maintenance(
@@ -150,7 +156,7 @@ macro_rules! operation_fns {
             .bind(node.id.as_str())
             .execute(&mut *conn)
             .await?;
-            let status = muster_domain::liveness::status_on_return(node.last_heartbeat_at, $crate::now(), interval_s);
+            let status = muster_domain::liveness::status_on_return(last_report(node), $crate::now(), interval_s);
             set_node_status(&mut *conn, node, status, actor, Some(why)).await
         }
 
@@ -355,7 +361,7 @@ macro_rules! operation_fns {
                         .await?;
                     let mut result = format!("{name} {}", if cordon { "is cordoned" } else { "is uncordoned" });
                     if !cordon && draining {
-                        let status = muster_domain::liveness::status_on_return(node.last_heartbeat_at, now, interval);
+                        let status = muster_domain::liveness::status_on_return(last_report(node), now, interval);
                         set_node_status(&mut *conn, node, status, actor, Some("drain ended (uncordoned)")).await?;
                         result = format!("{name} is uncordoned and no longer draining ({status})");
                     }
@@ -743,7 +749,7 @@ macro_rules! operation_methods {
                 })
                 .await?;
                 commit(tx).await?;
-                Ok($crate::OperationOutcome::Done { record, impact })
+                Ok($crate::OperationOutcome::Done { record: Box::new(record), impact })
             })
         }
 
