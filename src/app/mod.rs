@@ -19,6 +19,7 @@ use pages::clusters::ClustersPage;
 use pages::events::EventsPage;
 use pages::login::LoginPage;
 use pages::node::NodePage;
+use pages::operations::OperationsPage;
 use pages::overview::OverviewPage;
 use pages::processes::ProcessesPage;
 use pages::simulation::SimulationPage;
@@ -120,6 +121,7 @@ fn Frame() -> impl IntoView {
                 <A href="/clusters">"Clusters"</A>
                 <A href="/processes">"Processes"</A>
                 <A href="/events">"Events"</A>
+                <A href="/operations">"Operations"</A>
                 <Transition fallback=|| ()>
                     {move || {
                         user.allows(Role::Admin)
@@ -152,6 +154,7 @@ fn Frame() -> impl IntoView {
                 <Route path=(StaticSegment("nodes"), ParamSegment("id")) view=NodePage />
                 <Route path=StaticSegment("processes") view=ProcessesPage />
                 <Route path=StaticSegment("events") view=EventsPage />
+                <Route path=StaticSegment("operations") view=OperationsPage />
                 <Route path=StaticSegment("simulation") view=SimulationPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("tenants")) view=TenantsPage />

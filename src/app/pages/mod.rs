@@ -6,6 +6,7 @@ pub mod clusters;
 pub mod events;
 pub mod login;
 pub mod node;
+pub mod operations;
 pub mod overview;
 pub mod processes;
 pub mod simulation;

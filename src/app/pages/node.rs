@@ -133,6 +133,7 @@ fn NodeView(data: NodeInfo) -> impl IntoView {
                 </p>
                 <h1>{move || n().name}</h1>
                 <p class="id">{move || n().id.to_string()}</p>
+                <NodeActions cluster=cluster.id.clone() node=n().id />
             </header>
             <NodeStats state />
             <div class="panel-grid">
@@ -142,6 +143,31 @@ fn NodeView(data: NodeInfo) -> impl IntoView {
             <Charts state />
             <Processes list=processes />
         </div>
+    }
+}
+
+/// Links to the operations page with this node chosen, for operators.
+#[component]
+fn NodeActions(cluster: muster_domain::ClusterId, node: NodeId) -> impl IntoView {
+    let user = crate::app::session::use_session_user();
+    let link =
+        move |op: &str| format!("/operations?operation={op}&cluster_id={cluster}&node_id={node}");
+    let links = [
+        ("drain", "Drain…"),
+        ("maintenance_on", "Maintenance…"),
+        ("cordon", "Cordon…"),
+        ("collect_now", "Collect now…"),
+    ]
+    .map(|(op, label)| (link(op), label));
+    // Read under the page's own Transition, which waits for the user too.
+    move || {
+        user.allows(muster_domain::users::Role::Operator).then(|| {
+            view! {
+                <nav class="node-actions" aria-label="Operations on this node">
+                    {links.iter().map(|(href, label)| view! { <a class="button small" href=href.clone()>{*label}</a> }).collect_view()}
+                </nav>
+            }
+        })
     }
 }
 
