@@ -601,11 +601,28 @@ async fn events_tenants_and_retirement(api: &Api, id: &str, nodes: &[String]) {
         .0,
         StatusCode::NOT_FOUND
     );
+    // The single-purpose door takes the operations' guards: retiring
+    // nodes[2] would cost the cluster a leader or its quorum, and the
+    // guarded answer says which; an operation sent with force goes ahead.
+    let guarded = api
+        .post(&format!("/nodes/{}/decommission", nodes[2]), json!(null))
+        .await;
+    assert_field_error(&guarded, 409, "force");
+    assert!(
+        guarded.1["impact"]["guards"]
+            .as_array()
+            .is_some_and(|g| !g.is_empty()),
+        "{}",
+        guarded.1
+    );
     assert_eq!(
-        api.post(&format!("/nodes/{}/decommission", nodes[2]), json!(null))
-            .await
-            .0,
-        StatusCode::NO_CONTENT
+        api.post(
+            "/operations",
+            json!({"operation": "decommission_node", "node_id": nodes[2], "force": true})
+        )
+        .await
+        .0,
+        StatusCode::OK
     );
     assert_eq!(
         api.call(Method::DELETE, &format!("/nodes/{}", nodes[2]), None)
@@ -759,6 +776,9 @@ async fn openapi_lists_every_route(api: &Api) {
         ("/agent/register", "post"),
         ("/agent/heartbeat", "post"),
         ("/processes", "get"),
+        ("/operations", "post"),
+        ("/operations", "get"),
+        ("/agent/operations/{id}/result", "post"),
     ];
     for (path, method) in expected {
         assert!(
@@ -915,12 +935,20 @@ async fn server_functions(api: &Api) {
             .0,
         StatusCode::OK
     );
-    assert_eq!(
-        call("retire_node", json!({"id": node, "remove": false}))
-            .await
-            .0,
-        StatusCode::OK
+    // The node leads its cluster alone: retiring it is guarded (the
+    // single-purpose door goes through the operations' guards), and goes
+    // ahead as an operation sent with force.
+    assert_field_error(
+        &call("retire_node", json!({"id": node, "remove": false})).await,
+        409,
+        "force",
     );
+    let (s, retired) = call(
+        "run_operation",
+        json!({"request": {"operation": "decommission_node", "node_id": node, "force": true}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{retired}");
     let (s, gone) = call("decommission_cluster", json!({"id": id, "force": false})).await;
     assert_eq!(
         (s, gone["status"].as_str()),

@@ -210,12 +210,15 @@ pub async fn update_cluster(id: ClusterId, update: ClusterUpdate) -> Result<Clus
 pub async fn decommission_cluster(id: ClusterId, force: bool) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
-    caller.require(muster_domain::users::Role::Admin)?;
-    caller.see_cluster(state.store.as_ref(), &id).await?;
-    Ok(state
-        .store
-        .decommission_cluster(&id, force, &caller.actor())
-        .await?)
+    super::operations::run_plain(
+        &state,
+        &caller,
+        muster_domain::operations::OperationName::DecommissionCluster,
+        muster_domain::operations::OperationSubject::Cluster(id.clone()),
+        force,
+    )
+    .await?;
+    Ok(state.store.get_cluster(&id).await?)
 }
 
 #[server(prefix = "/fn", endpoint = "get_failover_plan", input = leptos::server_fn::codec::Json)]

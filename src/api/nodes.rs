@@ -84,12 +84,16 @@ pub async fn update_node_status(id: NodeId, update: NodeStatusUpdate) -> Result<
 pub async fn promote_to_primary(id: NodeId, force: bool) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
-    caller.require(muster_domain::users::Role::Operator)?;
-    caller.see_node(state.store.as_ref(), &id).await?;
-    Ok(state
-        .store
-        .promote_node(&id, force, &caller.actor())
-        .await?)
+    let node = caller.see_node(state.store.as_ref(), &id).await?;
+    super::operations::run_plain(
+        &state,
+        &caller,
+        muster_domain::operations::OperationName::PromotePrimary,
+        muster_domain::operations::OperationSubject::Node(id),
+        force,
+    )
+    .await?;
+    Ok(state.store.get_cluster(&node.cluster_id).await?)
 }
 
 /// Decommissions the node (`remove` false) or deletes it from the inventory.
@@ -97,12 +101,20 @@ pub async fn promote_to_primary(id: NodeId, force: bool) -> Result<Cluster, AppE
 pub async fn retire_node(id: NodeId, remove: bool) -> Result<(), AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
-    caller.require(muster_domain::users::Role::Admin)?;
-    caller.see_node(state.store.as_ref(), &id).await?;
-    Ok(state
-        .store
-        .retire_node(&id, remove, &caller.actor())
-        .await?)
+    let operation = if remove {
+        muster_domain::operations::OperationName::RemoveNode
+    } else {
+        muster_domain::operations::OperationName::DecommissionNode
+    };
+    super::operations::run_plain(
+        &state,
+        &caller,
+        operation,
+        muster_domain::operations::OperationSubject::Node(id),
+        false,
+    )
+    .await?;
+    Ok(())
 }
 
 #[server(prefix = "/fn", endpoint = "node_metric_history", input = leptos::server_fn::codec::Json)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::AppError;
 
 #[cfg(feature = "ssr")]
-pub use server::{history, run};
+pub use server::{history, run, run_plain};
 
 /// The answer to an operation request that was not refused.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -109,13 +109,16 @@ mod server {
                 operation: None,
                 node_token: None,
             }),
-            OperationOutcome::Guarded(impact) => Err(AppError {
-                impact: Some(Box::new(impact.clone())),
-                ..AppError::new(
-                    ErrorCode::Conflict,
-                    format!("{}. Run it with force to go ahead.", impact.summary),
-                )
-            }),
+            OperationOutcome::Guarded(impact) => {
+                let message = format!("{}. Run it with force to go ahead.", impact.summary);
+                Err(AppError {
+                    impact: Some(Box::new(impact)),
+                    ..AppError::with_fields(
+                        ErrorCode::Conflict,
+                        muster_domain::FieldErrors::single("force", message),
+                    )
+                })
+            }
             OperationOutcome::RateLimited { retry_after_s } => Err(AppError::rate_limited(
                 format!(
                     "you may run {} {} operations a minute; try again in {retry_after_s} s",
@@ -136,6 +139,38 @@ mod server {
                 })
             }
         }
+    }
+
+    /// The single-purpose doors (promotion, retirement, decommissioning) run
+    /// their operation through [`run`], so the same guards, rate limit and
+    /// history apply to them.
+    ///
+    /// # Errors
+    /// As [`run`].
+    pub async fn run_plain(
+        state: &AppState,
+        caller: &Caller,
+        operation: OperationName,
+        subject: OperationSubject,
+        force: bool,
+    ) -> Result<OperationAnswer, AppError> {
+        let (cluster_id, node_id) = match subject {
+            OperationSubject::Node(n) => (None, Some(n)),
+            OperationSubject::Cluster(c) => (Some(c), None),
+        };
+        run(
+            state,
+            caller,
+            OperationRequest {
+                operation,
+                cluster_id,
+                node_id,
+                params: serde_json::Map::new(),
+                force,
+                dry_run: false,
+            },
+        )
+        .await
     }
 
     /// The history page `query` asks for, among the clusters the caller may see.

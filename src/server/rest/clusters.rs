@@ -139,14 +139,16 @@ pub async fn decommission_cluster(
     ClusterPath(id): ClusterPath,
     JsonBody(flag): JsonBody<ForceFlag>,
 ) -> Result<Json<Cluster>, AppError> {
-    caller.require(Role::Admin)?;
-    caller.see_cluster(state.store.as_ref(), &id).await?;
-    Ok(Json(
-        state
-            .store
-            .decommission_cluster(&id, flag.force, &caller.actor())
-            .await?,
-    ))
+    use muster_domain::operations::{OperationName, OperationSubject};
+    crate::api::operations::run_plain(
+        &state,
+        &caller,
+        OperationName::DecommissionCluster,
+        OperationSubject::Cluster(id.clone()),
+        flag.force,
+    )
+    .await?;
+    Ok(Json(state.store.get_cluster(&id).await?))
 }
 
 #[utoipa::path(get, path = "/clusters/{id}/health", tag = "health",

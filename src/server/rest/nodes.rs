@@ -12,6 +12,7 @@ use super::extract::{JsonBody, NodePath, QueryParams};
 use crate::api::{AppError, ErrorCode};
 use crate::server::AppState;
 use crate::server::auth::caller::Caller;
+use muster_domain::operations::{OperationName, OperationSubject};
 use muster_domain::users::Role;
 
 #[utoipa::path(get, path = "/nodes/{id}", tag = "nodes",
@@ -56,14 +57,16 @@ pub async fn promote_to_primary(
     NodePath(id): NodePath,
     JsonBody(flag): JsonBody<ForceFlag>,
 ) -> Result<Json<Cluster>, AppError> {
-    caller.require(Role::Operator)?;
-    caller.see_node(state.store.as_ref(), &id).await?;
-    Ok(Json(
-        state
-            .store
-            .promote_node(&id, flag.force, &caller.actor())
-            .await?,
-    ))
+    let node = caller.see_node(state.store.as_ref(), &id).await?;
+    crate::api::operations::run_plain(
+        &state,
+        &caller,
+        OperationName::PromotePrimary,
+        OperationSubject::Node(id),
+        flag.force,
+    )
+    .await?;
+    Ok(Json(state.store.get_cluster(&node.cluster_id).await?))
 }
 
 /// Decommissions (`remove` false) or removes a node: admins only.
@@ -73,9 +76,19 @@ async fn retire(
     id: &muster_domain::NodeId,
     remove: bool,
 ) -> Result<StatusCode, AppError> {
-    caller.require(Role::Admin)?;
-    caller.see_node(state.store.as_ref(), id).await?;
-    state.store.retire_node(id, remove, &caller.actor()).await?;
+    let operation = if remove {
+        OperationName::RemoveNode
+    } else {
+        OperationName::DecommissionNode
+    };
+    crate::api::operations::run_plain(
+        state,
+        caller,
+        operation,
+        OperationSubject::Node(id.clone()),
+        false,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
