@@ -1,15 +1,9 @@
-import { test, expect, Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
+import { heartbeat } from "./agent";
 import { signIn } from "./auth";
 import { snap } from "./snap";
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
-
-async function online(page: Page, nodeId: string) {
-  const r = await page.request.post(`/api/v1/nodes/${nodeId}/status`, {
-    data: { status: "online", metrics: { cpu_usage_percent: 15, memory_usage_percent: 30, disk_usage_percent: 40 } },
-  });
-  expect(r.status()).toBe(200);
-}
 
 test("an operator drains the primary: dry run, the guard's second confirmation, the result and the history", async ({
   page,
@@ -27,9 +21,11 @@ test("an operator drains the primary: dry run, the guard's second confirmation, 
       data: { name: n, capacity_cpu: 4, capacity_memory_gb: 16, capacity_storage_gb: 100 },
     });
     expect(r.status()).toBe(201);
-    const id = (await r.json()).node.id as string;
-    ids.push(id);
-    await online(page, id);
+    const { node, node_token } = await r.json();
+    ids.push(node.id as string);
+    // Heartbeats, as agents send them: the nodes stay online for the test
+    // (a node only ever reported by hand is judged silent since the server started).
+    await heartbeat(page, node_token as string, 1, { cpu: 15, memory: 30, disk: 40 });
   }
   const primary = (await (await page.request.get(`/api/v1/clusters/${cluster}`)).json()).cluster.primary_node_id as string;
 

@@ -52,6 +52,34 @@ impl Cursor {
     }
 }
 
+/// The id a listing ordered by descending id resumes below, from the cursor
+/// of its previous page.
+///
+/// # Errors
+/// `cursor` when the text is not a cursor of `listing`.
+pub(crate) fn before_id(cursor: Option<&str>, listing: &str) -> Result<Option<i64>, StoreError> {
+    cursor
+        .map(|text| {
+            Cursor::decode(text, listing)?.key.as_i64().ok_or_else(|| {
+                StoreError::Invalid(FieldErrors::single(
+                    "cursor",
+                    "cursor is not a cursor of this listing (use next_cursor from the previous page)",
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The cursor of a page of a listing ordered by descending id that ended at `last_id`.
+pub(crate) fn after_id(listing: &str, last_id: i64) -> String {
+    Cursor {
+        listing: listing.to_owned(),
+        key: serde_json::json!(last_id),
+        id: String::new(),
+    }
+    .encode()
+}
+
 /// A `LIKE` pattern matching `text` anywhere, lower-cased, with `%`, `_` and
 /// `\` escaped (the queries say `ESCAPE '\'`).
 #[must_use]

@@ -3,6 +3,7 @@ pub mod cluster_picker;
 pub mod feedback;
 pub mod form;
 pub mod new_cluster;
+pub mod pager;
 pub mod templates;
 pub mod theme;
 pub mod user_menu;

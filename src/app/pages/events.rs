@@ -14,6 +14,7 @@ use muster_domain::{ClusterId, Event, EventCategory, NodeId, Severity};
 use crate::api::events::get_cluster_events;
 use crate::app::components::cluster_picker::ClusterPicker;
 use crate::app::components::feedback::LoadError;
+use crate::app::components::pager::KeysetPager;
 use crate::app::pages::clusters::{FilterSelect, address, encode};
 
 /// Rows on a page.
@@ -242,18 +243,8 @@ fn EventResults(filters: Memo<Filters>) -> impl IntoView {
                         let later = filters.read_untracked().cursor.is_some();
                         view! {
                             <EventTable rows=page.items />
-                            <nav class="pager" aria-label="Pages">
-                                {later.then(|| view! {
-                                    <button type="button" on:click=move |_| to.run(Filters { cursor: None, ..filters.get_untracked() })>
-                                        "Newest"
-                                    </button>
-                                })}
-                                {next.map(|cursor| view! {
-                                    <button type="button" on:click=move |_| to.run(Filters { cursor: Some(cursor.clone()), ..filters.get_untracked() })>
-                                        "Older"
-                                    </button>
-                                })}
-                            </nav>
+                            <KeysetPager later next first_label="Newest" next_label="Older"
+                                to=Callback::new(move |cursor| to.run(Filters { cursor, ..filters.get_untracked() })) />
                         }
                             .into_any()
                     }

@@ -110,6 +110,7 @@ fn NodeView(data: NodeInfo) -> impl IntoView {
         liveness,
     } = data;
     let node_id = node.id.clone();
+    let actions_node = node.id.clone();
     let state = NodeState {
         node: RwSignal::new(node),
         live_points: RwSignal::new(Vec::new()),
@@ -133,7 +134,7 @@ fn NodeView(data: NodeInfo) -> impl IntoView {
                 </p>
                 <h1>{move || n().name}</h1>
                 <p class="id">{move || n().id.to_string()}</p>
-                <NodeActions cluster=cluster.id.clone() node=n().id />
+                <NodeActions cluster=cluster.id.clone() node=actions_node />
             </header>
             <NodeStats state />
             <div class="panel-grid">

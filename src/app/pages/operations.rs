@@ -22,6 +22,7 @@ use crate::api::clusters::get_cluster_info;
 use crate::api::operations::{OperationAnswer, list_operations, run_operation};
 use crate::app::components::cluster_picker::ClusterPicker;
 use crate::app::components::feedback::LoadError;
+use crate::app::components::pager::KeysetPager;
 use crate::app::pages::clusters::{FilterSelect, address, encode};
 use crate::app::session::use_session_user;
 
@@ -535,14 +536,8 @@ fn History(view_state: Memo<View>, go: Callback<View>, runs: RwSignal<u32>) -> i
                     let later = view_state.read_untracked().cursor.is_some();
                     view! {
                         <HistoryTable rows=page.items />
-                        <nav class="pager" aria-label="Pages">
-                            {later.then(|| view! {
-                                <button type="button" on:click=move |_| go.run(View { cursor: None, ..view_state.get_untracked() })>"Newest"</button>
-                            })}
-                            {next.map(|cursor| view! {
-                                <button type="button" on:click=move |_| go.run(View { cursor: Some(cursor.clone()), ..view_state.get_untracked() })>"Older"</button>
-                            })}
-                        </nav>
+                        <KeysetPager later next first_label="Newest" next_label="Older"
+                            to=Callback::new(move |cursor| go.run(View { cursor, ..view_state.get_untracked() })) />
                     }.into_any()
                 }
                 Err(error) => view! { <LoadError what="The history" error retry=move || history.refetch() /> }.into_any(),

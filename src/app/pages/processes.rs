@@ -12,6 +12,7 @@ use muster_domain::{ClusterId, NodeId};
 use crate::api::processes::list_processes;
 use crate::app::components::cluster_picker::ClusterPicker;
 use crate::app::components::feedback::LoadError;
+use crate::app::components::pager::KeysetPager;
 use crate::app::pages::clusters::{address, encode};
 
 /// Rows on a page.
@@ -177,22 +178,12 @@ fn Results(filters: Memo<Filters>, go: Callback<Filters>) -> impl IntoView {
                             let first = filters.read_untracked().cursor.is_some();
                             view! {
                                 <ProcessTable rows=page.items show_node=true />
-                                <nav class="pager" aria-label="Pages">
-                                    {first.then(|| view! {
-                                        <button type="button" on:click=move |_| {
-                                            let mut f = filters.get_untracked();
-                                            f.cursor = None;
-                                            go.run(f);
-                                        }>"First page"</button>
-                                    })}
-                                    {next.map(|cursor| view! {
-                                        <button type="button" on:click=move |_| {
-                                            let mut f = filters.get_untracked();
-                                            f.cursor = Some(cursor.clone());
-                                            go.run(f);
-                                        }>"Next"</button>
-                                    })}
-                                </nav>
+                                <KeysetPager later=first next first_label="First page" next_label="Next"
+                                    to=Callback::new(move |cursor| {
+                                        let mut f = filters.get_untracked();
+                                        f.cursor = cursor;
+                                        go.run(f);
+                                    }) />
                             }
                                 .into_any()
                         }

@@ -20,18 +20,7 @@ macro_rules! event_methods {
             scope: $crate::Scope<'a>,
         ) -> $crate::StoreFuture<'a, $crate::Page<muster_domain::Event>> {
             Box::pin(async move {
-                let before = match q.cursor.as_deref() {
-                    Some(text) => {
-                        let c = $crate::query::Cursor::decode(text, "events")?;
-                        Some(c.key.as_i64().ok_or_else(|| {
-                            $crate::StoreError::Invalid(muster_domain::FieldErrors::single(
-                                "cursor",
-                                "cursor is not a cursor of this listing (use next_cursor from the previous page)",
-                            ))
-                        })?)
-                    }
-                    None => None,
-                };
+                let before = $crate::query::before_id(q.cursor.as_deref(), "events")?;
                 let limit = $crate::page_size(Some(q.limit));
                 let sql = format!(
                     "SELECT * FROM cluster_events
@@ -48,32 +37,30 @@ macro_rules! event_methods {
                     scope.clause("cluster_id", 11)
                 );
                 let mut query = sqlx::query(&sql)
-                .bind(q.cluster_id.as_ref().map(muster_domain::ClusterId::as_str))
-                .bind(q.node_id.as_ref().map(muster_domain::NodeId::as_str))
-                .bind(q.severity.map(|s| s.as_str()))
-                .bind(q.category.map(|c| c.as_str()))
-                .bind(q.event_type.as_deref())
-                .bind(q.since.map(d::time))
-                .bind(q.until.map(d::time))
-                .bind(before)
-                .bind(q.text.as_deref().map($crate::query::contains_pattern))
-                .bind(i64::from(limit) + 1);
+                    .bind(q.cluster_id.as_ref().map(muster_domain::ClusterId::as_str))
+                    .bind(q.node_id.as_ref().map(muster_domain::NodeId::as_str))
+                    .bind(q.severity.map(|s| s.as_str()))
+                    .bind(q.category.map(|c| c.as_str()))
+                    .bind(q.event_type.as_deref())
+                    .bind(q.since.map(d::time))
+                    .bind(q.until.map(d::time))
+                    .bind(before)
+                    .bind(q.text.as_deref().map($crate::query::contains_pattern))
+                    .bind(i64::from(limit) + 1);
                 for t in scope.tenant_ids() {
                     query = query.bind(t.as_str());
                 }
                 let mut tx = begin_read(&self.pool, scope).await?;
                 let rows = query.fetch_all(&mut *tx).await?;
-                let mut items = rows.iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?;
+                let mut items = rows
+                    .iter()
+                    .map(event_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
                 let next_cursor = if items.len() > limit as usize {
                     items.truncate(limit as usize);
-                    items.last().map(|e| {
-                        $crate::query::Cursor {
-                            listing: "events".into(),
-                            key: serde_json::json!(e.id),
-                            id: String::new(),
-                        }
-                        .encode()
-                    })
+                    items
+                        .last()
+                        .map(|e| $crate::query::after_id("events", e.id))
                 } else {
                     None
                 };

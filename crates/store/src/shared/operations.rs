@@ -647,12 +647,17 @@ macro_rules! operation_fns {
 
 macro_rules! operation_methods {
     () => {
+        // One transaction's steps in order: judge, answer a dry run, limit,
+        // guard, act, record.
+        #[allow(clippy::too_many_lines)]
         fn run_operation<'a>(
             &'a self,
             run: &'a $crate::OperationRun,
         ) -> $crate::StoreFuture<'a, $crate::OperationOutcome> {
             $crate::changes::recorded(&self.feed, async move {
-                use muster_domain::operations::{GuardContext, OperationStatus, OperationSubject, assess};
+                use muster_domain::operations::{
+                    GuardContext, OperationStatus, OperationSubject, assess,
+                };
                 let now = $crate::now();
                 let mut tx = begin_write(&self.writer).await?;
                 let node = match &run.subject {
@@ -662,14 +667,20 @@ macro_rules! operation_methods {
                 let cluster_id = match (&run.subject, &node) {
                     (_, Some(n)) => n.cluster_id.to_string(),
                     (OperationSubject::Cluster(c), None) => c.to_string(),
-                    (OperationSubject::Node(_), None) => return Err($crate::StoreError::NotFound("node")),
+                    (OperationSubject::Node(_), None) => {
+                        return Err($crate::StoreError::NotFound("node"));
+                    }
                 };
-                let (cluster, maintenance, ever_online) = lock_cluster(&mut tx, &cluster_id).await?;
+                let (cluster, maintenance, ever_online) =
+                    lock_cluster(&mut tx, &cluster_id).await?;
                 if cluster.status == muster_domain::ClusterStatus::Decommissioned {
                     return Err(decommissioned());
                 }
                 let nodes = nodes_of(&mut tx, &cluster_id).await?;
-                let members: Vec<_> = nodes.iter().map(muster_domain::cluster_state::member).collect();
+                let members: Vec<_> = nodes
+                    .iter()
+                    .map(muster_domain::cluster_state::member)
+                    .collect();
                 let leadership = muster_domain::coordination::Leadership {
                     primary: cluster.primary_node_id.clone(),
                     coordinator: cluster.coordinator_node_id.clone(),
@@ -692,7 +703,9 @@ macro_rules! operation_methods {
                 let (runs, oldest) = recent_runs(&mut tx, &run.actor_id, class, now).await?;
                 if runs >= class.per_minute() {
                     let free_at = oldest.unwrap_or(now) + chrono::Duration::minutes(1);
-                    let wait_ms = u64::try_from((free_at - now).num_milliseconds()).unwrap_or(0).max(1);
+                    let wait_ms = u64::try_from((free_at - now).num_milliseconds())
+                        .unwrap_or(0)
+                        .max(1);
                     return Ok($crate::OperationOutcome::RateLimited {
                         retry_after_s: wait_ms.div_ceil(1000),
                     });
@@ -714,16 +727,19 @@ macro_rules! operation_methods {
                         // The refusal is part of the history too.
                         let mut tx = begin_write(&self.writer).await?;
                         let message = e.to_string();
-                        insert_operation(&mut tx, &NewRun {
-                            run,
-                            cluster_id: &cluster_id,
-                            status: OperationStatus::Failed,
-                            result: &message,
-                            output: &serde_json::json!({}),
-                            term: None,
-                            expires_at: None,
-                            created_at: now,
-                        })
+                        insert_operation(
+                            &mut tx,
+                            &NewRun {
+                                run,
+                                cluster_id: &cluster_id,
+                                status: OperationStatus::Failed,
+                                result: &message,
+                                output: &serde_json::json!({}),
+                                term: None,
+                                expires_at: None,
+                                created_at: now,
+                            },
+                        )
                         .await?;
                         commit(tx).await?;
                         return Err(e);
@@ -733,23 +749,36 @@ macro_rules! operation_methods {
                 let acts_on_nodes = node.is_some()
                     && applied.queued.is_none()
                     && run.operation != muster_domain::operations::OperationName::PromotePrimary;
-                if acts_on_nodes || run.operation == muster_domain::operations::OperationName::ApplyTemplate {
+                if acts_on_nodes
+                    || run.operation == muster_domain::operations::OperationName::ApplyTemplate
+                {
                     let (current, _, _) = lock_cluster(&mut tx, &cluster_id).await?;
-                    reconcile_cluster(&mut tx, &current, maintenance, ever_online, &run.actor).await?;
+                    reconcile_cluster(&mut tx, &current, maintenance, ever_online, &run.actor)
+                        .await?;
                 }
-                let record = insert_operation(&mut tx, &NewRun {
-                    run,
-                    cluster_id: &cluster_id,
-                    status: if applied.queued.is_some() { OperationStatus::Pending } else { OperationStatus::Succeeded },
-                    result: &applied.result,
-                    output: &applied.output,
-                    term: applied.queued.map(|(t, _)| t),
-                    expires_at: applied.queued.map(|(_, e)| e),
-                    created_at: now,
-                })
+                let record = insert_operation(
+                    &mut tx,
+                    &NewRun {
+                        run,
+                        cluster_id: &cluster_id,
+                        status: if applied.queued.is_some() {
+                            OperationStatus::Pending
+                        } else {
+                            OperationStatus::Succeeded
+                        },
+                        result: &applied.result,
+                        output: &applied.output,
+                        term: applied.queued.map(|(t, _)| t),
+                        expires_at: applied.queued.map(|(_, e)| e),
+                        created_at: now,
+                    },
+                )
                 .await?;
                 commit(tx).await?;
-                Ok($crate::OperationOutcome::Done { record: Box::new(record), impact })
+                Ok($crate::OperationOutcome::Done {
+                    record: Box::new(record),
+                    impact,
+                })
             })
         }
 
@@ -759,18 +788,7 @@ macro_rules! operation_methods {
             scope: $crate::Scope<'a>,
         ) -> $crate::StoreFuture<'a, $crate::Page<muster_domain::operations::OperationRecord>> {
             Box::pin(async move {
-                let before = match q.cursor.as_deref() {
-                    Some(text) => {
-                        let c = $crate::query::Cursor::decode(text, "operations")?;
-                        Some(c.key.as_i64().ok_or_else(|| {
-                            $crate::StoreError::Invalid(muster_domain::FieldErrors::single(
-                                "cursor",
-                                "cursor is not a cursor of this listing (use next_cursor from the previous page)",
-                            ))
-                        })?)
-                    }
-                    None => None,
-                };
+                let before = $crate::query::before_id(q.cursor.as_deref(), "operations")?;
                 let limit = $crate::page_size(Some(q.limit));
                 let sql = format!(
                     "SELECT * FROM operations
@@ -800,17 +818,15 @@ macro_rules! operation_methods {
                 }
                 let mut tx = begin_read(&self.pool, scope).await?;
                 let rows = query.fetch_all(&mut *tx).await?;
-                let mut items = rows.iter().map(operation_from_row).collect::<Result<Vec<_>, _>>()?;
+                let mut items = rows
+                    .iter()
+                    .map(operation_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
                 let next_cursor = if items.len() > limit as usize {
                     items.truncate(limit as usize);
-                    items.last().map(|o| {
-                        $crate::query::Cursor {
-                            listing: "operations".into(),
-                            key: serde_json::json!(o.id),
-                            id: String::new(),
-                        }
-                        .encode()
-                    })
+                    items
+                        .last()
+                        .map(|o| $crate::query::after_id("operations", o.id))
                 } else {
                     None
                 };
@@ -839,9 +855,10 @@ macro_rules! operation_methods {
                 .ok_or($crate::StoreError::NotFound("operation"))?;
                 let before = operation_from_row(&row)?;
                 if before.status.is_finished() {
-                    return Err(refuse("status", format!(
-                        "operation {id} has already finished ({})", before.status
-                    )));
+                    return Err(refuse(
+                        "status",
+                        format!("operation {id} has already finished ({})", before.status),
+                    ));
                 }
                 let status = if report.ok {
                     muster_domain::operations::OperationStatus::Succeeded
@@ -862,7 +879,11 @@ macro_rules! operation_methods {
                 .fetch_one(&mut *tx)
                 .await?;
                 let after = operation_from_row(&row)?;
-                insert_event(&mut tx, &$crate::events::operation_event(&after, Some(&before))).await?;
+                insert_event(
+                    &mut tx,
+                    &$crate::events::operation_event(&after, Some(&before)),
+                )
+                .await?;
                 commit(tx).await?;
                 Ok(after)
             })
