@@ -321,7 +321,7 @@ pub fn cluster_health(
 
 #[cfg(feature = "ssr")]
 mod server {
-    use muster_domain::coordination::{Leadership, failover_plan, what_if_fails};
+    use muster_domain::coordination::{failover_plan, what_if_fails};
     use muster_domain::{
         Cluster, ClusterId, ClusterTally, FieldErrors, NewCluster, NewNode, NodeStatus,
     };
@@ -433,10 +433,7 @@ mod server {
             .iter()
             .map(muster_domain::cluster_state::member)
             .collect();
-        let current = Leadership {
-            primary: cluster.primary_node_id.clone(),
-            coordinator: cluster.coordinator_node_id.clone(),
-        };
+        let current = cluster.leadership();
         let what_if = members
             .iter()
             .filter(|m| m.status != NodeStatus::Decommissioned)

@@ -24,6 +24,26 @@ pub fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
     written.map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// The report on an operation issued in an older term than the newest the
+/// agent has seen, which agents refuse (the fencing token at work); `None`
+/// when the operation may run.
+#[must_use]
+pub fn refuse_stale(
+    newest_term: u64,
+    op: &muster_domain::protocol::PendingOperation,
+) -> Option<muster_domain::operations::OperationReport> {
+    (!muster_domain::protocol::accepts_operation(newest_term, op)).then(|| {
+        muster_domain::operations::OperationReport {
+            ok: false,
+            message: format!(
+                "refused: issued in term {}, but the cluster is in term {newest_term}",
+                op.term
+            ),
+            output: serde_json::json!({"term": op.term, "current_term": newest_term}),
+        }
+    })
+}
+
 /// Rounds to two decimals, as figures are reported.
 #[must_use]
 pub fn round2(x: f64) -> f64 {

@@ -6,7 +6,7 @@
 //! kept to try again while the server cannot be reached.
 
 use muster_domain::operations::{OperationName, OperationReport, SIGNALS, check_signal_target};
-use muster_domain::protocol::{PendingOperation, accepts_operation};
+use muster_domain::protocol::PendingOperation;
 use serde_json::json;
 
 use muster_agent::http::{Answer, post};
@@ -22,7 +22,7 @@ pub struct Operations {
     /// `collect_now` runs waiting for the next heartbeat to be acknowledged.
     collecting: Vec<String>,
     /// Results not yet taken by the server: (operation id, report).
-    reports: Vec<(String, OperationReport)>,
+    reports: std::collections::VecDeque<(String, OperationReport)>,
 }
 
 impl Operations {
@@ -40,16 +40,8 @@ impl Operations {
         self.newest_term = self.newest_term.max(term);
         let mut collect = false;
         for op in ops {
-            if !accepts_operation(self.newest_term, op) {
-                self.finish(
-                    op,
-                    false,
-                    format!(
-                        "refused: issued in term {}, but the cluster is in term {}",
-                        op.term, self.newest_term
-                    ),
-                    json!({"term": op.term, "current_term": self.newest_term}),
-                );
+            if let Some(refused) = muster_agent::refuse_stale(self.newest_term, op) {
+                self.finish(op, refused.ok, refused.message, refused.output);
                 continue;
             }
             match op.operation {
@@ -81,15 +73,23 @@ impl Operations {
     /// A heartbeat taken after `collect_now` arrived was acknowledged.
     pub fn collected(&mut self, seq: u64) {
         for id in std::mem::take(&mut self.collecting) {
-            self.reports.push((
+            self.keep(
                 id,
                 OperationReport {
                     ok: true,
                     message: format!("collected and sent a sample at once (sequence {seq})"),
                     output: json!({"seq": seq}),
                 },
-            ));
+            );
         }
+    }
+
+    /// Keeps a report to send, the oldest going beyond [`MAX_WAITING_REPORTS`].
+    fn keep(&mut self, id: String, report: OperationReport) {
+        if self.reports.len() >= MAX_WAITING_REPORTS {
+            self.reports.pop_front();
+        }
+        self.reports.push_back((id, report));
     }
 
     fn finish(
@@ -110,17 +110,14 @@ impl Operations {
                 op.id, op.operation
             );
         }
-        if self.reports.len() >= MAX_WAITING_REPORTS {
-            self.reports.remove(0);
-        }
-        self.reports.push((
+        self.keep(
             op.id.clone(),
             OperationReport {
                 ok,
                 message,
                 output,
             },
-        ));
+        );
     }
 
     fn signal(&self, op: &PendingOperation) -> (bool, String, serde_json::Value) {
@@ -172,7 +169,7 @@ impl Operations {
     /// Sends the waiting reports, oldest first, until the server stops
     /// answering (those left wait for the next try).
     pub async fn send_reports(&mut self, http: &reqwest::Client, server: &str, token: &str) {
-        while let Some((id, report)) = self.reports.first() {
+        while let Some((id, report)) = self.reports.front() {
             let url = format!("{server}/api/v1/agent/operations/{id}/result");
             match post::<_, serde_json::Value>(http, &url, Some(token), report).await {
                 Answer::Ok(_) => {}
@@ -186,7 +183,7 @@ impl Operations {
                     return;
                 }
             }
-            self.reports.remove(0);
+            self.reports.pop_front();
         }
     }
 }

@@ -71,10 +71,7 @@ pub fn plan(
         },
     );
     let members: Vec<Member> = nodes.iter().map(member).collect();
-    let current = Leadership {
-        primary: cluster.primary_node_id.clone(),
-        coordinator: cluster.coordinator_node_id.clone(),
-    };
+    let current = cluster.leadership();
     let leadership = if decommissioned {
         None
     } else {

@@ -71,6 +71,15 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Who leads the cluster now.
+    #[must_use]
+    pub fn leadership(&self) -> crate::coordination::Leadership {
+        crate::coordination::Leadership {
+            primary: self.primary_node_id.clone(),
+            coordinator: self.coordinator_node_id.clone(),
+        }
+    }
+
     #[must_use]
     pub fn limits(&self) -> ClusterLimits {
         ClusterLimits {

@@ -24,11 +24,11 @@ pub fn LoadError(
 
 /// The error of a field, from the last answer, shown under its input.
 #[component]
-pub fn FieldError(error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
+pub fn FieldError(error: Signal<Option<AppError>>, #[prop(into)] field: String) -> impl IntoView {
     move || {
         error
             .get()
-            .and_then(|e| e.fields.get(field).cloned())
+            .and_then(|e| e.fields.get(&field).cloned())
             .map(|text| view! { <span class="field-error">{text}</span> })
     }
 }

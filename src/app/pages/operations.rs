@@ -21,7 +21,7 @@ use crate::api::AppError;
 use crate::api::clusters::get_cluster_info;
 use crate::api::operations::{OperationAnswer, list_operations, run_operation};
 use crate::app::components::cluster_picker::ClusterPicker;
-use crate::app::components::feedback::LoadError;
+use crate::app::components::feedback::{FieldError, LoadError};
 use crate::app::components::pager::KeysetPager;
 use crate::app::pages::clusters::{FilterSelect, address, encode};
 use crate::app::session::use_session_user;
@@ -297,15 +297,10 @@ fn OperationForm(
             confirmed.set(false);
         }
     });
-    let field_error = move |name: &'static str| {
-        move || {
-            match step.get() {
-                Step::Failed(e) => e.fields.get(name).cloned(),
-                _ => None,
-            }
-            .map(|t| view! { <span class="field-error">{t}</span> })
-        }
-    };
+    let failed = Signal::derive(move || match step.get() {
+        Step::Failed(e) => Some(e),
+        _ => None,
+    });
     view! {
         <section class="panel" aria-labelledby="run-title">
             <h2 id="run-title">"Run an operation"</h2>
@@ -333,7 +328,7 @@ fn OperationForm(
                             .collect_view()}
                     </select>
                     <span class="hint-inline">{move || operation.get().spec().description}</span>
-                    {field_error("operation")}
+                    <FieldError error=failed field="operation" />
                 </div>
                 <div class="field">
                     <ClusterPicker
@@ -343,7 +338,7 @@ fn OperationForm(
                         })
                         none_label="Choose a cluster"
                     />
-                    {field_error("cluster_id")}
+                    <FieldError error=failed field="cluster_id" />
                 </div>
                 <Show when=move || operation.get().spec().target == OperationTarget::Node>
                     <div class="field">
@@ -369,21 +364,14 @@ fn OperationForm(
                                 }
                             })}
                         </Transition>
-                        {field_error("node_id")}
+                        <FieldError error=failed field="node_id" />
                     </div>
                 </Show>
                 {move || {
                     operation.get().spec().params.iter().map(|p| {
                         let p = *p;
                         let id = format!("op-param-{}", p.name);
-                        let field = match p.name {
-                            "reason" => "params.reason",
-                            "expires_at" => "params.expires_at",
-                            "template" => "params.template",
-                            "pid" => "params.pid",
-                            "signal" => "params.signal",
-                            _ => "params",
-                        };
+                        let field = format!("params.{}", p.name);
                         let control = match p.kind {
                             ParamKind::Choice { values } => view! {
                                 <select id=id.clone() on:change=move |ev| set_input(inputs, p.name, event_target_value(&ev))>
@@ -418,7 +406,7 @@ fn OperationForm(
                             <div class="field">
                                 <label for=id>{label}</label>
                                 {control}
-                                {field_error(field)}
+                                <FieldError error=failed field />
                             </div>
                         }
                     }).collect_view()

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use muster_domain::operations::{OperationName, OperationReport};
 use muster_domain::protocol::{
     HeartbeatRequest, HeartbeatResponse, NodeRole, PROTOCOL_VERSION, PendingOperation,
-    RegisterRequest, RegisterResponse, accepts_operation,
+    RegisterRequest, RegisterResponse,
 };
 use muster_domain::{ClusterId, NodeId, NodeStatus};
 use rand::SeedableRng as _;
@@ -800,15 +800,10 @@ impl Inner {
 /// sends anyway; it has no processes to signal; one from an older term is
 /// refused, as a real agent refuses it.
 fn simulated_result(term: u64, op: &PendingOperation) -> OperationReport {
-    let (ok, message) = if !accepts_operation(term, op) {
-        (
-            false,
-            format!(
-                "refused: issued in term {}, but the cluster is in term {term}",
-                op.term
-            ),
-        )
-    } else if op.operation == OperationName::CollectNow {
+    if let Some(refused) = crate::refuse_stale(term, op) {
+        return refused;
+    }
+    let (ok, message) = if op.operation == OperationName::CollectNow {
         (true, "simulated node: sample sent".to_owned())
     } else {
         (

@@ -57,7 +57,6 @@ macro_rules! ingest_methods {
             server_started_at: chrono::DateTime<chrono::Utc>,
         ) -> $crate::StoreFuture<'_, Option<$crate::SweepReport>> {
             $crate::changes::recorded(&self.feed, async move {
-                use sqlx::Row as _;
                 let mut tx = begin_write(&self.writer).await?;
                 if let Some(lock) = d::TRY_JOB_LOCK {
                     let got: bool = sqlx::query_scalar(lock)
@@ -91,14 +90,7 @@ macro_rules! ingest_methods {
                 .bind(d::time(cutoff))
                 .fetch_all(&mut *tx)
                 .await?;
-                let mut by_cluster: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
-                for r in &rows {
-                    by_cluster
-                        .entry(r.try_get::<String, _>("cluster_id")?)
-                        .or_default()
-                        .push(r.try_get::<String, _>("id")?);
-                }
-                for (cluster_id, nodes) in by_cluster {
+                for (cluster_id, nodes) in nodes_by_cluster(&rows)? {
                     let (cluster, maintenance, ever_online) = lock_cluster(&mut tx, &cluster_id).await?;
                     let interval = cluster.config.health_check_interval_s;
                     let mut changed = false;

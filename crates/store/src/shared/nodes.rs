@@ -105,7 +105,9 @@ macro_rules! node_methods {
                 let mut tx = begin_write(&self.writer).await?;
                 let node = node_by_id(&mut tx, id.as_str()).await?;
                 let (cluster, _, _) = lock_cluster(&mut tx, node.cluster_id.as_str()).await?;
-                let cluster = promote_in(&mut tx, &cluster, &node, force, actor).await?;
+                let nodes = nodes_of(&mut tx, cluster.id.as_str()).await?;
+                let members: Vec<_> = nodes.iter().map(muster_domain::cluster_state::member).collect();
+                let cluster = promote_in(&mut tx, &cluster, &members, &node, force, actor).await?;
                 commit(tx).await?;
                 Ok(cluster)
             })

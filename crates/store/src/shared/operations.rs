@@ -140,8 +140,20 @@ macro_rules! operation_fns {
             node.last_heartbeat_at.or(node.usage.map(|u| u.at))
         }
 
-        /// Ends a node's maintenance window (by request or at its expiry):
-        /// the node's heartbeats decide its status again.
+        /// A node back from a drain or maintenance: the age of its last
+        /// report decides its status again.
+        async fn return_to_service(
+            conn: &mut d::Conn,
+            node: &muster_domain::Node,
+            interval_s: u32,
+            actor: &str,
+            why: &str,
+        ) -> Result<muster_domain::Node, $crate::StoreError> {
+            let status = muster_domain::liveness::status_on_return(last_report(node), $crate::now(), interval_s);
+            set_node_status(&mut *conn, node, status, actor, Some(why)).await
+        }
+
+        /// Ends a node's maintenance window (by request or at its expiry).
         async fn end_maintenance(
             conn: &mut d::Conn,
             node: &muster_domain::Node,
@@ -156,8 +168,7 @@ macro_rules! operation_fns {
             .bind(node.id.as_str())
             .execute(&mut *conn)
             .await?;
-            let status = muster_domain::liveness::status_on_return(last_report(node), $crate::now(), interval_s);
-            set_node_status(&mut *conn, node, status, actor, Some(why)).await
+            return_to_service(conn, node, interval_s, actor, why).await
         }
 
         /// `promote_to_primary`: the node leads, its priority is raised, the
@@ -166,20 +177,16 @@ macro_rules! operation_fns {
         async fn promote_in(
             conn: &mut d::Conn,
             cluster: &muster_domain::Cluster,
+            members: &[muster_domain::coordination::Member],
             node: &muster_domain::Node,
             force: bool,
             actor: &str,
         ) -> Result<muster_domain::Cluster, $crate::StoreError> {
-            use muster_domain::coordination::{Leadership, PromotionError, promote};
-            let nodes = nodes_of(&mut *conn, cluster.id.as_str()).await?;
-            let members: Vec<_> = nodes.iter().map(muster_domain::cluster_state::member).collect();
-            let current = Leadership {
-                primary: cluster.primary_node_id.clone(),
-                coordinator: cluster.coordinator_node_id.clone(),
-            };
-            let promotion = promote(&members, &current, cluster.term, &node.id, force).map_err(|e| {
+            use muster_domain::coordination::{PromotionError, promote};
+            let current = cluster.leadership();
+            let promotion = promote(members, &current, cluster.term, &node.id, force).map_err(|e| {
                 let field = if matches!(e, PromotionError::NotCandidate { .. }) { "force" } else { "node_id" };
-                $crate::StoreError::Rejected(muster_domain::FieldErrors::single(field, e.to_string()))
+                refuse(field, e.to_string())
             })?;
             sqlx::query("UPDATE cluster_nodes SET priority = $2, updated_at = $3 WHERE id = $1")
                 .bind(node.id.as_str())
@@ -222,10 +229,7 @@ macro_rules! operation_fns {
             actor: &str,
         ) -> Result<(), $crate::StoreError> {
             if !remove && node.status == muster_domain::NodeStatus::Decommissioned {
-                return Err($crate::StoreError::Rejected(muster_domain::FieldErrors::single(
-                    "node_id",
-                    "the node is already decommissioned",
-                )));
+                return Err(refuse("node_id", "the node is already decommissioned"));
             }
             let now = d::time($crate::now());
             if remove {
@@ -332,6 +336,7 @@ macro_rules! operation_fns {
             conn: &mut d::Conn,
             run: &$crate::OperationRun,
             cluster: &muster_domain::Cluster,
+            members: &[muster_domain::coordination::Member],
             node: &muster_domain::Node,
             now: chrono::DateTime<chrono::Utc>,
         ) -> Result<Applied, $crate::StoreError> {
@@ -361,9 +366,8 @@ macro_rules! operation_fns {
                         .await?;
                     let mut result = format!("{name} {}", if cordon { "is cordoned" } else { "is uncordoned" });
                     if !cordon && draining {
-                        let status = muster_domain::liveness::status_on_return(last_report(node), now, interval);
-                        set_node_status(&mut *conn, node, status, actor, Some("drain ended (uncordoned)")).await?;
-                        result = format!("{name} is uncordoned and no longer draining ({status})");
+                        let after = return_to_service(&mut *conn, node, interval, actor, "drain ended (uncordoned)").await?;
+                        result = format!("{name} is uncordoned and no longer draining ({})", after.status);
                     }
                     Applied::done(result, serde_json::json!({"cordoned": cordon}))
                 }
@@ -410,21 +414,15 @@ macro_rules! operation_fns {
                     )
                 }
                 Op::PromotePrimary => {
-                    let after = promote_in(&mut *conn, cluster, node, true, actor).await?;
+                    let after = promote_in(&mut *conn, cluster, members, node, true, actor).await?;
                     Applied::done(
                         format!("{name} is the primary (term {})", after.term),
                         serde_json::json!({"primary": after.primary_node_id, "coordinator": after.coordinator_node_id, "term": after.term}),
                     )
                 }
                 Op::SetCoordinator => {
-                    use muster_domain::coordination::{Leadership, appoint_coordinator};
-                    let nodes = nodes_of(&mut *conn, cluster.id.as_str()).await?;
-                    let members: Vec<_> = nodes.iter().map(muster_domain::cluster_state::member).collect();
-                    let current = Leadership {
-                        primary: cluster.primary_node_id.clone(),
-                        coordinator: cluster.coordinator_node_id.clone(),
-                    };
-                    let change = appoint_coordinator(&members, &current, cluster.term, &node.id, true)
+                    let current = cluster.leadership();
+                    let change = muster_domain::coordination::appoint_coordinator(members, &current, cluster.term, &node.id, true)
                         .map_err(|e| refuse("node_id", e.to_string()))?;
                     let after = set_leadership(&mut *conn, cluster, &change).await?;
                     insert_event(&mut *conn, &$crate::events::coordinator_appointed(&after, node, &current, &change, run.force, actor)).await?;
@@ -556,9 +554,14 @@ macro_rules! operation_fns {
                 .bind($crate::shared::batch::json_param(nodes))
                 .fetch_all(&mut *conn)
                 .await?;
+            let mut found = Vec::with_capacity(rows.len());
             for row in &rows {
+                found.push((row.try_get::<i64, _>("id")?, row));
+            }
+            // Oldest first, as they were queued.
+            found.sort_by_key(|(id, _)| *id);
+            for (id, row) in found {
                 let term: Option<i64> = row.try_get("term")?;
-                let id: i64 = row.try_get("id")?;
                 out.entry(row.try_get::<String, _>("node_id")?)
                     .or_default()
                     .push(muster_domain::protocol::PendingOperation {
@@ -568,9 +571,6 @@ macro_rules! operation_fns {
                         force: row.try_get("forced")?,
                         term: term.map_or(Ok(0), |t| int("term", t))?,
                     });
-            }
-            for ops in out.values_mut() {
-                ops.sort_by_key(|o| o.id.parse::<i64>().unwrap_or(i64::MAX));
             }
             Ok(out)
         }
@@ -612,12 +612,23 @@ macro_rules! operation_fns {
             Ok(count)
         }
 
+        /// Rows of `id` and `cluster_id` (nodes), grouped by cluster in id order.
+        fn nodes_by_cluster(
+            rows: &[d::Row],
+        ) -> Result<std::collections::BTreeMap<String, Vec<String>>, $crate::StoreError> {
+            use sqlx::Row as _;
+            let mut by_cluster: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+            for r in rows {
+                by_cluster.entry(r.try_get("cluster_id")?).or_default().push(r.try_get("id")?);
+            }
+            Ok(by_cluster)
+        }
+
         /// Ends maintenance windows past their expiry; how many.
         async fn expire_maintenance(
             conn: &mut d::Conn,
             now: chrono::DateTime<chrono::Utc>,
         ) -> Result<u64, $crate::StoreError> {
-            use sqlx::Row as _;
             let rows = sqlx::query(
                 "SELECT id, cluster_id FROM cluster_nodes
                  WHERE status = 'maintenance' AND maintenance_until IS NOT NULL AND maintenance_until <= $1
@@ -627,11 +638,7 @@ macro_rules! operation_fns {
             .fetch_all(&mut *conn)
             .await?;
             let mut count = 0;
-            let mut by_cluster: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
-            for r in &rows {
-                by_cluster.entry(r.try_get("cluster_id")?).or_default().push(r.try_get("id")?);
-            }
-            for (cluster_id, ids) in by_cluster {
+            for (cluster_id, ids) in nodes_by_cluster(&rows)? {
                 let (cluster, maintenance, ever_online) = lock_cluster(&mut *conn, &cluster_id).await?;
                 for id in ids {
                     let node = node_by_id(&mut *conn, &id).await?;
@@ -681,10 +688,7 @@ macro_rules! operation_methods {
                     .iter()
                     .map(muster_domain::cluster_state::member)
                     .collect();
-                let leadership = muster_domain::coordination::Leadership {
-                    primary: cluster.primary_node_id.clone(),
-                    coordinator: cluster.coordinator_node_id.clone(),
-                };
+                let leadership = cluster.leadership();
                 let hosted_tenants = usage_of(&mut tx, &cluster_id).await?.tenants;
                 let impact = assess(
                     run.operation,
@@ -714,7 +718,7 @@ macro_rules! operation_methods {
                     return Ok($crate::OperationOutcome::Guarded(impact));
                 }
                 let applied = match &node {
-                    Some(n) => apply_to_node(&mut tx, run, &cluster, n, now).await,
+                    Some(n) => apply_to_node(&mut tx, run, &cluster, &members, n, now).await,
                     None => apply_to_cluster(&mut tx, run, &cluster).await,
                 };
                 let applied = match applied {

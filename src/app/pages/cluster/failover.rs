@@ -4,20 +4,13 @@
 //! forcing a node that is not a candidate.
 
 use leptos::prelude::*;
-use muster_domain::coordination::{Leadership, PlanCandidate, PlanExclusion, what_if_fails};
+use muster_domain::coordination::{PlanCandidate, PlanExclusion, what_if_fails};
 use muster_domain::users::Role;
 use muster_domain::{Cluster, NodeId};
 
 use super::{ClusterState, NodeLink, members};
 use crate::api::nodes::PromoteToPrimary;
 use crate::app::components::feedback::Outcome;
-
-fn leadership(c: &Cluster) -> Leadership {
-    Leadership {
-        primary: c.primary_node_id.clone(),
-        coordinator: c.coordinator_node_id.clone(),
-    }
-}
 
 #[component]
 pub fn FailoverPanel(state: ClusterState) -> impl IntoView {
@@ -183,7 +176,7 @@ fn WhatIfPanel(state: ClusterState) -> impl IntoView {
     let chosen = RwSignal::new(None::<NodeId>);
     let outcome = Memo::new(move |_| {
         let failed = chosen.get()?;
-        let current = state.cluster.with(leadership);
+        let current = state.cluster.with(Cluster::leadership);
         let members = state.nodes.with(|n| members(n));
         members
             .iter()
