@@ -4,17 +4,29 @@
 use leptos::prelude::*;
 use muster_domain::ClusterId;
 
-use crate::api::clusters::cluster_names;
+use crate::api::clusters::{ClusterName, cluster_names};
+
+/// The names a [`ClusterPicker`] offers. The page makes it where it makes
+/// its other resources, outside any view that waits: the server renders such
+/// a view more than once, and a resource made in it each time would leave the
+/// browser reading another rendering's value.
+pub type ClusterNames = Resource<Result<Vec<ClusterName>, crate::api::AppError>>;
+
+/// Loads the names for a [`ClusterPicker`].
+#[must_use]
+pub fn cluster_names_resource() -> ClusterNames {
+    Resource::new(|| (), |()| cluster_names())
+}
 
 /// `current` is the chosen cluster; `pick` gets the new choice (`None` for
 /// `none_label`, the first option).
 #[component]
 pub fn ClusterPicker(
+    clusters: ClusterNames,
     current: Signal<Option<ClusterId>>,
     pick: Callback<Option<ClusterId>>,
     none_label: &'static str,
 ) -> impl IntoView {
-    let clusters = Resource::new(|| (), |()| cluster_names());
     view! {
         <label class="field">
             "Cluster"

@@ -12,7 +12,7 @@ use muster_domain::query::EventQuery;
 use muster_domain::{ClusterId, Event, EventCategory, NodeId, Severity};
 
 use crate::api::events::get_cluster_events;
-use crate::app::components::cluster_picker::ClusterPicker;
+use crate::app::components::cluster_picker::{ClusterPicker, cluster_names_resource};
 use crate::app::components::feedback::LoadError;
 use crate::app::components::pager::KeysetPager;
 use crate::app::pages::clusters::{FilterSelect, address, encode};
@@ -130,6 +130,7 @@ fn to_local(t: Option<DateTime<Utc>>) -> String {
 pub fn EventsPage() -> impl IntoView {
     let query = use_query_map();
     let filters = Memo::new(move |_| Filters::from_query(&query.read()));
+    let cluster_names = cluster_names_resource();
     let navigate = use_navigate();
     let go = Callback::new(move |mut f: Filters| {
         f.cursor = None;
@@ -167,6 +168,7 @@ pub fn EventsPage() -> impl IntoView {
         </header>
         <div class="toolbar" role="search">
             <ClusterPicker
+                clusters=cluster_names
                 current=Signal::derive(move || filters.read().cluster_id.clone())
                 pick=Callback::new(move |cluster_id| {
                     go.run(Filters { cluster_id, node_id: None, ..filters.get_untracked() });

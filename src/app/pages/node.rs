@@ -67,18 +67,17 @@ impl Period {
 pub fn NodePage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let info = Resource::new(id, |id| async move {
-        let id: NodeId = id.parse().map_err(|_| {
-            crate::api::AppError::new(crate::api::ErrorCode::NotFound, "node not found")
-        })?;
-        get_node_info(id).await
-    });
+    let info = Resource::new(id, |id| async move { get_node_info(parse_id(&id)?).await });
+    // Every resource of the page is made here, once: one made inside the
+    // view below would be made again each time the server renders it, and
+    // the browser, which makes it once, would then read another's value.
+    let charts = ChartSource::new(id);
     view! {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading the node…"</p> }>
             {move || {
                 info.get()
                     .map(|result| match result {
-                        Ok(data) => view! { <NodeView data /> }.into_any(),
+                        Ok(data) => view! { <NodeView data charts /> }.into_any(),
                         Err(error) => {
                             view! { <LoadError what="The node" error retry=move || info.refetch() /> }
                                 .into_any()
@@ -86,6 +85,49 @@ pub fn NodePage() -> impl IntoView {
                     })
             }}
         </Transition>
+    }
+}
+
+fn parse_id(id: &str) -> Result<NodeId, crate::api::AppError> {
+    id.parse()
+        .map_err(|_| crate::api::AppError::new(crate::api::ErrorCode::NotFound, "node not found"))
+}
+
+/// The charts' period, its window and the stored series for that window.
+#[derive(Clone, Copy)]
+struct ChartSource {
+    period: RwSignal<Period>,
+    window: Memo<(DateTime<Utc>, DateTime<Utc>)>,
+    history: Resource<Result<Vec<Vec<MetricPoint>>, crate::api::AppError>>,
+}
+
+impl ChartSource {
+    fn new(id: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        let period = RwSignal::new(Period::Hour);
+        // The window is fixed when the period is picked; live points move its end.
+        let window = Memo::new(move |_| {
+            let until = crate::app::now();
+            (until - period.get().span(), until)
+        });
+        let history = Resource::new(
+            move || (id(), window.get()),
+            |(id, (since, until))| async move {
+                let id = parse_id(&id)?;
+                let mut out = Vec::new();
+                for (name, ..) in CHARTS {
+                    out.push(
+                        node_metric_history(id.clone(), name.to_owned(), since, until, None)
+                            .await?,
+                    );
+                }
+                Ok(out)
+            },
+        );
+        Self {
+            period,
+            window,
+            history,
+        }
     }
 }
 
@@ -102,7 +144,7 @@ struct NodeState {
 const LIVE_POINTS: usize = 3600;
 
 #[component]
-fn NodeView(data: NodeInfo) -> impl IntoView {
+fn NodeView(data: NodeInfo, charts: ChartSource) -> impl IntoView {
     let NodeInfo {
         node,
         cluster,
@@ -141,7 +183,7 @@ fn NodeView(data: NodeInfo) -> impl IntoView {
                 <HostFacts state />
                 <LivenessHistory state />
             </div>
-            <Charts state />
+            <Charts state source=charts />
             <Processes list=processes />
         </div>
     }
@@ -363,30 +405,12 @@ fn live_point(
 }
 
 #[component]
-fn Charts(state: NodeState) -> impl IntoView {
-    let period = RwSignal::new(Period::Hour);
-    // The window is fixed when the period is picked; live points move its end.
-    let window = Memo::new(move |_| {
-        let until = crate::app::now();
-        (until - period.get().span(), until)
-    });
-    let id = state.node.with_untracked(|n| n.id.clone());
-    let history = Resource::new(
-        move || window.get(),
-        move |(since, until)| {
-            let id = id.clone();
-            async move {
-                let mut out = Vec::new();
-                for (name, ..) in CHARTS {
-                    out.push(
-                        node_metric_history(id.clone(), name.to_owned(), since, until, None)
-                            .await?,
-                    );
-                }
-                Ok::<_, crate::api::AppError>(out)
-            }
-        },
-    );
+fn Charts(state: NodeState, source: ChartSource) -> impl IntoView {
+    let ChartSource {
+        period,
+        window,
+        history,
+    } = source;
     let until = Signal::derive(move || {
         let (_, until) = window.get();
         if period.get().live() {

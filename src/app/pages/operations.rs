@@ -14,13 +14,13 @@ use muster_domain::operations::{
     OperationTarget, ParamKind, ParamSpec, catalog,
 };
 use muster_domain::users::Role;
-use muster_domain::{ClusterId, NodeId};
+use muster_domain::{ClusterId, Node, NodeId};
 use serde_json::{Map, Value};
 
 use crate::api::AppError;
 use crate::api::clusters::get_cluster_info;
 use crate::api::operations::{OperationAnswer, list_operations, run_operation};
-use crate::app::components::cluster_picker::ClusterPicker;
+use crate::app::components::cluster_picker::{ClusterNames, ClusterPicker, cluster_names_resource};
 use crate::app::components::feedback::{FieldError, LoadError};
 use crate::app::components::pager::KeysetPager;
 use crate::app::pages::clusters::{FilterSelect, address, encode};
@@ -93,6 +93,7 @@ impl View {
 pub fn OperationsPage() -> impl IntoView {
     let query = use_query_map();
     let view_state = Memo::new(move |_| View::from_query(&query.read()));
+    let cluster_names = cluster_names_resource();
     let navigate = use_navigate();
     let go = Callback::new(move |v: View| {
         navigate(
@@ -106,6 +107,34 @@ pub fn OperationsPage() -> impl IntoView {
     let user = use_session_user();
     // Bumped after each run, so the history shows it.
     let runs = RwSignal::new(0u32);
+    // The form's resources are made here, once, not inside the view that
+    // waits for the user: the server renders that view more than once, and
+    // the browser would read another rendering's values.
+    let cluster_nodes = Resource::new(
+        move || view_state.read().cluster_id.clone(),
+        |cluster| async move {
+            match cluster {
+                Some(id) => get_cluster_info(id).await.map(|i| i.nodes),
+                None => Ok(Vec::new()),
+            }
+        },
+    );
+    // A link that names only the node: its cluster is looked up.
+    let node_cluster = Resource::new(
+        move || {
+            let v = view_state.read();
+            v.node_id.clone().filter(|_| v.cluster_id.is_none())
+        },
+        |node| async move {
+            match node {
+                Some(id) => crate::api::nodes::get_node(id)
+                    .await
+                    .ok()
+                    .map(|n| n.cluster_id),
+                None => None,
+            }
+        },
+    );
     view! {
         <header class="page-header">
             <h1>"Operations"</h1>
@@ -117,7 +146,7 @@ pub fn OperationsPage() -> impl IntoView {
             {move || {
                 user.get()
                     .filter(|u| u.role.allows(Role::Operator))
-                    .map(|u| view! { <OperationForm view_state go role=u.role runs /> })
+                    .map(|u| view! { <OperationForm view_state go role=u.role runs cluster_nodes node_cluster cluster_names /> })
             }}
         </Transition>
         <section class="panel" aria-labelledby="history-title">
@@ -215,6 +244,9 @@ fn OperationForm(
     go: Callback<View>,
     role: Role,
     runs: RwSignal<u32>,
+    cluster_nodes: Resource<Result<Vec<Node>, AppError>>,
+    node_cluster: Resource<Option<ClusterId>>,
+    cluster_names: ClusterNames,
 ) -> impl IntoView {
     let inputs: Inputs = RwSignal::new(Vec::new());
     let step = RwSignal::new(Step::Idle);
@@ -225,31 +257,6 @@ fn OperationForm(
         .map(|s| s.name)
         .collect();
     let operation = Memo::new(move |_| view_state.read().operation.unwrap_or(OperationName::Drain));
-    let cluster_nodes = Resource::new(
-        move || view_state.read().cluster_id.clone(),
-        |cluster| async move {
-            match cluster {
-                Some(id) => get_cluster_info(id).await.map(|i| i.nodes),
-                None => Ok(Vec::new()),
-            }
-        },
-    );
-    // A link that names only the node: its cluster is looked up.
-    let node_cluster = Resource::new(
-        move || {
-            let v = view_state.read();
-            v.node_id.clone().filter(|_| v.cluster_id.is_none())
-        },
-        |node| async move {
-            match node {
-                Some(id) => crate::api::nodes::get_node(id)
-                    .await
-                    .ok()
-                    .map(|n| n.cluster_id),
-                None => None,
-            }
-        },
-    );
     Effect::new(move |_| {
         if let Some(Some(cluster_id)) = node_cluster.get() {
             go.run(View {
@@ -332,6 +339,7 @@ fn OperationForm(
                 </div>
                 <div class="field">
                     <ClusterPicker
+                        clusters=cluster_names
                         current=Signal::derive(move || view_state.read().cluster_id.clone())
                         pick=Callback::new(move |cluster_id| {
                             go.run(View { cluster_id, node_id: None, cursor: None, ..view_state.get_untracked() });

@@ -10,7 +10,7 @@ use muster_domain::processes::{ProcessQuery, ProcessRow, ProcessSort};
 use muster_domain::{ClusterId, NodeId};
 
 use crate::api::processes::list_processes;
-use crate::app::components::cluster_picker::ClusterPicker;
+use crate::app::components::cluster_picker::{ClusterPicker, cluster_names_resource};
 use crate::app::components::feedback::LoadError;
 use crate::app::components::pager::KeysetPager;
 use crate::app::pages::clusters::{address, encode};
@@ -76,6 +76,7 @@ impl Filters {
 pub fn ProcessesPage() -> impl IntoView {
     let query = use_query_map();
     let filters = Memo::new(move |_| Filters::from_query(&query.read()));
+    let cluster_names = cluster_names_resource();
     let navigate = use_navigate();
     let go = Callback::new(move |f: Filters| {
         navigate(
@@ -101,6 +102,7 @@ pub fn ProcessesPage() -> impl IntoView {
         </header>
         <div class="toolbar" role="search">
             <ClusterPicker
+                clusters=cluster_names
                 current=Signal::derive(move || filters.read().cluster_id.clone())
                 pick=Callback::new(move |cluster_id| {
                     go.run(Filters { cluster_id, node_id: None, cursor: None, ..filters.get_untracked() });
