@@ -27,6 +27,11 @@ test("an admin runs a cluster from its page: nodes, health, failover, configurat
   await expect(page.getByRole("heading", { name, level: 1 })).toBeVisible();
   await expect(page.locator(".live-indicator")).toHaveAttribute("data-state", "live");
   await expect(page.getByTestId("no-candidates")).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Operations on this cluster" }).getByRole("link")).toHaveText([
+    "Operations history",
+    "Set the coordinator…",
+    "Apply a template…",
+  ]);
 
   // Add a node by hand: the form checks as it goes, the token is shown once.
   await page.getByRole("button", { name: "Add node" }).click();
@@ -157,6 +162,14 @@ test("a viewer reads a cluster's page without any control that changes it", asyn
     await expect(viewer.getByRole("button", { name: control })).toHaveCount(0);
   }
   await expect(viewer.locator("#join-tokens")).toHaveCount(0);
+  // The viewer may read the cluster's operations history, and run none.
+  const operations = viewer.getByRole("navigation", { name: "Operations on this cluster" });
+  await expect(operations.getByRole("link")).toHaveText(["Operations history"]);
+  await operations.getByRole("link", { name: "Operations history" }).click();
+  await expect(viewer).toHaveURL(`/operations?cluster_id=${id}`);
+  await expect(viewer.getByText("No operation has run here yet.")).toBeVisible();
+  await expect(viewer.getByRole("button", { name: "Preview (dry run)" })).toHaveCount(0);
+  await viewer.goBack();
   await snap(viewer, testInfo, "cluster-as-viewer");
   await context.close();
 });

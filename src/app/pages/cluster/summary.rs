@@ -36,6 +36,7 @@ pub fn ClusterHeader(state: ClusterState) -> impl IntoView {
                 let d = c().description;
                 (!d.is_empty()).then(|| view! { <p class="desc">{d}</p> })
             }}
+            <ClusterOperations state />
         </header>
         <section class="stats" aria-label="Cluster summary">
             <div class="stat">
@@ -72,6 +73,29 @@ pub fn ClusterHeader(state: ClusterState) -> impl IntoView {
                 <span class="stat-label">{move || c().region}</span>
             </div>
         </section>
+    }
+}
+
+/// Links to the operations page for this cluster: its history for everyone,
+/// the cluster-wide operations for admins (the server checks the role again).
+#[component]
+fn ClusterOperations(state: ClusterState) -> impl IntoView {
+    use muster_domain::users::Role;
+    let id = state.id();
+    let history = format!("/operations?cluster_id={id}");
+    let link = |op: &str| format!("/operations?operation={op}&cluster_id={id}");
+    let operator = state
+        .allows(Role::Operator)
+        .then(|| view! { <a class="button small" href=link("set_coordinator")>"Set the coordinator…"</a> });
+    let admin = state.allows(Role::Admin).then(
+        || view! { <a class="button small" href=link("apply_template")>"Apply a template…"</a> },
+    );
+    view! {
+        <nav class="node-actions" aria-label="Operations on this cluster">
+            <a class="button small" href=history>"Operations history"</a>
+            {operator}
+            {admin}
+        </nav>
     }
 }
 
