@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use muster_domain::live::{LiveMessage, Subscription};
+use muster_domain::operations::OperationName;
 use muster_domain::processes::ProcessRow;
 use muster_domain::{Event, MetricPoint, Node, NodeId};
 
@@ -16,6 +17,7 @@ use crate::app::components::chart::MetricChart;
 use crate::app::components::feedback::LoadError;
 use crate::app::live::{StaleNotice, use_live};
 use crate::app::pages::cluster::{EventList, percent, role};
+use crate::app::pages::operations::operations_href;
 
 /// The charts: metric name, title, unit, fixed axis top.
 const CHARTS: [(&str, &str, &str, Option<f64>); 6] = [
@@ -193,20 +195,21 @@ fn NodeView(data: NodeInfo, charts: ChartSource) -> impl IntoView {
 #[component]
 fn NodeActions(cluster: muster_domain::ClusterId, node: NodeId) -> impl IntoView {
     let user = crate::app::session::use_session_user();
-    let link =
-        move |op: &str| format!("/operations?operation={op}&cluster_id={cluster}&node_id={node}");
     let links = [
-        ("drain", "Drain…"),
-        ("maintenance_on", "Maintenance…"),
-        ("cordon", "Cordon…"),
-        ("collect_now", "Collect now…"),
+        (OperationName::Drain, "Drain…"),
+        (OperationName::MaintenanceOn, "Maintenance…"),
+        (OperationName::Cordon, "Cordon…"),
+        (OperationName::CollectNow, "Collect now…"),
     ]
-    .map(|(op, label)| (link(op), label));
+    .map(|(op, label)| {
+        let href = operations_href(Some(op), Some(cluster.clone()), Some(node.clone()));
+        (href, label)
+    });
     // Read under the page's own Transition, which waits for the user too.
     move || {
         user.allows(muster_domain::users::Role::Operator).then(|| {
             view! {
-                <nav class="node-actions" aria-label="Operations on this node">
+                <nav class="page-actions" aria-label="Operations on this node">
                     {links.iter().map(|(href, label)| view! { <a class="button small" href=href.clone()>{*label}</a> }).collect_view()}
                 </nav>
             }

@@ -89,6 +89,23 @@ impl View {
     }
 }
 
+/// The operations page's address with `operation` and its subject chosen
+/// (either may be left out), for links from the cluster and node pages.
+#[must_use]
+pub fn operations_href(
+    operation: Option<OperationName>,
+    cluster_id: Option<ClusterId>,
+    node_id: Option<NodeId>,
+) -> String {
+    View {
+        operation,
+        cluster_id,
+        node_id,
+        ..View::default()
+    }
+    .href()
+}
+
 #[component]
 pub fn OperationsPage() -> impl IntoView {
     let query = use_query_map();

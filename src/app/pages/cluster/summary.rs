@@ -7,6 +7,7 @@ use muster_domain::Node;
 use muster_domain::health::{NodeCondition, QuorumStatus};
 
 use super::ClusterState;
+use crate::app::pages::operations::operations_href;
 
 #[component]
 pub fn ClusterHeader(state: ClusterState) -> impl IntoView {
@@ -80,18 +81,19 @@ pub fn ClusterHeader(state: ClusterState) -> impl IntoView {
 /// the cluster-wide operations for admins (the server checks the role again).
 #[component]
 fn ClusterOperations(state: ClusterState) -> impl IntoView {
+    use muster_domain::operations::OperationName;
     use muster_domain::users::Role;
     let id = state.id();
-    let history = format!("/operations?cluster_id={id}");
-    let link = |op: &str| format!("/operations?operation={op}&cluster_id={id}");
-    let operator = state
-        .allows(Role::Operator)
-        .then(|| view! { <a class="button small" href=link("set_coordinator")>"Set the coordinator…"</a> });
-    let admin = state.allows(Role::Admin).then(
-        || view! { <a class="button small" href=link("apply_template")>"Apply a template…"</a> },
-    );
+    let link = |op| operations_href(op, Some(id.clone()), None);
+    let history = link(None);
+    let operator = state.allows(Role::Operator).then(|| {
+        view! { <a class="button small" href=link(Some(OperationName::SetCoordinator))>"Set the coordinator…"</a> }
+    });
+    let admin = state.allows(Role::Admin).then(|| {
+        view! { <a class="button small" href=link(Some(OperationName::ApplyTemplate))>"Apply a template…"</a> }
+    });
     view! {
-        <nav class="node-actions" aria-label="Operations on this cluster">
+        <nav class="page-actions" aria-label="Operations on this cluster">
             <a class="button small" href=history>"Operations history"</a>
             {operator}
             {admin}
