@@ -551,6 +551,32 @@ fn doors(f: &Fleet) -> Vec<Door> {
         ),
         function("get_failover_plan", json!({"id": a}), read(200)),
         function("get_failover_plan", json!({"id": b}), HIDDEN),
+        door(
+            get.clone(),
+            "/api/v1/clusters/{id}/metrics",
+            format!("/api/v1/clusters/{a}/metrics?{history}"),
+            No,
+            read(200),
+        ),
+        door(
+            get.clone(),
+            "/api/v1/clusters/{id}/metrics",
+            format!("/api/v1/clusters/{b}/metrics?{history}"),
+            No,
+            HIDDEN,
+        ),
+        function(
+            "cluster_metric_history",
+            json!({"id": a, "names": ["cpu_usage_percent"],
+            "since": "2020-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z", "step": "1h"}),
+            read(200),
+        ),
+        function(
+            "cluster_metric_history",
+            json!({"id": b, "names": ["cpu_usage_percent"],
+            "since": "2020-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z", "step": "1h"}),
+            HIDDEN,
+        ),
         // Operations: node operations for operators, and their history for
         // anyone who may see the cluster.
         door(

@@ -464,6 +464,52 @@ async fn status_health_and_coordination(api: &Api, id: &str, nodes: &[String]) {
         422,
         "metrics",
     );
+
+    // The cluster's history combines every node's samples per minute.
+    let mut raw = Vec::new();
+    for node in nodes {
+        let (s, points) = api
+            .get(&format!(
+                "/nodes/{node}/metrics?name=cpu_usage_percent&step=raw"
+            ))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        raw.extend(
+            points
+                .as_array()
+                .expect("points")
+                .iter()
+                .filter_map(|p| p["avg"].as_f64()),
+        );
+    }
+    let (s, combined) = api
+        .get(&format!("/clusters/{id}/metrics?name=cpu_usage_percent"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{combined}");
+    let combined = combined.as_array().expect("points");
+    let count: u64 = combined.iter().filter_map(|p| p["count"].as_u64()).sum();
+    assert_eq!(usize::try_from(count).expect("count"), raw.len());
+    let extremes = |points: &[f64]| {
+        points
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)))
+    };
+    let lows: Vec<f64> = combined.iter().filter_map(|p| p["min"].as_f64()).collect();
+    let highs: Vec<f64> = combined.iter().filter_map(|p| p["max"].as_f64()).collect();
+    assert_eq!((extremes(&lows).0, extremes(&highs).1), extremes(&raw));
+    assert_field_error(
+        &api.get(&format!(
+            "/clusters/{id}/metrics?name=cpu_usage_percent&step=raw"
+        ))
+        .await,
+        400,
+        "step",
+    );
+    assert_field_error(
+        &api.get(&format!("/clusters/{id}/metrics")).await,
+        400,
+        "name",
+    );
 }
 
 async fn events_tenants_and_retirement(api: &Api, id: &str, nodes: &[String]) {
@@ -744,6 +790,7 @@ async fn openapi_lists_every_route(api: &Api) {
         ("/health", "get"),
         ("/clusters/{id}/failover-plan", "get"),
         ("/clusters/{id}/metrics", "post"),
+        ("/clusters/{id}/metrics", "get"),
         ("/clusters/{id}/tenants", "post"),
         ("/clusters/{id}/tenants", "get"),
         ("/clusters/{id}/tenants/{tenant_id}", "delete"),
@@ -921,6 +968,25 @@ async fn server_functions(api: &Api) {
         (s, points.as_array().map(Vec::len)),
         (StatusCode::OK, Some(1))
     );
+    let (s, series) = call(
+        "cluster_metric_history",
+        json!({"id": id,
+        "names": ["cpu_usage_percent", "memory_usage_percent"],
+        "since": now - chrono::Duration::hours(1), "until": now + chrono::Duration::minutes(1)}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{series}");
+    let series = series.as_array().expect("one series per name");
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0][0]["count"].as_u64(), Some(1), "{series:?}");
+    let (s, refused) = call(
+        "cluster_metric_history",
+        json!({"id": id, "names": ["CPU!"],
+        "since": now - chrono::Duration::hours(1), "until": now}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused["fields"]["names"].is_string(), "{refused}");
     let (s, t) = call("create_tenant", json!({"name": "Fn Tenant"})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(

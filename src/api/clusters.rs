@@ -193,6 +193,61 @@ pub async fn get_cluster_info(id: ClusterId) -> Result<ClusterInfo, AppError> {
     cluster_info(state.store.as_ref(), &id).await
 }
 
+/// Most metrics one `cluster_metric_history` call reads.
+pub const MAX_HISTORY_NAMES: usize = 16;
+
+/// Several metrics' histories across a cluster's nodes, in the order of
+/// `names`: per minute up to a day and per hour beyond unless `step` says
+/// (`1m` or `1h`; raw samples of different nodes do not line up).
+#[server(prefix = "/fn", endpoint = "cluster_metric_history", input = leptos::server_fn::codec::Json)]
+pub async fn cluster_metric_history(
+    id: ClusterId,
+    names: Vec<String>,
+    since: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+    step: Option<muster_domain::metrics::MetricStep>,
+) -> Result<Vec<Vec<muster_domain::MetricPoint>>, AppError> {
+    use muster_domain::FieldErrors;
+    use muster_domain::metrics::{MetricStep, check_history};
+    let state = crate::server::AppState::from_context()?;
+    let caller = crate::server::auth::caller::Caller::from_context().await?;
+    caller.see_cluster(state.store.as_ref(), &id).await?;
+    if names.is_empty() || names.len() > MAX_HISTORY_NAMES {
+        return Err(AppError::invalid(FieldErrors::single(
+            "names",
+            format!("names must hold 1 to {MAX_HISTORY_NAMES} metric names"),
+        )));
+    }
+    for name in &names {
+        check_history(name, since, until).map_err(|e| {
+            AppError::invalid(match e.get("name") {
+                Some(_) => FieldErrors::single("names", format!("{name:?} is not a metric name")),
+                None => e,
+            })
+        })?;
+    }
+    let step = match step {
+        Some(MetricStep::Raw) => {
+            return Err(AppError::invalid(FieldErrors::single(
+                "step",
+                "a cluster's history is per minute (1m) or hour (1h)",
+            )));
+        }
+        Some(step) => step,
+        None => MetricStep::finest_across_nodes(since, until),
+    };
+    let mut out = Vec::with_capacity(names.len());
+    for name in &names {
+        out.push(
+            state
+                .store
+                .cluster_metric_history(&id, name, since, until, step)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
 #[server(prefix = "/fn", endpoint = "update_cluster", input = leptos::server_fn::codec::Json)]
 pub async fn update_cluster(id: ClusterId, update: ClusterUpdate) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;

@@ -125,22 +125,10 @@ pub async fn node_metric_history(
     until: chrono::DateTime<chrono::Utc>,
     step: Option<MetricStep>,
 ) -> Result<Vec<MetricPoint>, AppError> {
-    use muster_domain::FieldErrors;
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
     caller.see_node(state.store.as_ref(), &id).await?;
-    if !muster_domain::metrics::is_metric_name(&name) {
-        return Err(AppError::invalid(FieldErrors::single(
-            "name",
-            "name is not a metric name",
-        )));
-    }
-    if since >= until {
-        return Err(AppError::invalid(FieldErrors::single(
-            "since",
-            "since must be before until",
-        )));
-    }
+    muster_domain::metrics::check_history(&name, since, until).map_err(AppError::invalid)?;
     let step = step.unwrap_or_else(|| MetricStep::finest_for(since, until));
     Ok(state
         .store

@@ -1,13 +1,12 @@
 //! A string-valued enum with `as_str`, `Display`, `FromStr` (whose error names the
-//! field and lists the allowed values) and `snake_case` serde.
+//! field and lists the allowed values) and serde, all by the same text.
 
 #[macro_export]
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$(Self::$variant),+];

@@ -129,6 +129,38 @@ impl MetricStep {
             Self::Hour
         }
     }
+
+    /// The step for a chart of a cluster's nodes together. Their samples
+    /// fall at different moments, so they are combined per bucket: minutes
+    /// up to a day, hours beyond (a week of a large cluster's minutes is
+    /// too much to combine for one chart).
+    #[must_use]
+    pub fn finest_across_nodes(since: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        if now - since <= Duration::days(1) {
+            Self::Minute
+        } else {
+            Self::Hour
+        }
+    }
+}
+
+/// Checks what a history request names: a metric and a window that ends
+/// after it starts.
+///
+/// # Errors
+/// `name` or `since`, said in words.
+pub fn check_history(
+    name: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<(), FieldErrors> {
+    if !is_metric_name(name) {
+        return Err(FieldErrors::single("name", "name is not a metric name"));
+    }
+    if since >= until {
+        return Err(FieldErrors::single("since", "since must be before until"));
+    }
+    Ok(())
 }
 
 /// The start of the bucket of width `step` holding `t`.
@@ -282,7 +314,24 @@ mod tests {
             MetricStep::finest_for(t - Duration::days(30), t),
             MetricStep::Hour
         );
+        for (span, step) in [
+            (Duration::minutes(15), MetricStep::Minute),
+            (Duration::hours(24), MetricStep::Minute),
+            (Duration::hours(25), MetricStep::Hour),
+            (Duration::days(7), MetricStep::Hour),
+        ] {
+            assert_eq!(MetricStep::finest_across_nodes(t - span, t), step, "{span}");
+        }
         assert_eq!("1m".parse::<MetricStep>(), Ok(MetricStep::Minute));
+        // JSON names a step as the query string does.
+        assert_eq!(
+            serde_json::to_string(&MetricStep::Hour).ok().as_deref(),
+            Some("\"1h\"")
+        );
+        assert_eq!(
+            serde_json::from_str::<MetricStep>("\"1m\"").ok(),
+            Some(MetricStep::Minute)
+        );
     }
 
     #[test]

@@ -187,6 +187,18 @@ pub trait Store: Send + Sync + 'static {
         step: MetricStep,
     ) -> StoreFuture<'a, Vec<MetricPoint>>;
 
+    /// A metric's history across a cluster's nodes between `since` and
+    /// `until`, per minute or hour: each bucket's lowest and highest sample
+    /// of any node and the mean of all of them. `Invalid` (`step`) for raw.
+    fn cluster_metric_history<'a>(
+        &'a self,
+        cluster_id: &'a ClusterId,
+        name: &'a str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        step: MetricStep,
+    ) -> StoreFuture<'a, Vec<MetricPoint>>;
+
     /// One run of the metrics job: roll complete minutes and hours up, then
     /// drop raw samples past 48 h and rollups past their cluster's retention.
     /// `None` when another replica holds the job's lock.
@@ -570,5 +582,29 @@ const ROLLUP_JOB_LOCK: i64 = 0x6d75_7374_6572_2d6d;
 
 /// How many times a freshly generated id is retried after a collision.
 const ID_ATTEMPTS: usize = 5;
+/// Whose samples a metric history combines.
+#[derive(Debug, Clone, Copy)]
+enum MetricSubject<'a> {
+    Node(&'a str),
+    /// The nodes the cluster has now.
+    Cluster(&'a str),
+}
+
+impl<'a> MetricSubject<'a> {
+    /// The SQL condition on `node_id`, with the id as `$1`.
+    fn clause(self) -> &'static str {
+        match self {
+            Self::Node(_) => "node_id = $1",
+            Self::Cluster(_) => "node_id IN (SELECT id FROM cluster_nodes WHERE cluster_id = $1)",
+        }
+    }
+
+    fn id(self) -> &'a str {
+        match self {
+            Self::Node(id) | Self::Cluster(id) => id,
+        }
+    }
+}
+
 /// Most raw samples one history query reads (two hours at one per second).
 const RAW_POINT_LIMIT: i64 = 7200;

@@ -871,6 +871,72 @@ async fn metrics(store: &dyn Store, dev: &Cluster) {
     let total: u64 = minutes.iter().map(|p| p.count).sum();
     assert_eq!(total, 2);
     assert!(minutes.iter().all(|p| p.min <= p.avg && p.avg <= p.max));
+    // A cluster's history combines its nodes' samples in each bucket.
+    let other = &store.list_nodes(&dev.id).await.expect("nodes")[0];
+    store
+        .record_metrics(
+            &dev.id,
+            &other.id,
+            &[("cpu_usage_percent".to_owned(), 80.0)].into(),
+        )
+        .await
+        .expect("record");
+    let per_node = async |step| {
+        let mut all = Vec::new();
+        for n in store.list_nodes(&dev.id).await.expect("nodes") {
+            all.extend(
+                store
+                    .metric_history(
+                        &n.id,
+                        "cpu_usage_percent",
+                        since,
+                        until + chrono::Duration::hours(3),
+                        step,
+                    )
+                    .await
+                    .expect("node history"),
+            );
+        }
+        all
+    };
+    let combined_matches = async |step| {
+        let nodes: Vec<muster_domain::MetricPoint> = per_node(step).await;
+        let combined = store
+            .cluster_metric_history(
+                &dev.id,
+                "cpu_usage_percent",
+                since,
+                until + chrono::Duration::hours(3),
+                step,
+            )
+            .await
+            .expect("cluster history");
+        assert!(!combined.is_empty());
+        for p in &combined {
+            let same: Vec<_> = nodes.iter().filter(|q| q.at == p.at).collect();
+            assert_eq!(p.count, same.iter().map(|q| q.count).sum::<u64>(), "{p:?}");
+            // Lowest and highest are samples themselves, not sums: exact.
+            let lowest = same.iter().map(|q| q.min).fold(f64::MAX, f64::min);
+            let highest = same.iter().map(|q| q.max).fold(f64::MIN, f64::max);
+            assert_eq!((p.min, p.max), (lowest, highest));
+            #[allow(clippy::cast_precision_loss)]
+            let mean = same.iter().map(|q| q.avg * q.count as f64).sum::<f64>() / p.count as f64;
+            assert!((p.avg - mean).abs() < 1e-9, "{p:?} against {mean}");
+        }
+        let total: u64 = combined.iter().map(|p| p.count).sum();
+        assert_eq!(total, nodes.iter().map(|q| q.count).sum::<u64>());
+        combined
+    };
+    let combined = combined_matches(MetricStep::Minute).await;
+    assert!(combined.iter().map(|p| p.count).sum::<u64>() >= 3);
+    assert!(combined.iter().any(|p| p.max >= 80.0) && combined.iter().any(|p| p.min <= 10.0));
+    assert!(matches!(
+        store
+            .cluster_metric_history(&dev.id, "cpu_usage_percent", since, until, MetricStep::Raw)
+            .await,
+        Err(StoreError::Invalid(e)) if e.get("step").is_some()
+    ));
+
     let missing = store
         .metric_history(&node.id, "no_such_metric", since, until, MetricStep::Hour)
         .await
@@ -906,6 +972,10 @@ async fn metrics(store: &dyn Store, dev: &Cluster) {
         hours.iter().map(|p| p.max).fold(f64::MIN, f64::max),
     );
     assert_eq!((lo, hi), (10.0, 42.0));
+    // After the job, from the rollups: the same figures per minute and per hour.
+    combined_matches(MetricStep::Minute).await;
+    let hourly = combined_matches(MetricStep::Hour).await;
+    assert!(hourly.iter().map(|p| p.count).sum::<u64>() >= 3);
 
     // Raw samples go after 48 h; the rollups stay for the retention (7 days).
     let report = store

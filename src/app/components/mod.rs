@@ -1,4 +1,5 @@
 pub mod chart;
+pub mod charts;
 pub mod cluster_picker;
 pub mod feedback;
 pub mod form;

@@ -4,7 +4,7 @@
 //! rollups beyond two hours) and its top processes. The live stream keeps
 //! the figures and the short charts current.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use muster_domain::live::{LiveMessage, Subscription};
@@ -13,57 +13,11 @@ use muster_domain::processes::ProcessRow;
 use muster_domain::{Event, MetricPoint, Node, NodeId};
 
 use crate::api::nodes::{NodeInfo, get_node_info, node_metric_history};
-use crate::app::components::chart::MetricChart;
+use crate::app::components::charts::{ChartSource, ChartsPanel, chart_names, metric_value};
 use crate::app::components::feedback::LoadError;
 use crate::app::live::{StaleNotice, use_live};
 use crate::app::pages::cluster::{EventList, percent, role};
 use crate::app::pages::operations::operations_href;
-
-/// The charts: metric name, title, unit, fixed axis top.
-const CHARTS: [(&str, &str, &str, Option<f64>); 6] = [
-    ("cpu_usage_percent", "CPU", " %", Some(100.0)),
-    ("memory_usage_percent", "Memory", " %", Some(100.0)),
-    ("disk_usage_percent", "Disk", " %", Some(100.0)),
-    ("load_average", "Load average", "", None),
-    ("network_rx_mbps", "Network in", " Mb/s", None),
-    ("network_tx_mbps", "Network out", " Mb/s", None),
-];
-
-/// The periods a chart can show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Period {
-    Minutes15,
-    Hour,
-    Day,
-    Week,
-}
-
-impl Period {
-    const ALL: [Self; 4] = [Self::Minutes15, Self::Hour, Self::Day, Self::Week];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Minutes15 => "15 min",
-            Self::Hour => "1 h",
-            Self::Day => "24 h",
-            Self::Week => "7 d",
-        }
-    }
-
-    fn span(self) -> Duration {
-        match self {
-            Self::Minutes15 => Duration::minutes(15),
-            Self::Hour => Duration::hours(1),
-            Self::Day => Duration::hours(24),
-            Self::Week => Duration::days(7),
-        }
-    }
-
-    /// Whether live samples are added to the chart (raw points).
-    fn live(self) -> bool {
-        matches!(self, Self::Minutes15 | Self::Hour)
-    }
-}
 
 #[component]
 pub fn NodePage() -> impl IntoView {
@@ -73,7 +27,7 @@ pub fn NodePage() -> impl IntoView {
     // Every resource of the page is made here, once: one made inside the
     // view below would be made again each time the server renders it, and
     // the browser, which makes it once, would then read another's value.
-    let charts = ChartSource::new(id);
+    let charts = ChartSource::new(id, load_history);
     view! {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading the node…"</p> }>
             {move || {
@@ -93,44 +47,6 @@ pub fn NodePage() -> impl IntoView {
 fn parse_id(id: &str) -> Result<NodeId, crate::api::AppError> {
     id.parse()
         .map_err(|_| crate::api::AppError::new(crate::api::ErrorCode::NotFound, "node not found"))
-}
-
-/// The charts' period, its window and the stored series for that window.
-#[derive(Clone, Copy)]
-struct ChartSource {
-    period: RwSignal<Period>,
-    window: Memo<(DateTime<Utc>, DateTime<Utc>)>,
-    history: Resource<Result<Vec<Vec<MetricPoint>>, crate::api::AppError>>,
-}
-
-impl ChartSource {
-    fn new(id: impl Fn() -> String + Send + Sync + 'static) -> Self {
-        let period = RwSignal::new(Period::Hour);
-        // The window is fixed when the period is picked; live points move its end.
-        let window = Memo::new(move |_| {
-            let until = crate::app::now();
-            (until - period.get().span(), until)
-        });
-        let history = Resource::new(
-            move || (id(), window.get()),
-            |(id, (since, until))| async move {
-                let id = parse_id(&id)?;
-                let mut out = Vec::new();
-                for (name, ..) in CHARTS {
-                    out.push(
-                        node_metric_history(id.clone(), name.to_owned(), since, until, None)
-                            .await?,
-                    );
-                }
-                Ok(out)
-            },
-        );
-        Self {
-            period,
-            window,
-            history,
-        }
-    }
 }
 
 /// The page's state: the node as the stream says it is, and the latest
@@ -381,113 +297,41 @@ fn LivenessHistory(state: NodeState) -> impl IntoView {
     }
 }
 
-/// A live sample as a chart point of `name`.
-fn live_point(
-    at: DateTime<Utc>,
-    m: &muster_domain::protocol::HostMetrics,
-    name: &str,
-) -> Option<MetricPoint> {
-    #[allow(clippy::cast_precision_loss)]
-    let v = match name {
-        "cpu_usage_percent" => m.cpu_usage_percent,
-        "memory_usage_percent" => m.memory_usage_percent,
-        "disk_usage_percent" => m.disk_usage_percent,
-        "load_average" => m.load_average,
-        "network_rx_mbps" => m.network_rx_mbps,
-        "network_tx_mbps" => m.network_tx_mbps,
-        "process_count" => m.process_count as f64,
-        _ => return None,
-    };
-    Some(MetricPoint {
-        at,
-        min: v,
-        max: v,
-        avg: v,
-        count: 1,
-    })
+/// The stored history of every chart, one request per metric.
+async fn load_history(
+    id: String,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<Vec<MetricPoint>>, crate::api::AppError> {
+    let id = parse_id(&id)?;
+    let mut out = Vec::new();
+    for name in chart_names() {
+        out.push(node_metric_history(id.clone(), name, since, until, None).await?);
+    }
+    Ok(out)
 }
 
+/// The node's charts; live samples extend the short periods as they come.
 #[component]
 fn Charts(state: NodeState, source: ChartSource) -> impl IntoView {
-    let ChartSource {
-        period,
-        window,
-        history,
-    } = source;
-    let until = Signal::derive(move || {
-        let (_, until) = window.get();
-        if period.get().live() {
-            state
-                .live_points
-                .with(|p| p.last().map_or(until, |(at, _)| until.max(*at)))
-        } else {
-            until
-        }
+    let live = Callback::new(move |(name, last): (&'static str, Option<DateTime<Utc>>)| {
+        state.live_points.with(|live| {
+            live.iter()
+                .filter(|(at, _)| last.is_none_or(|l| *at > l))
+                .filter_map(|(at, m)| {
+                    metric_value(m, name).map(|v| MetricPoint {
+                        at: *at,
+                        min: v,
+                        max: v,
+                        avg: v,
+                        count: 1,
+                    })
+                })
+                .collect()
+        })
     });
-    let since = Signal::derive(move || until.get() - period.get().span());
-    view! {
-        <section class="panel" aria-labelledby="charts-heading">
-            <div class="panel-head">
-                <h2 id="charts-heading">"Metrics"</h2>
-                <div class="segmented" role="group" aria-label="Period">
-                    {Period::ALL
-                        .into_iter()
-                        .map(|p| {
-                            view! {
-                                <button
-                                    type="button"
-                                    aria-pressed=move || (period.get() == p).to_string()
-                                    on:click=move |_| period.set(p)
-                                >
-                                    {p.label()}
-                                </button>
-                            }
-                        })
-                        .collect_view()}
-                </div>
-            </div>
-            <Transition fallback=|| view! { <p class="loading" role="status">"Loading metrics…"</p> }>
-                {move || {
-                    history
-                        .get()
-                        .map(|result| match result {
-                            Ok(series) => {
-                                view! {
-                                    <div class="charts">
-                                        {CHARTS
-                                            .into_iter()
-                                            .zip(series)
-                                            .map(|((name, title, unit, fixed_top), stored)| {
-                                                let points = Signal::derive(move || {
-                                                    let mut all = stored.clone();
-                                                    if period.get().live() {
-                                                        let last = all.last().map(|p| p.at);
-                                                        state.live_points.with(|live| {
-                                                            all.extend(
-                                                                live.iter()
-                                                                    .filter(|(at, _)| last.is_none_or(|l| *at > l))
-                                                                    .filter_map(|(at, m)| live_point(*at, m, name)),
-                                                            );
-                                                        });
-                                                    }
-                                                    all
-                                                });
-                                                view! { <MetricChart title unit fixed_top points since until /> }
-                                            })
-                                            .collect_view()}
-                                    </div>
-                                }
-                                    .into_any()
-                            }
-                            Err(error) => {
-                                view! { <LoadError what="The metrics" error retry=move || history.refetch() /> }
-                                    .into_any()
-                            }
-                        })
-                }}
-            </Transition>
-        </section>
-    }
+    let latest = Signal::derive(move || state.live_points.with(|p| p.last().map(|(at, _)| *at)));
+    view! { <ChartsPanel source live latest heading="Metrics" /> }
 }
 
 #[component]

@@ -244,6 +244,44 @@ pub async fn record_cluster_metrics(
     Ok((StatusCode::CREATED, Json(Recorded { recorded })))
 }
 
+#[utoipa::path(get, path = "/clusters/{id}/metrics", tag = "metrics",
+    params(("id" = String, Path, description = "cluster id"),
+        ("name" = String, Query, description = "metric name, e.g. cpu_usage_percent"),
+        ("since" = Option<String>, Query, description = "RFC 3339; default one hour ago"),
+        ("until" = Option<String>, Query, description = "RFC 3339, inclusive; default now"),
+        ("step" = Option<String>, Query, description = "1m or 1h; default 1m up to a day, 1h beyond")),
+    responses((status = 200, description = "per bucket: the lowest and highest sample of any of the cluster's nodes, and the mean of all",
+        body = Vec<muster_domain::MetricPoint>), (status = 400, body = AppError), (status = 404, body = AppError)))]
+pub async fn cluster_metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClusterPath(id): ClusterPath,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<muster_domain::MetricPoint>>, AppError> {
+    use muster_domain::metrics::MetricStep;
+    let h = super::nodes::HistoryQuery::parse(query.as_deref())?;
+    let step = match h.step {
+        Some(MetricStep::Raw) => {
+            return Err(AppError::with_fields(
+                ErrorCode::BadRequest,
+                FieldErrors::single(
+                    "step",
+                    "a cluster's history is per minute (1m) or hour (1h)",
+                ),
+            ));
+        }
+        Some(step) => step,
+        None => MetricStep::finest_across_nodes(h.since, h.until),
+    };
+    caller.see_cluster(state.store.as_ref(), &id).await?;
+    Ok(Json(
+        state
+            .store
+            .cluster_metric_history(&id, &h.name, h.since, h.until, step)
+            .await?,
+    ))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceTenant {

@@ -68,7 +68,10 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
             clusters::add_cluster_node,
             clusters::list_cluster_nodes
         ))
-        .routes(routes!(clusters::record_cluster_metrics))
+        .routes(routes!(
+            clusters::record_cluster_metrics,
+            clusters::cluster_metrics
+        ))
         .routes(routes!(
             clusters::place_tenant,
             clusters::list_cluster_tenants

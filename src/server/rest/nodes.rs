@@ -127,40 +127,50 @@ pub async fn node_metrics(
     NodePath(id): NodePath,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<MetricPoint>>, AppError> {
-    let q = QueryParams::parse(query.as_deref(), &["name", "since", "until", "step"])?;
-    let name = q.text("name").ok_or_else(|| {
-        AppError::with_fields(
-            ErrorCode::BadRequest,
-            FieldErrors::single("name", "name is required"),
-        )
-    })?;
-    if !muster_domain::metrics::is_metric_name(name) {
-        return Err(AppError::with_fields(
-            ErrorCode::BadRequest,
-            FieldErrors::single("name", "name is not a metric name"),
-        ));
-    }
-    let now = muster_store::now();
-    let until = q
-        .get::<chrono::DateTime<chrono::Utc>>("until")?
-        .unwrap_or(now);
-    let since = q
-        .get::<chrono::DateTime<chrono::Utc>>("since")?
-        .unwrap_or(until - chrono::Duration::hours(1));
-    if since >= until {
-        return Err(AppError::with_fields(
-            ErrorCode::BadRequest,
-            FieldErrors::single("since", "since must be before until"),
-        ));
-    }
-    let step = q
-        .get::<MetricStep>("step")?
-        .unwrap_or_else(|| MetricStep::finest_for(since, until));
+    let h = HistoryQuery::parse(query.as_deref())?;
+    let step = h
+        .step
+        .unwrap_or_else(|| MetricStep::finest_for(h.since, h.until));
     caller.see_node(state.store.as_ref(), &id).await?;
     Ok(Json(
         state
             .store
-            .metric_history(&id, name, since, until, step)
+            .metric_history(&id, &h.name, h.since, h.until, step)
             .await?,
     ))
+}
+
+/// The query of a metric history: `name`, `since` (default an hour before
+/// `until`), `until` (default now) and an optional `step`.
+pub(super) struct HistoryQuery {
+    pub name: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub until: chrono::DateTime<chrono::Utc>,
+    pub step: Option<MetricStep>,
+}
+
+impl HistoryQuery {
+    pub fn parse(query: Option<&str>) -> Result<Self, AppError> {
+        let q = QueryParams::parse(query, &["name", "since", "until", "step"])?;
+        let name = q.text("name").ok_or_else(|| {
+            AppError::with_fields(
+                ErrorCode::BadRequest,
+                FieldErrors::single("name", "name is required"),
+            )
+        })?;
+        let until = q
+            .get::<chrono::DateTime<chrono::Utc>>("until")?
+            .unwrap_or_else(muster_store::now);
+        let since = q
+            .get::<chrono::DateTime<chrono::Utc>>("since")?
+            .unwrap_or(until - chrono::Duration::hours(1));
+        muster_domain::metrics::check_history(name, since, until)
+            .map_err(|e| AppError::with_fields(ErrorCode::BadRequest, e))?;
+        Ok(Self {
+            name: name.to_owned(),
+            since,
+            until,
+            step: q.get::<MetricStep>("step")?,
+        })
+    }
 }

@@ -56,6 +56,129 @@ macro_rules! rollup_fns {
             d::get_opt_time(&row, "t")
         }
 
+        /// Where the rollups of `step` stop: buckets before it are final.
+        async fn rolled_up_to(
+            conn: &mut d::Conn,
+            step: muster_domain::metrics::MetricStep,
+        ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::StoreError> {
+            let row = sqlx::query("SELECT up_to FROM metric_rollup_watermarks WHERE step = $1")
+                .bind(step.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            row.map(|row| d::get_time(&row, "up_to")).transpose()
+        }
+
+        /// A metric's history in buckets of `step` (a minute or an hour),
+        /// each combining every sample of the subject's nodes in it. Each
+        /// stretch of time is read from one source: the rollups of `step`
+        /// up to their watermark, then minute rollups (for hours), then the
+        /// raw samples the job has not rolled up yet, grouped by the database.
+        async fn history_in_buckets(
+            conn: &mut d::Conn,
+            subject: $crate::MetricSubject<'_>,
+            name: &str,
+            since: chrono::DateTime<chrono::Utc>,
+            until: chrono::DateTime<chrono::Utc>,
+            step: muster_domain::metrics::MetricStep,
+        ) -> Result<Vec<muster_domain::MetricPoint>, $crate::StoreError> {
+            use muster_domain::metrics::{MetricStep, Rollup, bucket_start};
+            use sqlx::Row as _;
+            let first = bucket_start(since, step);
+            let minutes_to = rolled_up_to(conn, MetricStep::Minute).await?.unwrap_or(first);
+            let steps_to = match step {
+                MetricStep::Hour => rolled_up_to(conn, MetricStep::Hour).await?.unwrap_or(first),
+                _ => minutes_to,
+            };
+            let (bucket_of_minute, bucket_of_raw) = match step {
+                MetricStep::Hour => (d::hour_of("bucket_start"), d::hour_of("recorded_at")),
+                _ => (d::minute_of("bucket_start"), d::minute_of("recorded_at")),
+            };
+            let within = subject.clause();
+            let mut sources: Vec<(String, &str, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = vec![(
+                format!(
+                    "SELECT bucket_start AS b, MIN(min_value) AS lo, MAX(max_value) AS hi,
+                        SUM(avg_value * sample_count) AS total, CAST(SUM(sample_count) AS BIGINT) AS n
+                     FROM cluster_metric_rollups
+                     WHERE {within} AND name = $2 AND step = $5 AND bucket_start >= $3 AND bucket_start < $4
+                     GROUP BY bucket_start"
+                ),
+                step.as_str(),
+                first,
+                steps_to,
+            )];
+            if step == MetricStep::Hour {
+                sources.push((
+                    format!(
+                        "SELECT {bucket_of_minute} AS b, MIN(min_value) AS lo, MAX(max_value) AS hi,
+                            SUM(avg_value * sample_count) AS total, CAST(SUM(sample_count) AS BIGINT) AS n
+                         FROM cluster_metric_rollups
+                         WHERE {within} AND name = $2 AND step = $5 AND bucket_start >= $3 AND bucket_start < $4
+                         GROUP BY {bucket_of_minute}"
+                    ),
+                    MetricStep::Minute.as_str(),
+                    steps_to.max(first),
+                    minutes_to,
+                ));
+            }
+            let raw_from = minutes_to.max(since);
+            let mut points: std::collections::BTreeMap<chrono::DateTime<chrono::Utc>, Rollup> =
+                std::collections::BTreeMap::new();
+            let mut add = |rows: &[d::Row]| -> Result<(), $crate::StoreError> {
+                for row in rows {
+                    let n = int("n", row.try_get("n")?)?;
+                    if n == 0 {
+                        continue;
+                    }
+                    #[allow(clippy::cast_precision_loss)]
+                    let r = Rollup {
+                        min: row.try_get("lo")?,
+                        max: row.try_get("hi")?,
+                        avg: row.try_get::<f64, _>("total")? / n as f64,
+                        count: n,
+                    };
+                    let at = d::get_time(row, "b")?;
+                    let merged = points.get(&at).map_or(r, |p| p.merge(r));
+                    points.insert(at, merged);
+                }
+                Ok(())
+            };
+            for (sql, source_step, from, to) in &sources {
+                if from >= to || *from > until {
+                    continue;
+                }
+                let rows = sqlx::query(sql)
+                    .bind(subject.id())
+                    .bind(name)
+                    .bind(d::time(*from))
+                    .bind(d::time((*to).min(until + chrono::Duration::milliseconds(1))))
+                    .bind(*source_step)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                add(&rows)?;
+            }
+            if raw_from <= until {
+                let sql = format!(
+                    "SELECT {bucket_of_raw} AS b, MIN(value) AS lo, MAX(value) AS hi,
+                        SUM(value) AS total, COUNT(*) AS n
+                     FROM cluster_metrics
+                     WHERE {within} AND name = $2 AND recorded_at >= $3 AND recorded_at <= $4
+                     GROUP BY {bucket_of_raw}"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(subject.id())
+                    .bind(name)
+                    .bind(d::time(raw_from))
+                    .bind(d::time(until))
+                    .fetch_all(&mut *conn)
+                    .await?;
+                add(&rows)?;
+            }
+            Ok(points
+                .into_iter()
+                .map(|(at, r)| muster_domain::MetricPoint { at, min: r.min, max: r.max, avg: r.avg, count: r.count })
+                .collect())
+        }
+
         async fn set_watermark(
             conn: &mut d::Conn,
             step: &str,
@@ -111,11 +234,12 @@ macro_rules! metric_methods {
             step: muster_domain::metrics::MetricStep,
         ) -> $crate::StoreFuture<'a, Vec<muster_domain::MetricPoint>> {
             Box::pin(async move {
-                use muster_domain::metrics::{MetricStep, bucket_start};
                 use sqlx::Row as _;
                 let mut tx = begin_read(&self.pool, $crate::Scope::All).await?;
-                // Raw samples feed the current buckets until the rollup job has
-                // seen them, so a chart never has a gap at its right edge.
+                if step != muster_domain::metrics::MetricStep::Raw {
+                    let subject = $crate::MetricSubject::Node(node_id.as_str());
+                    return history_in_buckets(&mut tx, subject, name, since, until, step).await;
+                }
                 let rows = sqlx::query(
                     "SELECT value, recorded_at FROM cluster_metrics
                      WHERE node_id = $1 AND name = $2 AND recorded_at >= $3 AND recorded_at <= $4
@@ -128,60 +252,39 @@ macro_rules! metric_methods {
                 .bind($crate::RAW_POINT_LIMIT)
                 .fetch_all(&mut *tx)
                 .await?;
-                let mut raw = Vec::with_capacity(rows.len());
+                let mut points = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    raw.push((d::get_time(row, "recorded_at")?, row.try_get::<f64, _>("value")?));
+                    let v: f64 = row.try_get("value")?;
+                    points.push(muster_domain::MetricPoint {
+                        at: d::get_time(row, "recorded_at")?,
+                        min: v,
+                        max: v,
+                        avg: v,
+                        count: 1,
+                    });
                 }
-                if step == MetricStep::Raw {
-                    return Ok(raw
-                        .into_iter()
-                        .map(|(at, v)| muster_domain::MetricPoint { at, min: v, max: v, avg: v, count: 1 })
-                        .collect());
+                Ok(points)
+            })
+        }
+
+        fn cluster_metric_history<'a>(
+            &'a self,
+            cluster_id: &'a muster_domain::ClusterId,
+            name: &'a str,
+            since: chrono::DateTime<chrono::Utc>,
+            until: chrono::DateTime<chrono::Utc>,
+            step: muster_domain::metrics::MetricStep,
+        ) -> $crate::StoreFuture<'a, Vec<muster_domain::MetricPoint>> {
+            Box::pin(async move {
+                if step == muster_domain::metrics::MetricStep::Raw {
+                    return Err($crate::StoreError::Invalid(muster_domain::FieldErrors::single(
+                        "step",
+                        "a cluster's history combines its nodes per minute (1m) or hour (1h), not raw",
+                    )));
                 }
-                let rolled = sqlx::query(
-                    "SELECT bucket_start, min_value, max_value, avg_value, sample_count
-                     FROM cluster_metric_rollups
-                     WHERE node_id = $1 AND name = $2 AND step = $3
-                       AND bucket_start >= $4 AND bucket_start <= $5
-                     ORDER BY bucket_start",
-                )
-                .bind(node_id.as_str())
-                .bind(name)
-                .bind(step.as_str())
-                .bind(d::time(bucket_start(since, step)))
-                .bind(d::time(until))
-                .fetch_all(&mut *tx)
-                .await?;
-                let mut buckets: std::collections::BTreeMap<chrono::DateTime<chrono::Utc>, muster_domain::metrics::Rollup> =
-                    std::collections::BTreeMap::new();
-                for row in &rolled {
-                    buckets.insert(
-                        d::get_time(row, "bucket_start")?,
-                        muster_domain::metrics::Rollup {
-                            min: row.try_get("min_value")?,
-                            max: row.try_get("max_value")?,
-                            avg: row.try_get("avg_value")?,
-                            count: int("sample_count", row.try_get("sample_count")?)?,
-                        },
-                    );
-                }
-                let mut pending: std::collections::BTreeMap<chrono::DateTime<chrono::Utc>, Vec<f64>> =
-                    std::collections::BTreeMap::new();
-                for (at, v) in raw {
-                    let b = bucket_start(at, step);
-                    if !buckets.contains_key(&b) {
-                        pending.entry(b).or_default().push(v);
-                    }
-                }
-                for (b, values) in pending {
-                    if let Some(r) = muster_domain::metrics::Rollup::of(&values) {
-                        buckets.insert(b, r);
-                    }
-                }
-                Ok(buckets
-                    .into_iter()
-                    .map(|(at, r)| muster_domain::MetricPoint { at, min: r.min, max: r.max, avg: r.avg, count: r.count })
-                    .collect())
+                let mut tx = begin_read(&self.pool, $crate::Scope::All).await?;
+                let subject = $crate::MetricSubject::Cluster(cluster_id.as_str());
+                history_in_buckets(&mut tx, subject, name, since, until, step).await
             })
         }
 

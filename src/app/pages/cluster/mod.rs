@@ -1,14 +1,15 @@
 //! `/clusters/{id}`: one cluster on one page — its summary and topology, the
 //! health score with its breakdown and recommendations, the failover plan
-//! with "what if a node fails", the nodes, the configuration, tenants, join
-//! tokens and events. The live stream keeps it current without reloading;
-//! health and the plan are judged again in the browser by the domain crate's
-//! own rules whenever a node changes.
+//! with "what if a node fails", the nodes, metric charts across the nodes,
+//! the configuration, tenants, join tokens and events. The live stream keeps
+//! it current without reloading; health and the plan are judged again in the
+//! browser by the domain crate's own rules whenever a node changes.
 
 mod events;
 mod failover;
 mod health;
 mod join_tokens;
+mod metrics;
 mod nodes;
 mod settings;
 mod summary;
@@ -35,6 +36,7 @@ use crate::api::clusters::{
 };
 use crate::api::events::get_cluster_events;
 use crate::api::join_tokens::list_join_tokens;
+use crate::app::components::charts::ChartSource;
 use crate::app::components::feedback::LoadError;
 use crate::app::live::{StaleNotice, use_live};
 
@@ -45,20 +47,23 @@ const RECENT_EVENTS: usize = 20;
 pub fn ClusterPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    // Everything the page shows comes in this one load, so no section waits
-    // on a load of its own (nested loads streamed late broke hydration).
+    // Everything but the charts comes in this one load.
     let info = Resource::new(id, |id| async move {
         let id: ClusterId = id.parse().map_err(|_| {
             crate::api::AppError::new(crate::api::ErrorCode::NotFound, "cluster not found")
         })?;
         PageData::load(id).await
     });
+    // The charts load on their own, made here for the reason the node page
+    // gives: a resource made inside the view below would be made twice by
+    // the server.
+    let charts = ChartSource::new(id, metrics::load_history);
     view! {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading the cluster…"</p> }>
             {move || {
                 info.get()
                     .map(|result| match result {
-                        Ok(data) => view! { <ClusterView data /> }.into_any(),
+                        Ok(data) => view! { <ClusterView data charts /> }.into_any(),
                         Err(error) => {
                             view! { <LoadError what="The cluster" error retry=move || info.refetch() /> }
                                 .into_any()
@@ -115,6 +120,8 @@ pub struct ClusterState {
     pub cluster: RwSignal<Cluster>,
     pub nodes: RwSignal<Vec<Node>>,
     pub samples: RwSignal<BTreeMap<NodeId, NodeSample>>,
+    /// The live samples combined per minute, for the charts.
+    pub live_minutes: RwSignal<metrics::LiveMinutes>,
     pub tenants: RwSignal<Vec<Tenant>>,
     /// As the server judged it for the first render; judged again in the
     /// browser once the stream changes the cluster or a node.
@@ -143,6 +150,7 @@ impl ClusterState {
             cluster,
             nodes,
             samples: RwSignal::new(BTreeMap::new()),
+            live_minutes: RwSignal::new(BTreeMap::new()),
             tenants: RwSignal::new(data.tenants),
             health,
             plan,
@@ -186,7 +194,7 @@ pub fn NodeLink(state: ClusterState, id: NodeId) -> impl IntoView {
 }
 
 #[component]
-fn ClusterView(data: PageData) -> impl IntoView {
+fn ClusterView(data: PageData, charts: ChartSource) -> impl IntoView {
     let PageData {
         info,
         role,
@@ -219,6 +227,7 @@ fn ClusterView(data: PageData) -> impl IntoView {
                 <a href="#health">"Health"</a>
                 <a href="#failover">"Failover plan"</a>
                 <a href="#nodes">"Nodes"</a>
+                <a href="#metrics">"Metrics"</a>
                 <a href="#configuration">"Configuration"</a>
                 <a href="#tenants">"Tenants"</a>
                 {admin.then(|| view! { <a href="#join-tokens">"Join tokens"</a> })}
@@ -230,6 +239,7 @@ fn ClusterView(data: PageData) -> impl IntoView {
             </div>
             <failover::FailoverPanel state />
             <nodes::NodesPanel state />
+            <metrics::MetricsPanel state source=charts />
             <settings::SettingsPanel state />
             <tenants::TenantsPanel state all_tenants />
             {admin.then(|| view! { <join_tokens::JoinTokensPanel cluster_id=state.id() tokens=join_tokens /> })}
@@ -274,6 +284,7 @@ fn apply(
             state.samples.update(|s| {
                 s.insert(sample.node_id.clone(), sample.clone());
             });
+            state.live_minutes.update(|m| metrics::fold(m, sample));
             false
         }
         LiveMessage::EventCreated { event } if event.cluster_id.as_ref() == Some(cluster_id) => {
