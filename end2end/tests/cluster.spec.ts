@@ -173,3 +173,45 @@ test("a viewer reads a cluster's page without any control that changes it", asyn
   await snap(viewer, testInfo, "cluster-as-viewer");
   await context.close();
 });
+
+test("a cluster's charts combine its nodes' samples", async ({ page }, testInfo) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await signIn(page, "/clusters");
+  const created = await page.request.post("/api/v1/clusters", {
+    data: { name: `charts-${suffix()}`, region: "eu-west-1", template: "development" },
+  });
+  expect(created.status()).toBe(201);
+  const id = (await created.json()).id as string;
+  const minute = () => Math.floor(Date.now() / 60000);
+  const first = minute();
+  for (const [name, cpu] of [
+    ["web-1", 20],
+    ["web-2", 60],
+  ] as const) {
+    const added = await page.request.post(`/api/v1/clusters/${id}/nodes`, {
+      data: { name, capacity_cpu: 4, capacity_memory_gb: 8, capacity_storage_gb: 50 },
+    });
+    expect(added.status()).toBe(201);
+    await heartbeat(page, (await added.json()).node_token, 1, { cpu });
+  }
+  // Both samples in one minute make one point, their mean; a minute's edge
+  // between them makes two, the later one last.
+  const latest = minute() === first ? "40.0" : "60.0";
+
+  await page.goto(`/clusters/${id}`);
+  await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+  const panel = page.locator("#metrics");
+  await expect(panel.getByRole("heading", { name: "Metrics across nodes" })).toBeVisible();
+  await expect(panel.locator("figure.chart")).toHaveCount(6);
+  await expect(
+    panel.getByRole("img", { name: new RegExp(`^CPU: latest ${latest} %, between 20.0 % and 60.0 %`) }),
+  ).toBeVisible();
+  await panel.scrollIntoViewIfNeeded();
+  await snap(page, testInfo, "cluster-metrics", false);
+  // A week is read per hour: the same samples, one bucket.
+  await panel.getByRole("button", { name: "7 d" }).click();
+  await expect(panel.getByRole("button", { name: "7 d" })).toHaveAttribute("aria-pressed", "true");
+  await expect(panel.getByRole("img", { name: /^CPU: latest \d+\.\d %, between 20.0 % and 60.0 %/ })).toBeVisible();
+  expect(errors).toEqual([]);
+});
