@@ -447,3 +447,101 @@ async fn assert_password(db: &SqliteDb, user: &str, password: &str, tenants: usi
     assert!(hasher.verify(password, &hash).await.expect("verify"));
     store.close().await;
 }
+
+/// The site's files are compressed once at start, then answered in the best
+/// encoding the client accepts, with an `ETag`.
+#[tokio::test]
+async fn site_files_are_served_compressed_once() {
+    let db = SqliteDb::new();
+    let workdir = db.url().to_string();
+    let workdir = Path::new(workdir.trim_start_matches("sqlite:"))
+        .parent()
+        .expect("test dir")
+        .to_path_buf();
+    let pkg = workdir.join("site/pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg dir");
+    let wasm: Vec<u8> = (0..200_000u32)
+        .map(|i| u8::try_from((i * 7 + i / 13) % 97).expect("byte"))
+        .collect();
+    std::fs::write(pkg.join("muster.wasm"), &wasm).expect("wasm");
+    std::fs::write(pkg.join("notes.txt"), "not served").expect("txt");
+    let client = reqwest::Client::new();
+    let mut server = Server::start(&workdir, &[("LEPTOS_SITE_ROOT", "site")]);
+    server.ready(&client).await;
+    let url = format!("{}/pkg/muster.wasm", server.base);
+    let get = async |accept: Option<&str>| {
+        let mut request = client.get(&url);
+        if let Some(accept) = accept {
+            request = request.header("accept-encoding", accept);
+        }
+        let r = request.send().await.expect("GET wasm");
+        let encoding = r
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let etag = r
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let kind = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = r.bytes().await.expect("body").to_vec();
+        (encoding, etag, kind, body)
+    };
+    // Compressing takes a moment after start; until then the file comes from disk.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (encoding, etag, kind, body) = loop {
+        let answer = get(Some("gzip, deflate, br, zstd")).await;
+        if answer.1.is_some() {
+            break answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never served from the compressed copies"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (encoding.as_deref(), kind.as_deref()),
+        (Some("br"), Some("application/wasm"))
+    );
+    let mut decoded = Vec::new();
+    brotli::BrotliDecompress(&mut std::io::Cursor::new(&body), &mut decoded).expect("brotli");
+    assert_eq!(decoded, wasm);
+    assert!(
+        body.len() < wasm.len() / 4,
+        "{} bytes of brotli",
+        body.len()
+    );
+
+    let (encoding, _, _, body) = get(Some("gzip")).await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut decoded)
+        .expect("gunzip");
+    assert_eq!(decoded, wasm);
+    let (encoding, _, _, body) = get(None).await;
+    assert_eq!((encoding, body.len()), (None, wasm.len()));
+
+    let etag = etag.expect("etag");
+    let again = client
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("revalidate");
+    assert_eq!(again.status(), 304);
+    for missing in ["notes.txt", "..%2fsite%2fpkg%2fmuster.wasm", "nothing.js"] {
+        let r = client
+            .get(format!("{}/pkg/{missing}", server.base))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(r.status(), 404, "{missing}");
+    }
+}

@@ -1,5 +1,6 @@
 //! The server: configuration, shared state, HTTP routes and start-up.
 
+pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/v1/live", get(live::socket::live))
+        .route("/pkg/{file}", get(assets::serve))
         .nest("/api/v1", api)
         .leptos_routes_with_context(&state, routes, provide_state.clone(), {
             let options = state.leptos_options.clone();
@@ -86,6 +88,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!("Muster is listening on http://{local}");
+    state.assets.prepare();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let metrics_job = jobs::spawn_metrics_job(store.clone(), stopped.clone());
     let sweeper = jobs::spawn_liveness_sweeper(store.clone(), state.started_at, stopped);

@@ -22,6 +22,8 @@ pub struct AppState {
     pub live: super::live::LiveHub,
     /// The simulated fleet, in demo mode once it has started.
     pub demo: Arc<std::sync::OnceLock<Arc<super::demo::Demo>>>,
+    /// The site's WASM, JS and CSS, compressed once.
+    pub assets: super::assets::Assets,
 }
 
 impl AppState {
@@ -29,7 +31,11 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, leptos_options: LeptosOptions) -> Self {
         let ingest = super::ingest::Ingest::start(&store);
         let live = super::live::LiveHub::start(&store);
+        let assets = super::assets::Assets::new(
+            std::path::Path::new(&*leptos_options.site_root).join(&*leptos_options.site_pkg_dir),
+        );
         Self {
+            assets,
             live,
             store,
             leptos_options,

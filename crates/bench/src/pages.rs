@@ -98,14 +98,16 @@ pub async fn pages(plan: &PagesPlan, servers: &Servers) -> Result<(), String> {
             "{db}: registered in {:.0} s; the measured cluster's nodes report…",
             started.elapsed().as_secs_f64()
         );
-        // Nodes were registered cluster by cluster, in order.
+        // The nodes come cluster by cluster; registration went round the
+        // clusters, so the first `nodes % clusters` have one more.
         let middle = clusters.len() / 2;
         let cluster = clusters.get(middle).ok_or("no cluster was created")?;
-        let from = middle * per_cluster as usize;
+        let (each, extra) = (nodes.len() / clusters.len(), nodes.len() % clusters.len());
+        let from = middle * each + middle.min(extra);
         let reporting: Vec<load::VirtualNode> = nodes
             .iter()
             .skip(from)
-            .take(per_cluster as usize)
+            .take(each + usize::from(middle < extra))
             .map(|n| load::VirtualNode::new(n.token.clone()))
             .collect();
         let first = load::once_each(&server.heartbeat_url(), &Arc::new(reporting), 8).await;

@@ -274,7 +274,8 @@ impl Muster {
     }
 
     /// Registers `n` nodes, `per_cluster` per production cluster (whose node
-    /// limit is raised to fit).
+    /// limit is raised to fit), going round the clusters; returns the nodes
+    /// cluster by cluster, in the order of the clusters' ids.
     pub async fn register_in(
         &self,
         n: u32,
@@ -302,6 +303,9 @@ impl Muster {
                 .await?;
             joins.push(join["token"].as_str().unwrap_or_default().to_owned());
         }
+        // Consecutive registrations go to different clusters, so the
+        // workers do not queue on one cluster's lock.
+        let cluster_count = u32::try_from(joins.len()).unwrap_or(u32::MAX).max(1);
         let joins = Arc::new(joins);
         let next = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let mut workers = Vec::new();
@@ -319,7 +323,8 @@ impl Muster {
                     if i >= n {
                         return Ok::<_, String>(tokens);
                     }
-                    let join = &joins[(i / per_cluster) as usize];
+                    let (cluster, k) = (i % cluster_count, i / cluster_count);
+                    let join = &joins[cluster as usize];
                     let hb = crate::load::heartbeat(0, 0);
                     let res = http
                         .post(format!("{base}/api/v1/agent/register"))
@@ -333,15 +338,21 @@ impl Muster {
                     if !status.is_success() {
                         return Err(format!("register: {status}: {body}"));
                     }
-                    tokens.push(body["node_token"].as_str().unwrap_or_default().to_owned());
+                    let token = body["node_token"].as_str().unwrap_or_default().to_owned();
+                    tokens.push(((cluster, k), token));
                 }
             }));
         }
-        let mut nodes = Vec::new();
+        let mut tokens = Vec::new();
         for w in workers {
-            let tokens = w.await.map_err(|e| e.to_string())??;
-            nodes.extend(tokens.into_iter().map(VirtualNode::new));
+            tokens.extend(w.await.map_err(|e| e.to_string())??);
         }
+        // Cluster by cluster, as `clusters` lists them.
+        tokens.sort_unstable_by_key(|(at, _)| *at);
+        let nodes = tokens
+            .into_iter()
+            .map(|(_, token)| VirtualNode::new(token))
+            .collect();
         Ok((nodes, clusters))
     }
 
