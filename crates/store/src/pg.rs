@@ -107,9 +107,12 @@ pub(crate) mod dialect {
     /// A cluster's health check interval in seconds, read from its `config`.
     pub const HEALTH_INTERVAL_S: &str = "(config->>'health_check_interval_s')::bigint";
 
-    /// The elements of the JSON array parameter `param`, as a list for `IN`.
-    pub fn json_list(param: &str) -> String {
-        format!("(SELECT json_array_elements_text({param}::json))")
+    /// `column` is one of the elements of the JSON array parameter `param`.
+    /// As `= ANY` of an array, not `IN` of a subquery: a plan made while the
+    /// table was small (a prepared statement keeps it) then still looks the
+    /// ids up in the index instead of reading the whole table as it grows.
+    pub fn in_json_list(column: &str, param: &str) -> String {
+        format!("{column} = ANY (ARRAY(SELECT json_array_elements_text({param}::json)))")
     }
 
     /// The JSON array of objects in parameter `param` as a table `alias`

@@ -104,9 +104,9 @@ pub(crate) mod dialect {
     /// A cluster's health check interval in seconds, read from its `config`.
     pub const HEALTH_INTERVAL_S: &str = "json_extract(config, '$.health_check_interval_s')";
 
-    /// The elements of the JSON array parameter `param`, as a list for `IN`.
-    pub fn json_list(param: &str) -> String {
-        format!("(SELECT value FROM json_each({param}))")
+    /// `column` is one of the elements of the JSON array parameter `param`.
+    pub fn in_json_list(column: &str, param: &str) -> String {
+        format!("{column} IN (SELECT value FROM json_each({param}))")
     }
 
     /// The JSON array of objects in parameter `param` as a table `alias`

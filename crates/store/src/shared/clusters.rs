@@ -91,8 +91,8 @@ macro_rules! cluster_methods {
                         SUM(CASE WHEN status NOT IN ('decommissioned', 'maintenance') THEN 1 ELSE 0 END) AS counted,
                         SUM(CASE WHEN status = 'online' THEN 1 ELSE 0 END) AS online,
                         MAX(CASE WHEN is_primary THEN name END) AS primary_name
-                     FROM cluster_nodes WHERE cluster_id IN {} GROUP BY cluster_id",
-                    d::json_list("$1")
+                     FROM cluster_nodes WHERE {} GROUP BY cluster_id",
+                    d::in_json_list("cluster_id", "$1")
                 );
                 for row in sqlx::query(&counts).bind(&param).fetch_all(&mut *tx).await? {
                     let id: String = row.try_get("cluster_id")?;
@@ -106,8 +106,8 @@ macro_rules! cluster_methods {
                 let tenants = format!(
                     "SELECT ct.cluster_id, t.* FROM cluster_tenants ct
                      JOIN tenants t ON t.id = ct.tenant_id
-                     WHERE ct.cluster_id IN {} ORDER BY t.name",
-                    d::json_list("$1")
+                     WHERE {} ORDER BY t.name",
+                    d::in_json_list("ct.cluster_id", "$1")
                 );
                 for row in sqlx::query(&tenants).bind(&param).fetch_all(&mut *tx).await? {
                     let id: String = row.try_get("cluster_id")?;

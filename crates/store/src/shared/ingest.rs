@@ -432,9 +432,9 @@ macro_rules! ingest_fns {
             lock: &str,
         ) -> Result<Vec<T>, $crate::StoreError> {
             let sql = format!(
-                "SELECT {} FROM (SELECT {columns} FROM {table} WHERE id IN {} ORDER BY id{lock}) t",
+                "SELECT {} FROM (SELECT {columns} FROM {table} WHERE {} ORDER BY id{lock}) t",
                 d::json_agg(names),
-                d::json_list("$1"),
+                d::in_json_list("id", "$1"),
             );
             let text: String = sqlx::query_scalar(&sql)
                 .bind($crate::shared::batch::json_param(ids))
@@ -452,8 +452,8 @@ macro_rules! ingest_fns {
         ) -> Result<Vec<(String, (muster_domain::Cluster, bool, bool))>, $crate::StoreError> {
             use sqlx::Row as _;
             let sql = format!(
-                "SELECT * FROM clusters WHERE id IN {} ORDER BY id{}",
-                d::json_list("$1"),
+                "SELECT * FROM clusters WHERE {} ORDER BY id{}",
+                d::in_json_list("id", "$1"),
                 d::FOR_UPDATE
             );
             let mut out = Vec::with_capacity(ids.len());

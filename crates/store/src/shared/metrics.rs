@@ -42,15 +42,11 @@ macro_rules! rollup_fns {
         /// (an SQL query for the oldest time, aliased `t`) starts.
         async fn watermark(
             conn: &mut d::Conn,
-            step: &str,
+            step: muster_domain::metrics::MetricStep,
             first: &str,
         ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::StoreError> {
-            let row = sqlx::query("SELECT up_to FROM metric_rollup_watermarks WHERE step = $1")
-                .bind(step)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(row) = row {
-                return Ok(Some(d::get_time(&row, "up_to")?));
+            if let Some(up_to) = rolled_up_to(conn, step).await? {
+                return Ok(Some(up_to));
             }
             let row = sqlx::query(first).fetch_one(&mut *conn).await?;
             d::get_opt_time(&row, "t")
@@ -94,31 +90,19 @@ macro_rules! rollup_fns {
                 _ => (d::minute_of("bucket_start"), d::minute_of("recorded_at")),
             };
             let within = subject.clause();
-            let mut sources: Vec<(String, &str, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = vec![(
+            // Rollups of one step, regrouped into buckets of `bucket`.
+            let rolled = |bucket: &str| {
                 format!(
-                    "SELECT bucket_start AS b, MIN(min_value) AS lo, MAX(max_value) AS hi,
+                    "SELECT {bucket} AS b, MIN(min_value) AS lo, MAX(max_value) AS hi,
                         SUM(avg_value * sample_count) AS total, CAST(SUM(sample_count) AS BIGINT) AS n
                      FROM cluster_metric_rollups
                      WHERE {within} AND name = $2 AND step = $5 AND bucket_start >= $3 AND bucket_start < $4
-                     GROUP BY bucket_start"
-                ),
-                step.as_str(),
-                first,
-                steps_to,
-            )];
+                     GROUP BY {bucket}"
+                )
+            };
+            let mut sources = vec![(rolled("bucket_start"), step.as_str(), first, steps_to)];
             if step == MetricStep::Hour {
-                sources.push((
-                    format!(
-                        "SELECT {bucket_of_minute} AS b, MIN(min_value) AS lo, MAX(max_value) AS hi,
-                            SUM(avg_value * sample_count) AS total, CAST(SUM(sample_count) AS BIGINT) AS n
-                         FROM cluster_metric_rollups
-                         WHERE {within} AND name = $2 AND step = $5 AND bucket_start >= $3 AND bucket_start < $4
-                         GROUP BY {bucket_of_minute}"
-                    ),
-                    MetricStep::Minute.as_str(),
-                    steps_to.max(first),
-                    minutes_to,
-                ));
+                sources.push((rolled(&bucket_of_minute), MetricStep::Minute.as_str(), steps_to.max(first), minutes_to));
             }
             let raw_from = minutes_to.max(since);
             let mut points: std::collections::BTreeMap<chrono::DateTime<chrono::Utc>, Rollup> =
@@ -181,14 +165,14 @@ macro_rules! rollup_fns {
 
         async fn set_watermark(
             conn: &mut d::Conn,
-            step: &str,
+            step: muster_domain::metrics::MetricStep,
             up_to: chrono::DateTime<chrono::Utc>,
         ) -> Result<(), $crate::StoreError> {
             sqlx::query(
                 "INSERT INTO metric_rollup_watermarks (step, up_to) VALUES ($1, $2)
                  ON CONFLICT (step) DO UPDATE SET up_to = excluded.up_to",
             )
-            .bind(step)
+            .bind(step.as_str())
             .bind(d::time(up_to))
             .execute(&mut *conn)
             .await?;
@@ -308,7 +292,7 @@ macro_rules! metric_methods {
 
                 // Minutes: from the raw samples of every complete minute not yet rolled up.
                 let minute_end = bucket_start(now, MetricStep::Minute);
-                let from = watermark(&mut tx, "1m", "SELECT MIN(recorded_at) AS t FROM cluster_metrics").await?;
+                let from = watermark(&mut tx, MetricStep::Minute, "SELECT MIN(recorded_at) AS t FROM cluster_metrics").await?;
                 if let Some(from) = from.filter(|f| *f < minute_end) {
                     let bucket = d::minute_of("recorded_at");
                     let sql = format!(
@@ -328,13 +312,13 @@ macro_rules! metric_methods {
                         .await?
                         .rows_affected();
                 }
-                set_watermark(&mut tx, "1m", minute_end).await?;
+                set_watermark(&mut tx, MetricStep::Minute, minute_end).await?;
 
                 // Hours: from the minutes of every complete hour not yet rolled up.
                 let hour_end = bucket_start(now, MetricStep::Hour);
                 let from = watermark(
                     &mut tx,
-                    "1h",
+                    MetricStep::Hour,
                     "SELECT MIN(bucket_start) AS t FROM cluster_metric_rollups WHERE step = '1m'",
                 )
                 .await?;
@@ -359,7 +343,7 @@ macro_rules! metric_methods {
                         .await?
                         .rows_affected();
                 }
-                set_watermark(&mut tx, "1h", hour_end).await?;
+                set_watermark(&mut tx, MetricStep::Hour, hour_end).await?;
 
                 // Retention: raw samples for 48 h, rollups for the cluster's retention.
                 report.raw_deleted = sqlx::query("DELETE FROM cluster_metrics WHERE recorded_at < $1")

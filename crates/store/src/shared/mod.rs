@@ -154,8 +154,8 @@ macro_rules! impl_store {
             ) -> $crate::StoreFuture<'a, Vec<muster_domain::ClusterId>> {
                 Box::pin(async move {
                     let sql = format!(
-                        "SELECT DISTINCT cluster_id FROM cluster_tenants WHERE tenant_id IN {} ORDER BY cluster_id",
-                        d::json_list("$1")
+                        "SELECT DISTINCT cluster_id FROM cluster_tenants WHERE {} ORDER BY cluster_id",
+                        d::in_json_list("tenant_id", "$1")
                     );
                     let ids: Vec<String> = sqlx::query_scalar(&sql)
                         .bind($crate::shared::batch::json_param(tenants))

@@ -545,9 +545,9 @@ macro_rules! operation_fns {
             let sql = format!(
                 "UPDATE operations SET status = 'delivered', delivered_at = $1
                  WHERE status IN ('pending', 'delivered') AND status = 'pending'
-                   AND node_id IN {}
+                   AND {}
                  RETURNING id, node_id, operation, params, forced, term",
-                d::json_list("$2")
+                d::in_json_list("node_id", "$2")
             );
             let rows = sqlx::query(&sql)
                 .bind(d::time(now))

@@ -218,7 +218,7 @@ macro_rules! rows {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let sql = format!("SELECT * FROM {table} WHERE id IN {} ORDER BY id", d::json_list("$1"));
+            let sql = format!("SELECT * FROM {table} WHERE {} ORDER BY id", d::in_json_list("id", "$1"));
             sqlx::query(&sql)
                 .bind($crate::shared::batch::json_param(ids))
                 .fetch_all(&mut *conn)
