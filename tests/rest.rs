@@ -987,6 +987,14 @@ async fn server_functions(api: &Api) {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused["fields"]["names"].is_string(), "{refused}");
+    let (s, refused) = call(
+        "cluster_metric_history",
+        json!({"id": id, "names": ["cpu_usage_percent"],
+        "since": now - chrono::Duration::hours(1), "until": now, "step": "raw"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused["fields"]["step"].is_string(), "{refused}");
     let (s, t) = call("create_tenant", json!({"name": "Fn Tenant"})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(

@@ -72,24 +72,22 @@ impl Encoding {
     }
 }
 
-/// The media type of a file served from `pkg`, by its extension.
-fn content_type(name: &str) -> Option<&'static str> {
+/// The media type of `name` when it is served from `pkg`: a plain file name
+/// (no directories, nothing hidden) of a WASM, JavaScript or CSS file.
+fn served_type(name: &str) -> Option<&'static str> {
+    let plain = !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !plain {
+        return None;
+    }
     match Path::new(name).extension()?.to_str()? {
         "wasm" => Some("application/wasm"),
         "js" => Some("text/javascript; charset=utf-8"),
         "css" => Some("text/css; charset=utf-8"),
         _ => None,
     }
-}
-
-/// A plain file name (no directories, nothing hidden) of a type served here.
-fn servable(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && content_type(name).is_some()
 }
 
 fn compress(data: &[u8]) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
@@ -132,7 +130,7 @@ impl Assets {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let Some(content_type) = content_type(&name).filter(|_| servable(&name)) else {
+                let Some(content_type) = served_type(&name) else {
                     continue;
                 };
                 let prepared = std::fs::read(entry.path()).and_then(|data| {
@@ -177,12 +175,12 @@ pub async fn serve(
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !servable(&name) {
+    let Some(content_type) = served_type(&name) else {
         return StatusCode::NOT_FOUND.into_response();
-    }
+    };
     let assets = &state.assets;
     let Some(asset) = assets.ready.get().and_then(|files| files.get(&name)) else {
-        return from_disk(&assets.dir, &name).await;
+        return from_disk(&assets.dir, &name, content_type).await;
     };
     let fresh = headers
         .get(header::IF_NONE_MATCH)
@@ -222,14 +220,12 @@ pub async fn serve(
     response
 }
 
-async fn from_disk(dir: &Path, name: &str) -> Response {
+async fn from_disk(dir: &Path, name: &str, content_type: &'static str) -> Response {
     match tokio::fs::read(dir.join(name)).await {
         Ok(data) => {
             let mut r = Body::from(data).into_response();
-            if let Some(t) = content_type(name) {
-                r.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(t));
-            }
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             r
         }
         Err(_) => StatusCode::NOT_FOUND.into_response(),
@@ -259,7 +255,7 @@ mod tests {
     #[test]
     fn only_plain_names_of_site_files_are_served() {
         for ok in ["muster.wasm", "muster.js", "muster.css", "muster_bg-1.wasm"] {
-            assert!(servable(ok), "{ok}");
+            assert!(served_type(ok).is_some(), "{ok}");
         }
         for bad in [
             "",
@@ -271,7 +267,7 @@ mod tests {
             "muster.wasm.map",
             "readme.txt",
         ] {
-            assert!(!servable(bad), "{bad}");
+            assert!(served_type(bad).is_none(), "{bad}");
         }
     }
 

@@ -245,6 +245,32 @@ pub struct MetricPoint {
     pub count: u64,
 }
 
+impl MetricPoint {
+    /// One raw sample taken at `at`.
+    #[must_use]
+    pub fn sample(at: DateTime<Utc>, value: f64) -> Self {
+        Self {
+            at,
+            min: value,
+            max: value,
+            avg: value,
+            count: 1,
+        }
+    }
+
+    /// The rollup of the bucket that starts at `at`.
+    #[must_use]
+    pub fn rolled(at: DateTime<Utc>, r: crate::metrics::Rollup) -> Self {
+        Self {
+            at,
+            min: r.min,
+            max: r.max,
+            avg: r.avg,
+            count: r.count,
+        }
+    }
+}
+
 /// A node as stored. The node token itself is never part of it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

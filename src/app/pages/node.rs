@@ -318,15 +318,7 @@ fn Charts(state: NodeState, source: ChartSource) -> impl IntoView {
         state.live_points.with(|live| {
             live.iter()
                 .filter(|(at, _)| last.is_none_or(|l| *at > l))
-                .filter_map(|(at, m)| {
-                    metric_value(m, name).map(|v| MetricPoint {
-                        at: *at,
-                        min: v,
-                        max: v,
-                        avg: v,
-                        count: 1,
-                    })
-                })
+                .filter_map(|(at, m)| metric_value(m, name).map(|v| MetricPoint::sample(*at, v)))
                 .collect()
         })
     });

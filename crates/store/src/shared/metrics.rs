@@ -85,9 +85,9 @@ macro_rules! rollup_fns {
                 MetricStep::Hour => rolled_up_to(conn, MetricStep::Hour).await?.unwrap_or(first),
                 _ => minutes_to,
             };
-            let (bucket_of_minute, bucket_of_raw) = match step {
-                MetricStep::Hour => (d::hour_of("bucket_start"), d::hour_of("recorded_at")),
-                _ => (d::minute_of("bucket_start"), d::minute_of("recorded_at")),
+            let bucket_of_raw = match step {
+                MetricStep::Hour => d::hour_of("recorded_at"),
+                _ => d::minute_of("recorded_at"),
             };
             let within = subject.clause();
             // Rollups of one step, regrouped into buckets of `bucket`.
@@ -102,7 +102,7 @@ macro_rules! rollup_fns {
             };
             let mut sources = vec![(rolled("bucket_start"), step.as_str(), first, steps_to)];
             if step == MetricStep::Hour {
-                sources.push((rolled(&bucket_of_minute), MetricStep::Minute.as_str(), steps_to.max(first), minutes_to));
+                sources.push((rolled(&d::hour_of("bucket_start")), MetricStep::Minute.as_str(), steps_to.max(first), minutes_to));
             }
             let raw_from = minutes_to.max(since);
             let mut points: std::collections::BTreeMap<chrono::DateTime<chrono::Utc>, Rollup> =
@@ -159,7 +159,7 @@ macro_rules! rollup_fns {
             }
             Ok(points
                 .into_iter()
-                .map(|(at, r)| muster_domain::MetricPoint { at, min: r.min, max: r.max, avg: r.avg, count: r.count })
+                .map(|(at, r)| muster_domain::MetricPoint::rolled(at, r))
                 .collect())
         }
 
@@ -238,14 +238,10 @@ macro_rules! metric_methods {
                 .await?;
                 let mut points = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    let v: f64 = row.try_get("value")?;
-                    points.push(muster_domain::MetricPoint {
-                        at: d::get_time(row, "recorded_at")?,
-                        min: v,
-                        max: v,
-                        avg: v,
-                        count: 1,
-                    });
+                    points.push(muster_domain::MetricPoint::sample(
+                        d::get_time(row, "recorded_at")?,
+                        row.try_get("value")?,
+                    ));
                 }
                 Ok(points)
             })

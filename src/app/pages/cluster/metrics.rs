@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use muster_domain::MetricPoint;
 use muster_domain::live::NodeSample;
 use muster_domain::metrics::{MetricStep, Rollup, bucket_start};
-use muster_domain::{ClusterId, MetricPoint};
 
 use super::ClusterState;
 use crate::api::clusters::cluster_metric_history;
@@ -49,15 +49,7 @@ pub fn points_after(
     minutes
         .iter()
         .filter(|(at, _)| last.is_none_or(|l| **at > l))
-        .filter_map(|(at, per_name)| {
-            per_name.get(name).map(|r| MetricPoint {
-                at: *at,
-                min: r.min,
-                max: r.max,
-                avg: r.avg,
-                count: r.count,
-            })
-        })
+        .filter_map(|(at, per_name)| per_name.get(name).map(|r| MetricPoint::rolled(*at, *r)))
         .collect()
 }
 
@@ -67,10 +59,7 @@ pub async fn load_history(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<Vec<MetricPoint>>, crate::api::AppError> {
-    let id: ClusterId = id.parse().map_err(|_| {
-        crate::api::AppError::new(crate::api::ErrorCode::NotFound, "cluster not found")
-    })?;
-    cluster_metric_history(id, chart_names(), since, until, None).await
+    cluster_metric_history(super::parse_id(&id)?, chart_names(), since, until, None).await
 }
 
 #[component]
@@ -101,6 +90,7 @@ pub fn MetricsPanel(state: ClusterState, source: ChartSource) -> impl IntoView {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use muster_domain::ClusterId;
     use muster_domain::protocol::HostMetrics;
 
     fn sample(node: usize, at: DateTime<Utc>, cpu: f64) -> NodeSample {

@@ -48,12 +48,7 @@ pub fn ClusterPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     // Everything but the charts comes in this one load.
-    let info = Resource::new(id, |id| async move {
-        let id: ClusterId = id.parse().map_err(|_| {
-            crate::api::AppError::new(crate::api::ErrorCode::NotFound, "cluster not found")
-        })?;
-        PageData::load(id).await
-    });
+    let info = Resource::new(id, |id| async move { PageData::load(parse_id(&id)?).await });
     // The charts load on their own, made here for the reason the node page
     // gives: a resource made inside the view below would be made twice by
     // the server.
@@ -72,6 +67,14 @@ pub fn ClusterPage() -> impl IntoView {
             }}
         </Transition>
     }
+}
+
+/// The cluster id in the page's address; an id that cannot be one is a
+/// cluster not found.
+fn parse_id(id: &str) -> Result<ClusterId, crate::api::AppError> {
+    id.parse().map_err(|_| {
+        crate::api::AppError::new(crate::api::ErrorCode::NotFound, "cluster not found")
+    })
 }
 
 /// What the page loads: the cluster, who is looking, its latest events,
