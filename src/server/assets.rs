@@ -1,8 +1,8 @@
 //! The site's WASM, JavaScript and CSS under `/pkg/`. When the server starts
 //! it compresses each once, in the background, with brotli and gzip at their
-//! best, and then answers every request with the smallest encoding the
-//! browser accepts, an `ETag` and `304 Not Modified` for a copy it still
-//! has. Until that is done (a few seconds), files are read from disk and the
+//! best (brotli lighter in a debug build), and then answers every request
+//! with the smallest encoding the browser accepts, an `ETag` and `304 Not
+//! Modified` for a copy it still has. Until that is done (a few seconds), files are read from disk and the
 //! response compression layer gzips them on the way out.
 
 use std::collections::HashMap;
@@ -96,7 +96,10 @@ fn compress(data: &[u8]) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
     let gzip = gzip.finish()?;
     let mut br = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
+        // The server and its WASM come from one build. A debug build's WASM
+        // is ten times a release one's (22 MB), and brotli's best took two
+        // minutes of a core on it at every start: a lighter quality there.
+        quality: if cfg!(debug_assertions) { 5 } else { 11 },
         lgwin: 24,
         ..Default::default()
     };
