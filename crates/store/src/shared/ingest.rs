@@ -501,7 +501,7 @@ macro_rules! ingest_fns {
                             .bind(row.disk)
                             .bind(row.sampled)
                             .bind(d::json(row.system))
-                            .bind(d::json(row.processes));
+                            .bind(Some($crate::shared::batch::stored_processes(row.processes)));
                         if with_status {
                             q = q.bind(row.status).bind(row.health);
                         }
@@ -518,7 +518,7 @@ macro_rules! ingest_fns {
                                 .bind(pad.disk)
                                 .bind(pad.sampled)
                                 .bind(None::<d::JsonValue>)
-                                .bind(None::<d::JsonValue>);
+                                .bind(None::<String>);
                             if with_status {
                                 q = q.bind(pad.status).bind(pad.health);
                             }

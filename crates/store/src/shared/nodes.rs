@@ -169,7 +169,11 @@ macro_rules! node_methods {
                             node_name: row.try_get("name")?,
                             cluster_id: parse("cluster_id", row.try_get::<&str, _>("cluster_id")?)?,
                             reported_at: d::get_opt_time(row, "last_sample_at")?,
-                            processes: d::get_opt_json(row, "processes")?.unwrap_or_default(),
+                            processes: row
+                                .try_get::<Option<&str>, _>("processes")?
+                                .map($crate::shared::batch::parse_processes)
+                                .transpose()?
+                                .unwrap_or_default(),
                         })
                     })
                     .collect()
