@@ -204,12 +204,19 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// normally does so by itself: the first write after a checkpoint that copied
 /// every frame starts at the WAL's beginning. Under steady writes the writer
 /// is nearly always inside a transaction when a checkpoint ends, so it may
-/// not. 16 Ki pages are 64 MiB, below the 128 MiB `journal_size_limit`, so a
-/// restart leaves the file's size alone.
-const WAL_FRAMES_MAX: i64 = 16_384;
-/// Frames left to copy below which a restart is asked for; until then the
-/// checkpointer goes on copying alongside the writer.
+/// not. Each restart holds the writer for a sync of the database, which took
+/// from 5 to 130 ms here; at 5,000 heartbeats/s (about 18,000 frames/s) the
+/// earlier 16 Ki frames brought one every second and that sync set the p99.
+/// 128 Ki pages are 512 MiB (PostgreSQL's own default `max_wal_size` is
+/// 1 GiB), below the 1 GiB `journal_size_limit`, so a restart leaves the
+/// file's size alone.
+const WAL_FRAMES_MAX: i64 = 131_072;
+/// A restart is asked for once a checkpoint pass copied fewer frames than
+/// this: the checkpointer has caught up with the writer, so the restart
+/// itself (which holds the writer) has little left to copy and sync.
 const RESTART_BELOW: i64 = 256;
+/// Checkpoint passes run back to back, at most, to catch up before a restart.
+const CATCH_UP_PASSES: u32 = 8;
 
 /// What one checkpoint did.
 struct Checkpointed {
@@ -217,8 +224,8 @@ struct Checkpointed {
     finished: bool,
     /// Frames in the WAL.
     frames: i64,
-    /// Frames it did not copy.
-    left: i64,
+    /// Frames of the WAL copied into the database so far.
+    copied: i64,
 }
 
 /// One checkpoint in `mode`.
@@ -236,7 +243,7 @@ async fn checkpoint<'c>(
     Ok(Checkpointed {
         finished: busy == 0,
         frames,
-        left: frames - copied,
+        copied,
     })
 }
 
@@ -244,24 +251,43 @@ async fn checkpoint<'c>(
 /// [`CHECKPOINT_EVERY`] on a connection of its own, alongside the writer
 /// rather than inside its commits; stops when the store closes.
 ///
-/// When the WAL is long and nearly all copied it asks for a restart, which
-/// the writer connection runs between two heartbeat batches: a `RESTART`
-/// from this connection would hold the write lock while the writer sleeps in
-/// its busy handler (in steps of up to 100 ms), and heartbeats would wait
-/// tens of milliseconds each time; the writer itself waits for nothing.
+/// When the WAL is long it catches up with the writer (passes back to back
+/// until one copies little) and then asks for a restart, which the writer
+/// connection runs between two heartbeat batches. The restart holds the
+/// writer while it copies and syncs what is left, so it comes when little is:
+/// asked for after a routine pass, it found a few thousand frames written
+/// meanwhile and held heartbeats for about 90 ms. (A `RESTART` from this
+/// connection would hold the write lock while the writer sleeps in its busy
+/// handler, in steps of up to 100 ms.)
 async fn checkpoint_wal(checkpoints: SqlitePool, writer: SqlitePool, restart_due: Arc<AtomicBool>) {
+    // Frames copied by the previous pass, when the WAL has not started over since.
+    let mut copied_before = 0;
     while !writer.is_closed() {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
-        match checkpoint(&checkpoints, "PASSIVE").await {
-            Ok(Checkpointed { frames, left, .. }) => {
-                if frames > WAL_FRAMES_MAX && left < RESTART_BELOW {
-                    restart_due.store(true, Ordering::Relaxed);
+        for pass in 1..=CATCH_UP_PASSES {
+            match checkpoint(&checkpoints, "PASSIVE").await {
+                Ok(c) => {
+                    let this_pass = if c.copied >= copied_before {
+                        c.copied - copied_before
+                    } else {
+                        c.copied
+                    };
+                    copied_before = c.copied;
+                    if c.frames <= WAL_FRAMES_MAX || !c.finished {
+                        break;
+                    }
+                    if this_pass < RESTART_BELOW || pass == CATCH_UP_PASSES {
+                        restart_due.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                }
+                Err(e) => {
+                    if !writer.is_closed() {
+                        tracing::warn!(error = %one_line(&e), "WAL checkpoint failed");
+                    }
+                    break;
                 }
             }
-            Err(e) if !writer.is_closed() => {
-                tracing::warn!(error = %one_line(&e), "WAL checkpoint failed");
-            }
-            Err(_) => {}
         }
     }
     checkpoints.close().await;
@@ -308,9 +334,9 @@ impl SqliteStore {
                     // the database: the checkpointer does, on its own thread.
                     .pragma("wal_autocheckpoint", "0")
                     // A WAL that grew under a burst shrinks back when it starts
-                    // over; one that restarts at WAL_FRAMES_MAX (64 MiB) is left
+                    // over; one that restarts at WAL_FRAMES_MAX (512 MiB) is left
                     // alone, as cutting it back held the writer for ~20 ms.
-                    .pragma("journal_size_limit", "134217728");
+                    .pragma("journal_size_limit", "1073741824");
                 (options, 8)
             }
             None => (options.in_memory(true), 1),
