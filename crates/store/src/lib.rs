@@ -577,6 +577,13 @@ pub struct RollupReport {
     pub rollups_deleted: u64,
 }
 
+/// Nodes whose minute a single transaction of the metrics job rolls up on
+/// SQLite, where heartbeats wait for it: at one heartbeat a second each,
+/// about 27,000 samples.
+const ROLLUP_NODES_PER_WRITE: usize = 64;
+/// Expired raw samples a single transaction of the metrics job deletes on SQLite.
+const RAW_DELETES_PER_WRITE: u64 = 10_000;
+
 /// Advisory lock key of the metrics job on PostgreSQL ("muster-m").
 const ROLLUP_JOB_LOCK: i64 = 0x6d75_7374_6572_2d6d;
 

@@ -52,6 +52,108 @@ macro_rules! rollup_fns {
             d::get_opt_time(&row, "t")
         }
 
+        /// Rolls the minutes from `from` to `until` up. Where heartbeats
+        /// run side by side with it (PostgreSQL), in `tx`; with one writer
+        /// (SQLite), a few nodes per transaction: a minute of 5,000 busy nodes is millions of
+        /// samples, and rolling them up in one transaction held every
+        /// heartbeat for seconds. `roll_up` makes the statement for a node
+        /// filter. Samples of these minutes written meanwhile (replayed by an
+        /// agent) have their nodes rolled up again in the transaction this
+        /// returns, which the caller finishes.
+        async fn roll_up_by_nodes(
+            writer: &d::Pool,
+            mut tx: sqlx::Transaction<'static, d::Db>,
+            roll_up: &(dyn Fn(&str) -> String + Sync),
+            from: chrono::DateTime<chrono::Utc>,
+            until: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(u64, sqlx::Transaction<'static, d::Db>), $crate::StoreError> {
+            if d::CONCURRENT_WRITERS {
+                // Heartbeats do not wait for this transaction: all in one.
+                let rows = sqlx::query(&roll_up(""))
+                    .bind(d::time(from))
+                    .bind(d::time(until))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                return Ok((rows, tx));
+            }
+            let written_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM cluster_metrics")
+                .fetch_one(&mut *tx)
+                .await?;
+            let nodes: Vec<String> = sqlx::query_scalar("SELECT id FROM cluster_nodes ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await?;
+            commit(tx).await?;
+            let sql = roll_up(&format!("{} AND", d::in_json_list("node_id", "$3")));
+            let mut rows = 0;
+            for some in nodes.chunks($crate::ROLLUP_NODES_PER_WRITE) {
+                let mut tx = begin_write(writer).await?;
+                rows += sqlx::query(&sql)
+                    .bind(d::time(from))
+                    .bind(d::time(until))
+                    .bind($crate::shared::batch::json_param(some))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                commit(tx).await?;
+            }
+            let mut tx = begin_write(writer).await?;
+            let late: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT node_id FROM cluster_metrics
+                 WHERE rowid > $1 AND recorded_at >= $2 AND recorded_at < $3",
+            )
+            .bind(written_before)
+            .bind(d::time(from))
+            .bind(d::time(until))
+            .fetch_all(&mut *tx)
+            .await?;
+            if !late.is_empty() {
+                sqlx::query(&sql)
+                    .bind(d::time(from))
+                    .bind(d::time(until))
+                    .bind($crate::shared::batch::json_param(&late))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok((rows, tx))
+        }
+
+        /// Deletes raw samples older than `expired`: in `tx`, or with one
+        /// writer (SQLite) a slice per transaction, for the same reason;
+        /// returns how many, and the transaction the caller finishes.
+        async fn delete_raw_in_slices(
+            writer: &d::Pool,
+            mut tx: sqlx::Transaction<'static, d::Db>,
+            expired: d::Time,
+        ) -> Result<(u64, sqlx::Transaction<'static, d::Db>), $crate::StoreError> {
+            if d::CONCURRENT_WRITERS {
+                let deleted = sqlx::query("DELETE FROM cluster_metrics WHERE recorded_at < $1")
+                    .bind(expired)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                return Ok((deleted, tx));
+            }
+            let mut total = 0;
+            loop {
+                let deleted = sqlx::query(
+                    "DELETE FROM cluster_metrics WHERE rowid IN
+                        (SELECT rowid FROM cluster_metrics WHERE recorded_at < $1 LIMIT $2)",
+                )
+                .bind(expired)
+                .bind($crate::shared::big($crate::RAW_DELETES_PER_WRITE))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                total += deleted;
+                if deleted < $crate::RAW_DELETES_PER_WRITE {
+                    return Ok((total, tx));
+                }
+                commit(tx).await?;
+                tx = begin_write(writer).await?;
+            }
+        }
+
         /// Where the rollups of `step` stop: buckets before it are final.
         async fn rolled_up_to(
             conn: &mut d::Conn,
@@ -291,22 +393,21 @@ macro_rules! metric_methods {
                 let from = watermark(&mut tx, MetricStep::Minute, "SELECT MIN(recorded_at) AS t FROM cluster_metrics").await?;
                 if let Some(from) = from.filter(|f| *f < minute_end) {
                     let bucket = d::minute_of("recorded_at");
-                    let sql = format!(
-                        "INSERT INTO cluster_metric_rollups
-                            (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
-                         SELECT cluster_id, node_id, name, '1m', {bucket}, MIN(value), MAX(value), AVG(value), COUNT(*)
-                         FROM cluster_metrics WHERE recorded_at >= $1 AND recorded_at < $2
-                         GROUP BY cluster_id, node_id, name, {bucket}
-                         ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET
-                            min_value = excluded.min_value, max_value = excluded.max_value,
-                            avg_value = excluded.avg_value, sample_count = excluded.sample_count"
-                    );
-                    report.minutes = sqlx::query(&sql)
-                        .bind(d::time(from))
-                        .bind(d::time(minute_end))
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                    let roll_up = |nodes: &str| {
+                        format!(
+                            "INSERT INTO cluster_metric_rollups
+                                (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
+                             SELECT cluster_id, node_id, name, '1m', {bucket}, MIN(value), MAX(value), AVG(value), COUNT(*)
+                             FROM cluster_metrics WHERE {nodes} recorded_at >= $1 AND recorded_at < $2
+                             GROUP BY cluster_id, node_id, name, {bucket}
+                             ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET
+                                min_value = excluded.min_value, max_value = excluded.max_value,
+                                avg_value = excluded.avg_value, sample_count = excluded.sample_count"
+                        )
+                    };
+                    let (minutes, open) = roll_up_by_nodes(&self.writer, tx, &roll_up, from, minute_end).await?;
+                    report.minutes = minutes;
+                    tx = open;
                 }
                 set_watermark(&mut tx, MetricStep::Minute, minute_end).await?;
 
@@ -342,11 +443,10 @@ macro_rules! metric_methods {
                 set_watermark(&mut tx, MetricStep::Hour, hour_end).await?;
 
                 // Retention: raw samples for 48 h, rollups for the cluster's retention.
-                report.raw_deleted = sqlx::query("DELETE FROM cluster_metrics WHERE recorded_at < $1")
-                    .bind(d::time(now - chrono::Duration::hours(RAW_RETENTION_HOURS)))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let raw_expired = d::time(now - chrono::Duration::hours(RAW_RETENTION_HOURS));
+                let (deleted, open) = delete_raw_in_slices(&self.writer, tx, raw_expired).await?;
+                report.raw_deleted = deleted;
+                tx = open;
                 let expired = d::older_than_days(
                     "cluster_metric_rollups.bucket_start",
                     d::RETENTION_DAYS,
