@@ -3049,3 +3049,102 @@ async fn operations_on_postgres() {
     store.close().await;
     db.drop().await;
 }
+
+/// The metrics job rolls every node's minute up, however many nodes (SQLite
+/// goes a few nodes per transaction), and deletes every expired sample
+/// however many (SQLite: a slice per transaction).
+async fn rollups_of_many_nodes(store: &dyn Store) {
+    const NODES: usize = 150;
+    let production = store.get_template("production").await.expect("template");
+    let mut wanted = cluster_from_template(&production, "Fleet");
+    wanted.limits.max_nodes = 200;
+    wanted.limits.max_storage_gb = 100_000;
+    let cluster = store
+        .create_cluster(&wanted, "user:admin")
+        .await
+        .expect("cluster");
+    let mut ids = Vec::new();
+    for i in 0..NODES {
+        let n = store
+            .add_node(
+                &cluster.id,
+                &node(&format!("fleet-{i:03}"), 10.0),
+                None,
+                "user:admin",
+            )
+            .await
+            .expect("node");
+        #[allow(clippy::cast_precision_loss)]
+        let metrics = [("queue_depth".to_owned(), i as f64)].into();
+        store
+            .record_metrics(&cluster.id, &n.id, &metrics)
+            .await
+            .expect("record");
+        ids.push(n.id);
+    }
+    let now = chrono::Utc::now();
+    let (since, until) = (
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::hours(1),
+    );
+    let report = store
+        .roll_up_metrics(now + chrono::Duration::minutes(2))
+        .await
+        .expect("job")
+        .expect("lock free");
+    assert!(report.minutes >= NODES as u64, "{report:?}");
+    // Every node's minute comes from the rollups now, with its own sample.
+    for (i, id) in ids.iter().enumerate() {
+        let minutes = store
+            .metric_history(id, "queue_depth", since, until, MetricStep::Minute)
+            .await
+            .expect("1m");
+        #[allow(clippy::cast_precision_loss)]
+        let own = i as f64;
+        assert_eq!(
+            minutes
+                .iter()
+                .map(|p| (p.count, p.min, p.max))
+                .collect::<Vec<_>>(),
+            [(1, own, own)],
+            "node {i}"
+        );
+    }
+    let combined = store
+        .cluster_metric_history(&cluster.id, "queue_depth", since, until, MetricStep::Minute)
+        .await
+        .expect("cluster 1m");
+    assert_eq!(combined.iter().map(|p| p.count).sum::<u64>(), NODES as u64);
+
+    let report = store
+        .roll_up_metrics(now + chrono::Duration::hours(49))
+        .await
+        .expect("job")
+        .expect("lock free");
+    assert!(report.raw_deleted >= NODES as u64, "{report:?}");
+    for id in &ids {
+        let raw = store
+            .metric_history(id, "queue_depth", since, until, MetricStep::Raw)
+            .await
+            .expect("raw");
+        assert!(raw.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn rollups_of_many_nodes_on_sqlite() {
+    let db = testing::SqliteDb::new();
+    rollups_of_many_nodes(db.connect().await.as_ref()).await;
+}
+
+#[tokio::test]
+async fn rollups_of_many_nodes_on_postgres() {
+    let Some(db) = testing::PgDb::create().await else {
+        eprintln!("MUSTER_TEST_POSTGRES_URL is not set: skipping PostgreSQL rollups");
+        return;
+    };
+    let store = db.connect().await;
+    rollups_of_many_nodes(store.as_ref()).await;
+    store.close().await;
+    db.drop().await;
+}
