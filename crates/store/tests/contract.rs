@@ -3050,9 +3050,10 @@ async fn operations_on_postgres() {
     db.drop().await;
 }
 
-/// The metrics job rolls every node's minute up, however many nodes (SQLite
-/// goes a few nodes per transaction), and deletes every expired sample
-/// however many (SQLite: a slice per transaction).
+/// The metrics job rolls every node's samples up, however many (SQLite goes
+/// a slice of time per transaction and merges the slices of a minute), and
+/// deletes every expired sample however many (SQLite: a slice per
+/// transaction).
 async fn rollups_of_many_nodes(store: &dyn Store) {
     const NODES: usize = 150;
     let production = store.get_template("production").await.expect("template");
@@ -3074,26 +3075,32 @@ async fn rollups_of_many_nodes(store: &dyn Store) {
             )
             .await
             .expect("node");
-        #[allow(clippy::cast_precision_loss)]
-        let metrics = [("queue_depth".to_owned(), i as f64)].into();
-        store
-            .record_metrics(&cluster.id, &n.id, &metrics)
-            .await
-            .expect("record");
         ids.push(n.id);
     }
+    // Two samples a node, further apart than one slice of the job.
+    let record = async |offset: f64| {
+        for (i, id) in ids.iter().enumerate() {
+            #[allow(clippy::cast_precision_loss)]
+            let metrics = [("queue_depth".to_owned(), i as f64 + offset)].into();
+            store
+                .record_metrics(&cluster.id, id, &metrics)
+                .await
+                .expect("record");
+        }
+    };
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    record(0.0).await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    record(1000.0).await;
     let now = chrono::Utc::now();
-    let (since, until) = (
-        now - chrono::Duration::hours(1),
-        now + chrono::Duration::hours(1),
-    );
+    let until = now + chrono::Duration::hours(1);
     let report = store
         .roll_up_metrics(now + chrono::Duration::minutes(2))
         .await
         .expect("job")
         .expect("lock free");
     assert!(report.minutes >= NODES as u64, "{report:?}");
-    // Every node's minute comes from the rollups now, with its own sample.
+    // Every node's minutes come from the rollups now, with both its samples.
     for (i, id) in ids.iter().enumerate() {
         let minutes = store
             .metric_history(id, "queue_depth", since, until, MetricStep::Minute)
@@ -3101,27 +3108,33 @@ async fn rollups_of_many_nodes(store: &dyn Store) {
             .expect("1m");
         #[allow(clippy::cast_precision_loss)]
         let own = i as f64;
+        let count: u64 = minutes.iter().map(|p| p.count).sum();
+        let lowest = minutes.iter().map(|p| p.min).fold(f64::MAX, f64::min);
+        let highest = minutes.iter().map(|p| p.max).fold(f64::MIN, f64::max);
         assert_eq!(
-            minutes
-                .iter()
-                .map(|p| (p.count, p.min, p.max))
-                .collect::<Vec<_>>(),
-            [(1, own, own)],
-            "node {i}"
+            (count, lowest, highest),
+            (2, own, own + 1000.0),
+            "node {i}: {minutes:?}"
         );
+        #[allow(clippy::cast_precision_loss)]
+        let mean = minutes.iter().map(|p| p.avg * p.count as f64).sum::<f64>() / 2.0;
+        assert!((mean - (own + 500.0)).abs() < 1e-9, "node {i}: {minutes:?}");
     }
     let combined = store
         .cluster_metric_history(&cluster.id, "queue_depth", since, until, MetricStep::Minute)
         .await
         .expect("cluster 1m");
-    assert_eq!(combined.iter().map(|p| p.count).sum::<u64>(), NODES as u64);
+    assert_eq!(
+        combined.iter().map(|p| p.count).sum::<u64>(),
+        2 * NODES as u64
+    );
 
     let report = store
         .roll_up_metrics(now + chrono::Duration::hours(49))
         .await
         .expect("job")
         .expect("lock free");
-    assert!(report.raw_deleted >= NODES as u64, "{report:?}");
+    assert!(report.raw_deleted >= 2 * NODES as u64, "{report:?}");
     for id in &ids {
         let raw = store
             .metric_history(id, "queue_depth", since, until, MetricStep::Raw)

@@ -53,23 +53,33 @@ macro_rules! rollup_fns {
         }
 
         /// Rolls the minutes from `from` to `until` up. Where heartbeats
-        /// run side by side with it (PostgreSQL), in `tx`; with one writer
-        /// (SQLite), a few nodes per transaction: a minute of 5,000 busy nodes is millions of
-        /// samples, and rolling them up in one transaction held every
-        /// heartbeat for seconds. `roll_up` makes the statement for a node
-        /// filter. Samples of these minutes written meanwhile (replayed by an
-        /// agent) have their nodes rolled up again in the transaction this
-        /// returns, which the caller finishes.
-        async fn roll_up_by_nodes(
+        /// run side by side with it (PostgreSQL), in `tx`. With one writer
+        /// (SQLite) a minute of 5,000 busy nodes is millions of samples, and
+        /// rolling them up in one transaction held every heartbeat for
+        /// seconds: there it goes a slice of time per transaction (read in
+        /// the order samples were written), each slice merged into the
+        /// minute's rollups. `roll_up` makes the statement from a condition
+        /// on the samples and what a conflicting rollup becomes. Samples of
+        /// these minutes written meanwhile (replayed by an agent) have their
+        /// nodes' minutes rolled up again in the transaction this returns,
+        /// which the caller finishes.
+        async fn roll_up_minutes(
             writer: &d::Pool,
             mut tx: sqlx::Transaction<'static, d::Db>,
-            roll_up: &(dyn Fn(&str) -> String + Sync),
+            roll_up: &(dyn Fn(&str, &str) -> String + Sync),
             from: chrono::DateTime<chrono::Utc>,
             until: chrono::DateTime<chrono::Utc>,
         ) -> Result<(u64, sqlx::Transaction<'static, d::Db>), $crate::StoreError> {
+            const REPLACE: &str = "min_value = excluded.min_value, max_value = excluded.max_value,
+                avg_value = excluded.avg_value, sample_count = excluded.sample_count";
+            const MERGE: &str = "min_value = min(r.min_value, excluded.min_value),
+                max_value = max(r.max_value, excluded.max_value),
+                avg_value = (r.avg_value * r.sample_count + excluded.avg_value * excluded.sample_count)
+                    / (r.sample_count + excluded.sample_count),
+                sample_count = r.sample_count + excluded.sample_count";
+            let between = "recorded_at >= $1 AND recorded_at < $2";
             if d::CONCURRENT_WRITERS {
-                // Heartbeats do not wait for this transaction: all in one.
-                let rows = sqlx::query(&roll_up(""))
+                let rows = sqlx::query(&roll_up(between, REPLACE))
                     .bind(d::time(from))
                     .bind(d::time(until))
                     .execute(&mut *tx)
@@ -80,26 +90,41 @@ macro_rules! rollup_fns {
             let written_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM cluster_metrics")
                 .fetch_one(&mut *tx)
                 .await?;
-            let nodes: Vec<String> = sqlx::query_scalar("SELECT id FROM cluster_nodes ORDER BY id")
-                .fetch_all(&mut *tx)
+            // Slices of a run that stopped half way are merged into nothing twice.
+            sqlx::query("DELETE FROM cluster_metric_rollups WHERE step = '1m' AND bucket_start >= $1")
+                .bind(d::time(from))
+                .execute(&mut *tx)
                 .await?;
             commit(tx).await?;
-            let sql = roll_up(&format!("{} AND", d::in_json_list("node_id", "$3")));
+            let merge = roll_up(between, MERGE);
             let mut rows = 0;
-            for some in nodes.chunks($crate::ROLLUP_NODES_PER_WRITE) {
+            let mut start = from;
+            loop {
                 let mut tx = begin_write(writer).await?;
-                rows += sqlx::query(&sql)
-                    .bind(d::time(from))
+                // Each slice starts at a sample: stretches without any take no time.
+                let first = sqlx::query("SELECT MIN(recorded_at) AS t FROM cluster_metrics WHERE recorded_at >= $1 AND recorded_at < $2")
+                    .bind(d::time(start))
                     .bind(d::time(until))
-                    .bind($crate::shared::batch::json_param(some))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let Some(first) = d::get_opt_time(&first, "t")? else {
+                    commit(tx).await?;
+                    break;
+                };
+                let end = (first + $crate::ROLLUP_SLICE).min(until);
+                rows += sqlx::query(&merge)
+                    .bind(d::time(first))
+                    .bind(d::time(end))
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                 commit(tx).await?;
+                start = end;
             }
             let mut tx = begin_write(writer).await?;
+            // By row id: only what was written since the job began is read.
             let late: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT node_id FROM cluster_metrics
+                "SELECT DISTINCT node_id FROM cluster_metrics NOT INDEXED
                  WHERE rowid > $1 AND recorded_at >= $2 AND recorded_at < $3",
             )
             .bind(written_before)
@@ -108,7 +133,8 @@ macro_rules! rollup_fns {
             .fetch_all(&mut *tx)
             .await?;
             if !late.is_empty() {
-                sqlx::query(&sql)
+                let nodes = format!("{} AND {between}", d::in_json_list("node_id", "$3"));
+                sqlx::query(&roll_up(&nodes, REPLACE))
                     .bind(d::time(from))
                     .bind(d::time(until))
                     .bind($crate::shared::batch::json_param(&late))
@@ -393,19 +419,17 @@ macro_rules! metric_methods {
                 let from = watermark(&mut tx, MetricStep::Minute, "SELECT MIN(recorded_at) AS t FROM cluster_metrics").await?;
                 if let Some(from) = from.filter(|f| *f < minute_end) {
                     let bucket = d::minute_of("recorded_at");
-                    let roll_up = |nodes: &str| {
+                    let roll_up = |samples: &str, conflict: &str| {
                         format!(
-                            "INSERT INTO cluster_metric_rollups
+                            "INSERT INTO cluster_metric_rollups AS r
                                 (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
                              SELECT cluster_id, node_id, name, '1m', {bucket}, MIN(value), MAX(value), AVG(value), COUNT(*)
-                             FROM cluster_metrics WHERE {nodes} recorded_at >= $1 AND recorded_at < $2
+                             FROM cluster_metrics WHERE {samples}
                              GROUP BY cluster_id, node_id, name, {bucket}
-                             ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET
-                                min_value = excluded.min_value, max_value = excluded.max_value,
-                                avg_value = excluded.avg_value, sample_count = excluded.sample_count"
+                             ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET {conflict}"
                         )
                     };
-                    let (minutes, open) = roll_up_by_nodes(&self.writer, tx, &roll_up, from, minute_end).await?;
+                    let (minutes, open) = roll_up_minutes(&self.writer, tx, &roll_up, from, minute_end).await?;
                     report.minutes = minutes;
                     tx = open;
                 }
