@@ -501,7 +501,7 @@ macro_rules! ingest_fns {
                             .bind(row.disk)
                             .bind(row.sampled)
                             .bind(d::json(row.system))
-                            .bind(Some($crate::shared::batch::stored_processes(row.processes)));
+                            .bind($crate::shared::batch::stored_processes(row.processes));
                         if with_status {
                             q = q.bind(row.status).bind(row.health);
                         }

@@ -147,7 +147,7 @@ macro_rules! rollup_fns {
         /// Deletes raw samples older than `expired`: in `tx`, or with one
         /// writer (SQLite) a slice per transaction, for the same reason;
         /// returns how many, and the transaction the caller finishes.
-        async fn delete_raw_in_slices(
+        async fn delete_raw_before(
             writer: &d::Pool,
             mut tx: sqlx::Transaction<'static, d::Db>,
             expired: d::Time,
@@ -468,7 +468,7 @@ macro_rules! metric_methods {
 
                 // Retention: raw samples for 48 h, rollups for the cluster's retention.
                 let raw_expired = d::time(now - chrono::Duration::hours(RAW_RETENTION_HOURS));
-                let (deleted, open) = delete_raw_in_slices(&self.writer, tx, raw_expired).await?;
+                let (deleted, open) = delete_raw_before(&self.writer, tx, raw_expired).await?;
                 report.raw_deleted = deleted;
                 tx = open;
                 let expired = d::older_than_days(
