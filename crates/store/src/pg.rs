@@ -124,7 +124,7 @@ pub(crate) mod dialect {
                 let ty = match col {
                     Col::Text => "text",
                     Col::Time => "timestamptz",
-                    Col::Json => "jsonb",
+                    Col::Real => "double precision",
                 };
                 format!("{name} {ty}")
             })

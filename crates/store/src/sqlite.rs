@@ -114,10 +114,8 @@ pub(crate) mod dialect {
     pub fn json_rows(param: &str, alias: &str, cols: &[(&str, Col)]) -> String {
         let cols: Vec<String> = cols
             .iter()
-            .map(|(name, col)| {
-                let arrow = if *col == Col::Json { "->" } else { "->>" };
-                format!("j {arrow} '{name}' AS {name}")
-            })
+            // Every value is read as the SQL value it holds.
+            .map(|(name, _)| format!("j ->> '{name}' AS {name}"))
             .collect();
         // Each element is read once (the LIMIT keeps the inner query from
         // being merged into the outer, which would read it per column).

@@ -858,6 +858,25 @@ async fn metrics(store: &dyn Store, dev: &Cluster) {
     // Two samples: one from the status update in no_failover (10 %) and this one (42 %).
     let values: Vec<f64> = raw.iter().map(|p| p.avg).collect();
     assert_eq!(values, [10.0, 42.0]);
+    // A name of the node's own is kept beside the standard ones: 7 from the
+    // status update, 3 from this sample.
+    let queue_depth = async |step, until| {
+        let points = store
+            .metric_history(&node.id, "queue_depth", since, until, step)
+            .await
+            .expect("custom metric");
+        let count: u64 = points.iter().map(|p| p.count).sum();
+        let lowest = points.iter().map(|p| p.min).fold(f64::MAX, f64::min);
+        let highest = points.iter().map(|p| p.max).fold(f64::MIN, f64::max);
+        (count, lowest, highest)
+    };
+    let raw_depths = store
+        .metric_history(&node.id, "queue_depth", since, until, MetricStep::Raw)
+        .await
+        .expect("custom metric");
+    let values: Vec<f64> = raw_depths.iter().map(|p| p.avg).collect();
+    assert_eq!(values, [7.0, 3.0]);
+    assert_eq!(queue_depth(MetricStep::Minute, until).await, (2, 3.0, 7.0));
     let minutes = store
         .metric_history(
             &node.id,
@@ -972,6 +991,13 @@ async fn metrics(store: &dyn Store, dev: &Cluster) {
         hours.iter().map(|p| p.max).fold(f64::MIN, f64::max),
     );
     assert_eq!((lo, hi), (10.0, 42.0));
+    for step in [MetricStep::Minute, MetricStep::Hour] {
+        assert_eq!(
+            queue_depth(step, wide_until).await,
+            (2, 3.0, 7.0),
+            "{step:?}"
+        );
+    }
     // After the job, from the rollups: the same figures per minute and per hour.
     combined_matches(MetricStep::Minute).await;
     let hourly = combined_matches(MetricStep::Hour).await;

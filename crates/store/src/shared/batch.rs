@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) enum Col {
     Text,
     Time,
-    /// A JSON document, stored as the database's JSON column type.
-    Json,
+    /// A floating-point number.
+    Real,
 }
 
 /// A node row as one heartbeat leaves it. `T` is the backend's time type.
@@ -30,30 +30,38 @@ pub(crate) struct NodeRow<'a, T> {
     pub health: &'static str,
 }
 
-/// The columns of [`SampleRow`].
-pub(crate) const SAMPLE_ROW: [(&str, Col); 4] = [
-    ("cluster", Col::Text),
-    ("node", Col::Text),
-    ("at", Col::Time),
-    ("metrics", Col::Json),
-];
+/// The columns of [`SampleRow`]: where it was taken, then the standard
+/// metrics, each in the column of its name.
+pub(crate) fn sample_columns() -> Vec<(&'static str, Col)> {
+    let place = [
+        ("cluster", Col::Text),
+        ("node", Col::Text),
+        ("at", Col::Time),
+    ];
+    let metrics = muster_domain::metrics::STANDARD_METRICS.map(|name| (name, Col::Real));
+    place.into_iter().chain(metrics).collect()
+}
 
-/// One heartbeat's metric samples: a row per entry of `metrics`.
-#[derive(Serialize)]
+/// One heartbeat's sample: one row, as a JSON object of [`sample_columns`].
 pub(crate) struct SampleRow<'a, T> {
     pub cluster: &'a str,
     pub node: &'a str,
     pub at: T,
-    #[serde(serialize_with = "as_object")]
     pub metrics: [(&'static str, f64); 7],
 }
 
-/// Name-value pairs as a JSON object.
-fn as_object<S: serde::Serializer>(
-    values: &[(&'static str, f64)],
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_map(values.iter().copied())
+impl<T: Serialize> Serialize for SampleRow<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = s.serialize_map(Some(3 + self.metrics.len()))?;
+        map.serialize_entry("cluster", self.cluster)?;
+        map.serialize_entry("node", self.node)?;
+        map.serialize_entry("at", &self.at)?;
+        for (name, value) in &self.metrics {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 /// What a batch needs of a node before writing its heartbeats, read from an

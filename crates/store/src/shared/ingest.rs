@@ -530,7 +530,7 @@ macro_rules! ingest_fns {
             Ok(())
         }
 
-        /// Inserts a batch's metric samples in one statement.
+        /// Inserts a batch's metric samples in one statement, a row each.
         async fn insert_samples(
             conn: &mut d::Conn,
             rows: &[$crate::shared::batch::SampleRow<'_, d::Time>],
@@ -538,11 +538,12 @@ macro_rules! ingest_fns {
             if rows.is_empty() {
                 return Ok(());
             }
+            let columns = $crate::shared::batch::sample_columns();
+            let metrics = muster_domain::metrics::STANDARD_METRICS.join(", ");
             let sql = format!(
-                "INSERT INTO cluster_metrics (cluster_id, node_id, name, value, recorded_at)
-                 SELECT v.cluster, v.node, e.key, CAST(e.value AS DOUBLE PRECISION), v.at FROM {}, {}",
-                d::json_rows("$1", "v", &$crate::shared::batch::SAMPLE_ROW),
-                d::json_entries("v.metrics", "e"),
+                "INSERT INTO cluster_metrics (cluster_id, node_id, recorded_at, {metrics})
+                 SELECT v.cluster, v.node, v.at, {metrics} FROM {}",
+                d::json_rows("$1", "v", &columns),
             );
             sqlx::query(&sql).bind($crate::shared::batch::json_param(rows)).execute(&mut *conn).await?;
             Ok(())
@@ -573,37 +574,18 @@ macro_rules! ingest_fns {
                 return Ok(());
             }
             let minute = bucket_start(at, MetricStep::Minute);
-            sqlx::query(
-                "INSERT INTO cluster_metric_rollups
-                    (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
-                 SELECT cluster_id, node_id, name, '1m', $2, MIN(value), MAX(value), AVG(value), COUNT(*)
-                 FROM cluster_metrics WHERE node_id = $1 AND recorded_at >= $2 AND recorded_at < $3
-                 GROUP BY cluster_id, node_id, name
-                 ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET
-                    min_value = excluded.min_value, max_value = excluded.max_value,
-                    avg_value = excluded.avg_value, sample_count = excluded.sample_count",
-            )
-            .bind(node_id.as_str())
-            .bind(d::time(minute))
-            .bind(d::time(minute + chrono::Duration::minutes(1)))
-            .execute(&mut *conn)
-            .await?;
+            let sql = raw_to_minutes("node_id = $1 AND recorded_at >= $2 AND recorded_at < $3", ROLLUP_REPLACES);
+            sqlx::query(&sql)
+                .bind(node_id.as_str())
+                .bind(d::time(minute))
+                .bind(d::time(minute + chrono::Duration::minutes(1)))
+                .execute(&mut *conn)
+                .await?;
             if !passed("1h")? {
                 return Ok(());
             }
             let hour = bucket_start(at, MetricStep::Hour);
-            sqlx::query(
-                "INSERT INTO cluster_metric_rollups
-                    (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
-                 SELECT cluster_id, node_id, name, '1h', $2, MIN(min_value), MAX(max_value),
-                    SUM(avg_value * sample_count) / SUM(sample_count), SUM(sample_count)
-                 FROM cluster_metric_rollups
-                 WHERE node_id = $1 AND step = '1m' AND bucket_start >= $2 AND bucket_start < $3
-                 GROUP BY cluster_id, node_id, name
-                 ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET
-                    min_value = excluded.min_value, max_value = excluded.max_value,
-                    avg_value = excluded.avg_value, sample_count = excluded.sample_count",
-            )
+            sqlx::query(&minutes_to_hours("node_id = $1 AND bucket_start >= $2 AND bucket_start < $3"))
             .bind(node_id.as_str())
             .bind(d::time(hour))
             .bind(d::time(hour + chrono::Duration::hours(1)))

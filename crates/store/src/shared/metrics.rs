@@ -2,7 +2,8 @@
 
 macro_rules! metric_fns {
     () => {
-        /// Writes one sample of several metrics in a single statement.
+        /// Writes one sample of several metrics as one row: the standard
+        /// metrics in their columns, any other names in `extra`.
         async fn insert_metrics(
             conn: &mut d::Conn,
             cluster_id: &muster_domain::ClusterId,
@@ -10,27 +11,30 @@ macro_rules! metric_fns {
             metrics: &std::collections::BTreeMap<String, f64>,
             at: chrono::DateTime<chrono::Utc>,
         ) -> Result<u64, $crate::StoreError> {
+            use muster_domain::metrics::STANDARD_METRICS;
             if metrics.is_empty() {
                 return Ok(0);
             }
-            let mut sql = String::from(
-                "INSERT INTO cluster_metrics (cluster_id, node_id, name, value, recorded_at) VALUES ",
+            let extra: std::collections::BTreeMap<&str, f64> = metrics
+                .iter()
+                .filter(|(name, _)| !STANDARD_METRICS.contains(&name.as_str()))
+                .map(|(name, value)| (name.as_str(), *value))
+                .collect();
+            let sql = format!(
+                "INSERT INTO cluster_metrics (cluster_id, node_id, recorded_at, extra, {}) VALUES ({})",
+                STANDARD_METRICS.join(", "),
+                (1..=4 + STANDARD_METRICS.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", "),
             );
-            for i in 0..metrics.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let n = 3 + 2 * i;
-                sql.push_str(&format!("($1, $2, ${}, ${}, $3)", n + 1, n + 2));
-            }
             let mut q = sqlx::query(&sql)
                 .bind(cluster_id.as_str())
                 .bind(node_id.as_str())
-                .bind(d::time(at));
-            for (name, value) in metrics {
-                q = q.bind(name.as_str()).bind(*value);
+                .bind(d::time(at))
+                .bind((!extra.is_empty()).then(|| d::json(&extra)));
+            for name in STANDARD_METRICS {
+                q = q.bind(metrics.get(name).copied());
             }
-            Ok(q.execute(&mut *conn).await?.rows_affected())
+            q.execute(&mut *conn).await?;
+            Ok(u64::try_from(metrics.len()).unwrap_or(u64::MAX))
         }
     };
 }
@@ -38,6 +42,104 @@ macro_rules! metric_fns {
 /// Helpers of the rollup job, generated into each backend module.
 macro_rules! rollup_fns {
     () => {
+        /// A conflicting rollup is replaced by the one computed.
+        const ROLLUP_REPLACES: &str = "min_value = excluded.min_value, max_value = excluded.max_value,
+            avg_value = excluded.avg_value, sample_count = excluded.sample_count";
+
+        /// A conflicting rollup (aliased `r`) is merged with the one computed:
+        /// the two together as one. (SQLite's two-argument `min` and `max`.)
+        const ROLLUP_MERGES: &str = "min_value = min(r.min_value, excluded.min_value),
+            max_value = max(r.max_value, excluded.max_value),
+            avg_value = (r.avg_value * r.sample_count + excluded.avg_value * excluded.sample_count)
+                / (r.sample_count + excluded.sample_count),
+            sample_count = r.sample_count + excluded.sample_count";
+
+        /// The statement that rolls the raw samples matching `samples` (a
+        /// condition on `cluster_metrics`) up into minute rollups, a row per
+        /// node, metric and minute, with `conflict` setting what becomes of
+        /// one already there. The standard metrics' columns are aggregated
+        /// in one pass over the samples and then turned into a row per
+        /// name; names in `extra` are read from the samples that have any.
+        fn raw_to_minutes(samples: &str, conflict: &str) -> String {
+            use muster_domain::metrics::STANDARD_METRICS;
+            let bucket = d::minute_of("recorded_at");
+            let mut aggregates = Vec::with_capacity(STANDARD_METRICS.len());
+            let mut names = Vec::with_capacity(STANDARD_METRICS.len());
+            for (i, name) in STANDARD_METRICS.iter().enumerate() {
+                aggregates.push(format!(
+                    "MIN({name}) AS lo{i}, MAX({name}) AS hi{i}, SUM({name}) AS total{i}, COUNT({name}) AS n{i}"
+                ));
+                names.push(format!("({i}, '{name}')"));
+            }
+            let pick = |what: &str| {
+                let arms: String = (0..STANDARD_METRICS.len()).map(|i| format!(" WHEN {i} THEN g.{what}{i}")).collect();
+                format!("CASE k.column1{arms} END")
+            };
+            format!(
+                "INSERT INTO cluster_metric_rollups AS r
+                    (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
+                 SELECT cluster_id, node_id, name, '1m', b, lo, hi, total / n, n FROM (
+                    SELECT g.cluster_id, g.node_id, k.column2 AS name, g.b,
+                        {} AS lo, {} AS hi, {} AS total, {} AS n
+                    FROM (SELECT cluster_id, node_id, {bucket} AS b, {}
+                          FROM cluster_metrics WHERE {samples}
+                          GROUP BY cluster_id, node_id, {bucket}) AS g
+                    CROSS JOIN (VALUES {}) AS k
+                    UNION ALL
+                    SELECT c.cluster_id, c.node_id, e.key, {}, MIN(CAST(e.value AS DOUBLE PRECISION)),
+                        MAX(CAST(e.value AS DOUBLE PRECISION)), SUM(CAST(e.value AS DOUBLE PRECISION)), COUNT(*)
+                    FROM (SELECT cluster_id, node_id, recorded_at, extra FROM cluster_metrics
+                          WHERE extra IS NOT NULL AND {samples}) AS c, {}
+                    GROUP BY c.cluster_id, c.node_id, e.key, {}
+                 ) AS u WHERE n > 0
+                 ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET {conflict}",
+                pick("lo"),
+                pick("hi"),
+                pick("total"),
+                pick("n"),
+                aggregates.join(", "),
+                names.join(", "),
+                d::minute_of("c.recorded_at"),
+                d::json_entries("c.extra", "e"),
+                d::minute_of("c.recorded_at"),
+            )
+        }
+
+        /// The statement that rolls the minute rollups matching `minutes` (a
+        /// condition on `cluster_metric_rollups`) up into hour rollups,
+        /// replacing any already there.
+        fn minutes_to_hours(minutes: &str) -> String {
+            let bucket = d::hour_of("bucket_start");
+            format!(
+                "INSERT INTO cluster_metric_rollups
+                    (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
+                 SELECT cluster_id, node_id, name, '1h', {bucket}, MIN(min_value), MAX(max_value),
+                    SUM(avg_value * sample_count) / SUM(sample_count), SUM(sample_count)
+                 FROM cluster_metric_rollups
+                 WHERE step = '1m' AND {minutes}
+                 GROUP BY cluster_id, node_id, name, {bucket}
+                 ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET {ROLLUP_REPLACES}"
+            )
+        }
+
+        /// The SQL expression for the value of metric `name` in a row of
+        /// `cluster_metrics`: its column, or its entry in `extra`; NULL
+        /// where the sample lacks it. Names outside the metric name rules
+        /// are refused (they are written into the statement).
+        fn metric_value(name: &str) -> Result<String, $crate::StoreError> {
+            use muster_domain::metrics::{STANDARD_METRICS, is_metric_name};
+            if STANDARD_METRICS.contains(&name) {
+                return Ok(name.to_owned());
+            }
+            if !is_metric_name(name) {
+                return Err($crate::StoreError::Invalid(muster_domain::FieldErrors::single(
+                    "name",
+                    format!("{name:?} is not a metric name"),
+                )));
+            }
+            Ok(format!("CAST(extra ->> '{name}' AS DOUBLE PRECISION)"))
+        }
+
         /// Where the last rollup of `step` stopped, or where the data `first`
         /// (an SQL query for the oldest time, aliased `t`) starts.
         async fn watermark(
@@ -58,28 +160,19 @@ macro_rules! rollup_fns {
         /// rolling them up in one transaction held every heartbeat for
         /// seconds: there it goes a slice of time per transaction (read in
         /// the order samples were written), each slice merged into the
-        /// minute's rollups. `roll_up` makes the statement from a condition
-        /// on the samples and what a conflicting rollup becomes. Samples of
+        /// minute's rollups. Samples of
         /// these minutes written meanwhile (replayed by an agent) have their
         /// nodes' minutes rolled up again in the transaction this returns,
         /// which the caller finishes.
         async fn roll_up_minutes(
             writer: &d::Pool,
             mut tx: sqlx::Transaction<'static, d::Db>,
-            roll_up: &(dyn Fn(&str, &str) -> String + Sync),
             from: chrono::DateTime<chrono::Utc>,
             until: chrono::DateTime<chrono::Utc>,
         ) -> Result<(u64, sqlx::Transaction<'static, d::Db>), $crate::StoreError> {
-            const REPLACE: &str = "min_value = excluded.min_value, max_value = excluded.max_value,
-                avg_value = excluded.avg_value, sample_count = excluded.sample_count";
-            const MERGE: &str = "min_value = min(r.min_value, excluded.min_value),
-                max_value = max(r.max_value, excluded.max_value),
-                avg_value = (r.avg_value * r.sample_count + excluded.avg_value * excluded.sample_count)
-                    / (r.sample_count + excluded.sample_count),
-                sample_count = r.sample_count + excluded.sample_count";
             let between = "recorded_at >= $1 AND recorded_at < $2";
             if d::CONCURRENT_WRITERS {
-                let rows = sqlx::query(&roll_up(between, REPLACE))
+                let rows = sqlx::query(&raw_to_minutes(between, ROLLUP_REPLACES))
                     .bind(d::time(from))
                     .bind(d::time(until))
                     .execute(&mut *tx)
@@ -96,7 +189,7 @@ macro_rules! rollup_fns {
                 .execute(&mut *tx)
                 .await?;
             commit(tx).await?;
-            let merge = roll_up(between, MERGE);
+            let merge = raw_to_minutes(between, ROLLUP_MERGES);
             let mut rows = 0;
             let mut start = from;
             loop {
@@ -134,7 +227,7 @@ macro_rules! rollup_fns {
             .await?;
             if !late.is_empty() {
                 let nodes = format!("{} AND {between}", d::in_json_list("node_id", "$3"));
-                sqlx::query(&roll_up(&nodes, REPLACE))
+                sqlx::query(&raw_to_minutes(&nodes, ROLLUP_REPLACES))
                     .bind(d::time(from))
                     .bind(d::time(until))
                     .bind($crate::shared::batch::json_param(&late))
@@ -269,16 +362,16 @@ macro_rules! rollup_fns {
                 add(&rows)?;
             }
             if raw_from <= until {
+                let value = metric_value(name)?;
                 let sql = format!(
-                    "SELECT {bucket_of_raw} AS b, MIN(value) AS lo, MAX(value) AS hi,
-                        SUM(value) AS total, COUNT(*) AS n
+                    "SELECT {bucket_of_raw} AS b, MIN({value}) AS lo, MAX({value}) AS hi,
+                        SUM({value}) AS total, COUNT({value}) AS n
                      FROM cluster_metrics
-                     WHERE {within} AND name = $2 AND recorded_at >= $3 AND recorded_at <= $4
+                     WHERE {within} AND recorded_at >= $2 AND recorded_at <= $3
                      GROUP BY {bucket_of_raw}"
                 );
                 let rows = sqlx::query(&sql)
                     .bind(subject.id())
-                    .bind(name)
                     .bind(d::time(raw_from))
                     .bind(d::time(until))
                     .fetch_all(&mut *conn)
@@ -352,13 +445,14 @@ macro_rules! metric_methods {
                     let subject = $crate::MetricSubject::Node(node_id.as_str());
                     return history_in_buckets(&mut tx, subject, name, since, until, step).await;
                 }
-                let rows = sqlx::query(
-                    "SELECT value, recorded_at FROM cluster_metrics
-                     WHERE node_id = $1 AND name = $2 AND recorded_at >= $3 AND recorded_at <= $4
-                     ORDER BY recorded_at LIMIT $5",
-                )
+                let value = metric_value(name)?;
+                let sql = format!(
+                    "SELECT value, recorded_at FROM (SELECT {value} AS value, recorded_at FROM cluster_metrics
+                        WHERE node_id = $1 AND recorded_at >= $2 AND recorded_at <= $3) AS s
+                     WHERE value IS NOT NULL ORDER BY recorded_at LIMIT $4"
+                );
+                let rows = sqlx::query(&sql)
                 .bind(node_id.as_str())
-                .bind(name)
                 .bind(d::time(since))
                 .bind(d::time(until))
                 .bind($crate::RAW_POINT_LIMIT)
@@ -418,18 +512,7 @@ macro_rules! metric_methods {
                 let minute_end = bucket_start(now, MetricStep::Minute);
                 let from = watermark(&mut tx, MetricStep::Minute, "SELECT MIN(recorded_at) AS t FROM cluster_metrics").await?;
                 if let Some(from) = from.filter(|f| *f < minute_end) {
-                    let bucket = d::minute_of("recorded_at");
-                    let roll_up = |samples: &str, conflict: &str| {
-                        format!(
-                            "INSERT INTO cluster_metric_rollups AS r
-                                (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
-                             SELECT cluster_id, node_id, name, '1m', {bucket}, MIN(value), MAX(value), AVG(value), COUNT(*)
-                             FROM cluster_metrics WHERE {samples}
-                             GROUP BY cluster_id, node_id, name, {bucket}
-                             ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET {conflict}"
-                        )
-                    };
-                    let (minutes, open) = roll_up_minutes(&self.writer, tx, &roll_up, from, minute_end).await?;
+                    let (minutes, open) = roll_up_minutes(&self.writer, tx, from, minute_end).await?;
                     report.minutes = minutes;
                     tx = open;
                 }
@@ -444,19 +527,7 @@ macro_rules! metric_methods {
                 )
                 .await?;
                 if let Some(from) = from.filter(|f| *f < hour_end) {
-                    let bucket = d::hour_of("bucket_start");
-                    let sql = format!(
-                        "INSERT INTO cluster_metric_rollups
-                            (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
-                         SELECT cluster_id, node_id, name, '1h', {bucket}, MIN(min_value), MAX(max_value),
-                            SUM(avg_value * sample_count) / SUM(sample_count), SUM(sample_count)
-                         FROM cluster_metric_rollups
-                         WHERE step = '1m' AND bucket_start >= $1 AND bucket_start < $2
-                         GROUP BY cluster_id, node_id, name, {bucket}
-                         ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET
-                            min_value = excluded.min_value, max_value = excluded.max_value,
-                            avg_value = excluded.avg_value, sample_count = excluded.sample_count"
-                    );
+                    let sql = minutes_to_hours("bucket_start >= $1 AND bucket_start < $2");
                     report.hours = sqlx::query(&sql)
                         .bind(d::time(bucket_start(from, MetricStep::Hour)))
                         .bind(d::time(hour_end))
