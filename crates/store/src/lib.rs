@@ -581,8 +581,8 @@ pub struct RollupReport {
 /// on SQLite, where heartbeats wait for it: at 5,000 heartbeats/s, 17,500
 /// samples, read in the order they were written.
 const ROLLUP_SLICE: chrono::Duration = chrono::Duration::milliseconds(500);
-/// Expired raw samples a single transaction of the metrics job deletes on SQLite.
-const RAW_DELETES_PER_WRITE: u64 = 10_000;
+/// Expired samples or rollups a single transaction of the metrics job deletes on SQLite.
+const DELETES_PER_WRITE: u64 = 10_000;
 
 /// Advisory lock key of the metrics job on PostgreSQL ("muster-m").
 const ROLLUP_JOB_LOCK: i64 = 0x6d75_7374_6572_2d6d;

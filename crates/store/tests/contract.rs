@@ -59,7 +59,7 @@ async fn story(store: &dyn Store) {
     no_failover(store, &dev).await;
     listings(store).await;
     configuration_and_tenants(store, &staging).await;
-    metrics(store, &dev).await;
+    metrics(store, &dev, &staging).await;
     retirement(store, &staging).await;
     users(store).await;
 }
@@ -822,7 +822,7 @@ async fn scopes(store: &dyn Store, staging: &Cluster, hosted: &str, not_hosted: 
 }
 
 /// Metric samples are validated, written in one batch and read back per step.
-async fn metrics(store: &dyn Store, dev: &Cluster) {
+async fn metrics(store: &dyn Store, dev: &Cluster, staging: &Cluster) {
     let node = &store.list_nodes(&dev.id).await.expect("nodes")[1];
     let sample: std::collections::BTreeMap<String, f64> = [
         ("cpu_usage_percent".to_owned(), 42.0),
@@ -1022,6 +1022,21 @@ async fn metrics(store: &dyn Store, dev: &Cluster) {
     assert!(report.rollups_deleted >= 4, "{report:?}");
     let gone = cpu_history(MetricStep::Minute).await.expect("1m");
     assert!(gone.is_empty());
+    // Staging keeps its rollups for 14 days.
+    let staging_cpu = store
+        .cluster_metric_history(
+            &staging.id,
+            "cpu_usage_percent",
+            since,
+            wide_until,
+            MetricStep::Minute,
+        )
+        .await
+        .expect("staging 1m");
+    assert!(
+        !staging_cpu.is_empty(),
+        "a cluster's rollups go after its own retention"
+    );
 }
 
 /// Decommissioning and removing nodes fails leadership over; a cluster with

@@ -237,35 +237,33 @@ macro_rules! rollup_fns {
             Ok((rows, tx))
         }
 
-        /// Deletes raw samples older than `expired`: in `tx`, or with one
-        /// writer (SQLite) a slice per transaction, for the same reason;
-        /// returns how many, and the transaction the caller finishes.
-        async fn delete_raw_before(
+        /// Deletes the rows of `table` that `whole` deletes, in `tx`; or with
+        /// one writer (SQLite), `DELETES_PER_WRITE` per transaction, those
+        /// `doomed` selects the row ids of (up to `$2` a time), for the same
+        /// reason. `$1` is `at`. Returns how many, and the transaction the
+        /// caller finishes.
+        async fn delete_in_pieces(
             writer: &d::Pool,
             mut tx: sqlx::Transaction<'static, d::Db>,
-            expired: d::Time,
+            table: &str,
+            (whole, doomed): (&str, &str),
+            at: d::Time,
         ) -> Result<(u64, sqlx::Transaction<'static, d::Db>), $crate::StoreError> {
             if d::CONCURRENT_WRITERS {
-                let deleted = sqlx::query("DELETE FROM cluster_metrics WHERE recorded_at < $1")
-                    .bind(expired)
+                let deleted = sqlx::query(whole).bind(at).execute(&mut *tx).await?.rows_affected();
+                return Ok((deleted, tx));
+            }
+            let piece = format!("DELETE FROM {table} WHERE rowid IN ({doomed})");
+            let mut total = 0;
+            loop {
+                let deleted = sqlx::query(&piece)
+                    .bind(at)
+                    .bind($crate::shared::big($crate::DELETES_PER_WRITE))
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                return Ok((deleted, tx));
-            }
-            let mut total = 0;
-            loop {
-                let deleted = sqlx::query(
-                    "DELETE FROM cluster_metrics WHERE rowid IN
-                        (SELECT rowid FROM cluster_metrics WHERE recorded_at < $1 LIMIT $2)",
-                )
-                .bind(expired)
-                .bind($crate::shared::big($crate::RAW_DELETES_PER_WRITE))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
                 total += deleted;
-                if deleted < $crate::RAW_DELETES_PER_WRITE {
+                if deleted < $crate::DELETES_PER_WRITE {
                     return Ok((total, tx));
                 }
                 commit(tx).await?;
@@ -539,24 +537,36 @@ macro_rules! metric_methods {
 
                 // Retention: raw samples for 48 h, rollups for the cluster's retention.
                 let raw_expired = d::time(now - chrono::Duration::hours(RAW_RETENTION_HOURS));
-                let (deleted, open) = delete_raw_before(&self.writer, tx, raw_expired).await?;
+                let (deleted, open) = delete_in_pieces(
+                    &self.writer,
+                    tx,
+                    "cluster_metrics",
+                    (
+                        "DELETE FROM cluster_metrics WHERE recorded_at < $1",
+                        "SELECT rowid FROM cluster_metrics WHERE recorded_at < $1 LIMIT $2",
+                    ),
+                    raw_expired,
+                )
+                .await?;
                 report.raw_deleted = deleted;
+                // Each cluster's expired rollups, found by cluster and time.
+                let expired = d::older_than_days("r.bucket_start", d::RETENTION_DAYS, "$1");
+                let (deleted, open) = delete_in_pieces(
+                    &self.writer,
+                    open,
+                    "cluster_metric_rollups",
+                    (
+                        &format!("DELETE FROM cluster_metric_rollups AS r USING clusters AS c WHERE r.cluster_id = c.id AND {expired}"),
+                        &format!(
+                            "SELECT r.rowid FROM clusters AS c CROSS JOIN cluster_metric_rollups AS r
+                             WHERE r.cluster_id = c.id AND {expired} LIMIT $2"
+                        ),
+                    ),
+                    d::time(now),
+                )
+                .await?;
+                report.rollups_deleted = deleted;
                 tx = open;
-                let expired = d::older_than_days(
-                    "cluster_metric_rollups.bucket_start",
-                    d::RETENTION_DAYS,
-                    "$1",
-                );
-                let sql = format!(
-                    "DELETE FROM cluster_metric_rollups WHERE EXISTS (
-                        SELECT 1 FROM clusters c
-                        WHERE c.id = cluster_metric_rollups.cluster_id AND {expired})"
-                );
-                report.rollups_deleted = sqlx::query(&sql)
-                    .bind(d::time(now))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
                 commit(tx).await?;
                 Ok(Some(report))
             })
