@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use muster_domain::{ClusterId, NodeId};
 use muster_store::{Backend, Change, ChangeSet, HeartbeatAck, HeartbeatWrite, Store, StoreError};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 /// Most heartbeats written in one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -44,8 +44,16 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Starts the writers: one on SQLite (a single writer anyway), four on
-    /// PostgreSQL. They stop when every handle is dropped.
+    /// Starts the writer, one per server on either database. It stops when
+    /// every handle is dropped.
+    ///
+    /// On PostgreSQL, too, one writer does best: it takes whatever has
+    /// queued while its last batch was written, so batches grow with the
+    /// load, and a batch costs the database and the server much the same
+    /// few round trips whatever its size. Measured at 5,000 heartbeats/s on
+    /// this project's 2-core machine, four writers cost 135 µs of server and
+    /// 182 µs of database CPU per heartbeat, two 121 and 157, one 104 and
+    /// 124, with the lowest latency. (Replicas each have their own writer.)
     ///
     /// SQLite's writer runs on a thread of its own: a batch is about six
     /// statements, each a hand-off to the connection's thread and back, and
@@ -58,7 +66,6 @@ impl Ingest {
     #[must_use]
     pub fn start(store: &Arc<dyn Store>) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
         match store.backend() {
             Backend::Sqlite => {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -72,9 +79,7 @@ impl Ingest {
                     .expect("the heartbeat writer's thread");
             }
             Backend::Postgres => {
-                for _ in 0..4 {
-                    tokio::spawn(write_batches(store.clone(), rx.clone()));
-                }
+                tokio::spawn(write_batches(store.clone(), rx));
             }
         }
         let ingest = Self {
@@ -183,14 +188,11 @@ async fn forget_rotated(mut changes: tokio::sync::broadcast::Receiver<ChangeSet>
 
 /// Takes whatever is waiting (up to [`MAX_BATCH`]), writes it in one
 /// transaction and answers each heartbeat; repeats until the queue closes.
-async fn write_batches(store: Arc<dyn Store>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     loop {
-        {
-            let mut rx = rx.lock().await;
-            if rx.recv_many(&mut jobs, MAX_BATCH).await == 0 {
-                return;
-            }
+        if rx.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            return;
         }
         let (writes, replies): (Vec<_>, Vec<_>) =
             jobs.drain(..).map(|j| (j.write, j.reply)).unzip();

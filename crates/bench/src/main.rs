@@ -231,6 +231,7 @@ fn main() -> ExitCode {
     }
 }
 
+#[allow(clippy::cast_precision_loss)]
 async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> {
     let server_bin = servers.server_bin()?;
     println!(
@@ -246,6 +247,7 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
     );
     let mut rows = Vec::new();
     let mut onlines = Vec::new();
+    let mut costs = Vec::new();
 
     let bare = target::Bare::start().await?;
     let nodes: Vec<load::VirtualNode> = (0..plan.nodes).map(load::VirtualNode::bare).collect();
@@ -281,9 +283,25 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
         let sat = load::saturate(&server.heartbeat_url(), &nodes, plan).await;
         let mid = server.usage();
         eprintln!("{db}: offered load…");
+        let db_before = target::postgres_cpu_seconds();
         let lat = load::offered(&server.heartbeat_url(), &nodes, plan).await;
+        let db_used = target::postgres_cpu_seconds() - db_before;
         let after = server.usage();
         let usage = target::UsageDelta::between(&before, &mid, &after, plan.duration);
+        let beats = lat.ok.max(1) as f64;
+        let server_us = usage.load_cpu_percent / 100.0 * plan.duration.as_secs_f64() * 1e6 / beats;
+        costs.push(if db == "postgres" {
+            format!(
+                "{db}: CPU per heartbeat at {} offered/s: server {server_us:.0} µs, database {:.0} µs (every postgres process on this machine)",
+                plan.rate,
+                db_used * 1e6 / beats
+            )
+        } else {
+            format!(
+                "{db}: CPU per heartbeat at {} offered/s: server {server_us:.0} µs (the database runs inside it)",
+                plan.rate
+            )
+        });
         rows.push(load::Row::new(
             &format!("muster on {db}"),
             &sat,
@@ -293,7 +311,7 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
         server.stop().await;
     }
     load::print(&rows, ceiling);
-    for line in onlines {
+    for line in costs.into_iter().chain(onlines) {
         println!("{line}");
     }
     Ok(())

@@ -43,13 +43,16 @@ pub(crate) mod dialect {
     /// Row locks for a read that precedes a write (PostgreSQL).
     pub const FOR_UPDATE: &str = " FOR UPDATE";
 
-    pub const BEGIN_WRITE: &str = "BEGIN";
+    /// Begins a write transaction and tells row-level security it may see
+    /// everything, in one round trip.
+    pub const BEGIN_WRITE: &str = "BEGIN; SELECT set_config('muster.scope', '*', true)";
 
-    /// Heartbeat batches commit without waiting for the WAL flush: on a
-    /// database crash the last fraction of a second of samples may be lost
-    /// (as SQLite's `synchronous = NORMAL` allows on power loss), never a
-    /// torn or partial batch. Everything else commits durably.
-    pub const RELAXED_COMMIT: Option<&str> = Some("SET LOCAL synchronous_commit = off");
+    /// Begins a heartbeat batch, which commits without waiting for the WAL
+    /// flush: on a database crash the last fraction of a second of samples
+    /// may be lost (as SQLite's `synchronous = NORMAL` allows on power loss),
+    /// never a torn or partial batch. Everything else commits durably.
+    pub const BEGIN_BATCH: &str =
+        "BEGIN; SELECT set_config('muster.scope', '*', true); SET LOCAL synchronous_commit = off";
 
     /// Whether generated statements number their placeholders (`$N`).
     pub const NUMBERED_PARAMS: bool = true;
@@ -300,6 +303,10 @@ impl PgStore {
         let set_role = format!("SET ROLE {request_role}");
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            // No ping before each use: a heartbeat batch is a handful of
+            // round trips, and a connection the server dropped fails its
+            // first statement anyway (the batch's agents retry).
+            .test_before_acquire(false)
             .acquire_timeout(CONNECT_TIMEOUT)
             .after_connect(move |conn, _| {
                 let set_role = set_role.clone();

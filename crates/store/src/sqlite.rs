@@ -42,7 +42,7 @@ pub(crate) mod dialect {
     pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
     /// SQLite already commits heartbeat batches with `synchronous = NORMAL`.
-    pub const RELAXED_COMMIT: Option<&str> = None;
+    pub const BEGIN_BATCH: &str = BEGIN_WRITE;
 
     /// Whether generated statements number their placeholders. SQLite binds
     /// plain `?` in order; a statement with thousands of `$N` would spend its

@@ -206,10 +206,7 @@ macro_rules! ingest_fns {
             use muster_domain::cluster_state::{node_health_event, node_status_event};
             use muster_domain::NodeStatus;
             use $crate::shared::batch::{NodeRow, SampleRow};
-            let mut tx = begin_write(pool).await?;
-            if let Some(relax) = d::RELAXED_COMMIT {
-                sqlx::query(relax).execute(&mut *tx).await?;
-            }
+            let mut tx = begin_write_with(pool, d::BEGIN_BATCH).await?;
             let cluster_ids: std::collections::BTreeSet<&str> =
                 indices.iter().map(|&i| batch[i].cluster_id.as_str()).collect();
             let mut clusters = cluster_states(&mut tx, &cluster_ids, exclusive).await?;

@@ -9,8 +9,16 @@ macro_rules! rows {
         async fn begin_write(
             pool: &d::Pool,
         ) -> Result<sqlx::Transaction<'static, d::Db>, $crate::StoreError> {
-            let mut tx = pool.begin_with(d::BEGIN_WRITE).await?;
-            d::enter(&mut tx, $crate::Scope::All).await?;
+            begin_write_with(pool, d::BEGIN_WRITE).await
+        }
+
+        /// Begins a write transaction with `statement`, which tells
+        /// row-level security (where there is any) that it may touch every row.
+        async fn begin_write_with(
+            pool: &d::Pool,
+            statement: &'static str,
+        ) -> Result<sqlx::Transaction<'static, d::Db>, $crate::StoreError> {
+            let tx = pool.begin_with(statement).await?;
             // What an abandoned transaction noted never happened.
             let _ = $crate::changes::take_notes();
             Ok(tx)
