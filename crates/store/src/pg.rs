@@ -195,17 +195,6 @@ pub(crate) mod dialect {
         let value: Json<serde_json::Value> = row.try_get(column)?;
         serde_json::from_value(value.0).map_err(|e| StoreError::corrupt(column, e))
     }
-
-    pub fn get_opt_json<T: DeserializeOwned>(
-        row: &Row,
-        column: &'static str,
-    ) -> Result<Option<T>, StoreError> {
-        row.try_get::<Option<Json<serde_json::Value>>, _>(column)?
-            .map(|value| {
-                serde_json::from_value(value.0).map_err(|e| StoreError::corrupt(column, e))
-            })
-            .transpose()
-    }
 }
 
 use dialect as d;

@@ -167,15 +167,6 @@ pub(crate) mod dialect {
         serde_json::from_str(row.try_get::<&str, _>(column)?)
             .map_err(|e| StoreError::corrupt(column, e))
     }
-
-    pub fn get_opt_json<T: DeserializeOwned>(
-        row: &Row,
-        column: &'static str,
-    ) -> Result<Option<T>, StoreError> {
-        row.try_get::<Option<&str>, _>(column)?
-            .map(|text| serde_json::from_str(text).map_err(|e| StoreError::corrupt(column, e)))
-            .transpose()
-    }
 }
 
 use dialect as d;

@@ -209,10 +209,9 @@ macro_rules! ingest_fns {
             let mut tx = begin_write_with(pool, d::BEGIN_BATCH).await?;
             let cluster_ids: std::collections::BTreeSet<&str> =
                 indices.iter().map(|&i| batch[i].cluster_id.as_str()).collect();
-            let mut clusters = cluster_states(&mut tx, &cluster_ids, exclusive).await?;
             let node_ids: std::collections::BTreeSet<&str> =
                 indices.iter().map(|&i| batch[i].node_id.as_str()).collect();
-            let mut nodes = node_states(&mut tx, &node_ids, exclusive).await?;
+            let (mut clusters, mut nodes) = batch_states(&mut tx, &cluster_ids, &node_ids, exclusive).await?;
 
             let mut deferred = Vec::new();
             let mut deferred_nodes = std::collections::HashSet::new();
@@ -389,55 +388,64 @@ macro_rules! ingest_fns {
             Ok(deferred)
         }
 
-        /// What heartbeats need of their clusters, by id, in one statement;
-        /// `lock` locks them (in id order) until the transaction ends.
-        async fn cluster_states(
+        /// What heartbeats need of their clusters and nodes, by id, in one
+        /// statement. `exclusive` locks the clusters (in id order) until the
+        /// transaction ends; a pass that is not locks the node rows it can
+        /// at once and leaves out those another transaction holds.
+        #[allow(clippy::type_complexity)]
+        async fn batch_states(
             conn: &mut d::Conn,
-            ids: &std::collections::BTreeSet<&str>,
-            lock: bool,
-        ) -> Result<std::collections::HashMap<String, $crate::shared::batch::ClusterState>, $crate::StoreError> {
-            let columns = format!("id, term, primary_node_id, coordinator_node_id, {} AS interval_s", d::HEALTH_INTERVAL_S);
-            let lock = if lock { d::FOR_UPDATE } else { "" };
-            let names = "id, term, primary_node_id, coordinator_node_id, interval_s";
-            let states: Vec<$crate::shared::batch::ClusterState> = slim_rows(conn, "clusters", (&columns, names), ids, lock).await?;
-            Ok(states.into_iter().map(|c| (c.id.clone(), c)).collect())
-        }
-
-        /// What heartbeats need of their nodes, by id, in one statement. A
-        /// pass that is not `exclusive` locks the rows it can at once and
-        /// leaves out those another transaction holds.
-        async fn node_states(
-            conn: &mut d::Conn,
-            ids: &std::collections::BTreeSet<&str>,
+            cluster_ids: &std::collections::BTreeSet<&str>,
+            node_ids: &std::collections::BTreeSet<&str>,
             exclusive: bool,
-        ) -> Result<std::collections::HashMap<String, $crate::shared::batch::NodeState>, $crate::StoreError> {
-            let columns = "id, cluster_id, status, health_status, last_seq";
-            let lock = if exclusive { "" } else { d::LOCK_NOW_OR_SKIP };
-            let states: Vec<$crate::shared::batch::NodeState> = slim_rows(conn, "cluster_nodes", (columns, columns), ids, lock).await?;
-            Ok(states.into_iter().map(|n| (n.id.clone(), n)).collect())
-        }
-
-        /// The rows of `table` whose id is in `ids` (in id order, with `lock`
-        /// appended to their selection): the selected `columns`, known by
-        /// `names`, of each row, read back as one JSON array of arrays rather
-        /// than a row each.
-        async fn slim_rows<T: serde::de::DeserializeOwned>(
-            conn: &mut d::Conn,
-            table: &'static str,
-            (columns, names): (&str, &str),
-            ids: &std::collections::BTreeSet<&str>,
-            lock: &str,
-        ) -> Result<Vec<T>, $crate::StoreError> {
-            let sql = format!(
-                "SELECT {} FROM (SELECT {columns} FROM {table} WHERE {} ORDER BY id{lock}) t",
-                d::json_agg(names),
-                d::in_json_list("id", "$1"),
+        ) -> Result<
+            (
+                std::collections::HashMap<String, $crate::shared::batch::ClusterState>,
+                std::collections::HashMap<String, $crate::shared::batch::NodeState>,
+            ),
+            $crate::StoreError,
+        > {
+            use sqlx::Row as _;
+            use $crate::shared::batch::{ClusterState, NodeState, json_param, parse_states};
+            let cluster_columns = format!("id, term, primary_node_id, coordinator_node_id, {} AS interval_s", d::HEALTH_INTERVAL_S);
+            let clusters = slim_rows(
+                "clusters",
+                (&cluster_columns, "id, term, primary_node_id, coordinator_node_id, interval_s"),
+                "$1",
+                if exclusive { d::FOR_UPDATE } else { "" },
             );
-            let text: String = sqlx::query_scalar(&sql)
-                .bind($crate::shared::batch::json_param(ids))
+            let node_columns = "id, cluster_id, status, health_status, last_seq";
+            let nodes = slim_rows(
+                "cluster_nodes",
+                (node_columns, node_columns),
+                "$2",
+                if exclusive { "" } else { d::LOCK_NOW_OR_SKIP },
+            );
+            // Clusters first: locks are taken clusters before nodes, as
+            // everywhere else.
+            let row = sqlx::query(&format!("SELECT ({clusters}) AS clusters, ({nodes}) AS nodes"))
+                .bind(json_param(cluster_ids))
+                .bind(json_param(node_ids))
                 .fetch_one(&mut *conn)
                 .await?;
-            $crate::shared::batch::parse_states(table, &text)
+            let clusters: Vec<ClusterState> = parse_states("clusters", row.try_get::<&str, _>("clusters")?)?;
+            let nodes: Vec<NodeState> = parse_states("cluster_nodes", row.try_get::<&str, _>("nodes")?)?;
+            Ok((
+                clusters.into_iter().map(|c| (c.id.clone(), c)).collect(),
+                nodes.into_iter().map(|n| (n.id.clone(), n)).collect(),
+            ))
+        }
+
+        /// A query for the rows of `table` whose id is in the JSON list
+        /// `param` (in id order, with `lock` appended to their selection):
+        /// the selected `columns`, known by `names`, of each row, as one
+        /// JSON array of arrays rather than a row each.
+        fn slim_rows(table: &str, (columns, names): (&str, &str), param: &str, lock: &str) -> String {
+            format!(
+                "SELECT {} FROM (SELECT {columns} FROM {table} WHERE {} ORDER BY id{lock}) t",
+                d::json_agg(names),
+                d::in_json_list("id", param),
+            )
         }
 
         /// Locks the clusters (in id order) and reads them with their
@@ -497,7 +505,7 @@ macro_rules! ingest_fns {
                             .bind(row.mem)
                             .bind(row.disk)
                             .bind(row.sampled)
-                            .bind(d::json(row.system))
+                            .bind($crate::shared::batch::json_param(row.system))
                             .bind($crate::shared::batch::stored_processes(row.processes));
                         if with_status {
                             q = q.bind(row.status).bind(row.health);
@@ -514,7 +522,7 @@ macro_rules! ingest_fns {
                                 .bind(pad.mem)
                                 .bind(pad.disk)
                                 .bind(pad.sampled)
-                                .bind(None::<d::JsonValue>)
+                                .bind(None::<String>)
                                 .bind(None::<String>);
                             if with_status {
                                 q = q.bind(pad.status).bind(pad.health);

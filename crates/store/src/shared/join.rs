@@ -220,7 +220,7 @@ macro_rules! join_methods {
                 .await?;
                 sqlx::query("UPDATE cluster_nodes SET system_info = $2 WHERE id = $1")
                     .bind(added.id.as_str())
-                    .bind(d::json(system))
+                    .bind($crate::shared::batch::json_param(system))
                     .execute(&mut *tx)
                     .await?;
                 let added = node_by_id(&mut tx, added.id.as_str()).await?;

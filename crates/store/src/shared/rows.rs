@@ -118,7 +118,11 @@ macro_rules! rows {
                     }),
                     None => None,
                 },
-                system: d::get_opt_json(row, "system_info")?,
+                // JSON text on both databases, read only here.
+                system: row
+                    .try_get::<Option<&str>, _>("system_info")?
+                    .map(|text| serde_json::from_str(text).map_err(|e| $crate::StoreError::corrupt("system_info", e)))
+                    .transpose()?,
                 created_at: d::get_time(row, "created_at")?,
                 updated_at: d::get_time(row, "updated_at")?,
             })
