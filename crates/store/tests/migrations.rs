@@ -67,16 +67,8 @@ where
 {
     rows.iter()
         .map(|row| {
-            let names = [
-                "cpu_usage_percent",
-                "memory_usage_percent",
-                "disk_usage_percent",
-                "load_average",
-                "network_rx_mbps",
-                "network_tx_mbps",
-                "process_count",
-            ];
-            let standard = names.map(|n| row.get::<Option<f64>, _>(n));
+            let standard =
+                muster_domain::metrics::STANDARD_METRICS.map(|n| row.get::<Option<f64>, _>(n));
             let extra = row.get::<Option<String>, _>("extra").map(|text| {
                 serde_json::from_str(&text).expect("extra is a JSON object of numbers")
             });
