@@ -71,17 +71,13 @@ pub fn router(state: AppState) -> Router {
 /// A one-line description of what stopped the server from starting.
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = args.db.connect().await?;
-    let state = AppState::new(store.clone(), args.leptos_options());
+    let state = AppState::serving(store.clone(), args.leptos_options(), args.secure_cookies);
     auth::ensure_first_admin(
         store.as_ref(),
         &state.hasher,
         args.admin_password.as_deref(),
     )
     .await?;
-    let state = AppState {
-        secure_cookies: args.secure_cookies,
-        ..state
-    };
     let addr: SocketAddr = args.addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

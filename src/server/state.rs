@@ -6,9 +6,13 @@ use muster_store::Store;
 
 use crate::api::{AppError, ErrorCode};
 
-/// Everything a request handler or server function needs.
+/// Everything a request handler or server function needs, shared: each
+/// request's extractors clone it, and a clone is one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub leptos_options: LeptosOptions,
     pub hasher: super::auth::passwords::PasswordHasher,
@@ -26,25 +30,44 @@ pub struct AppState {
     pub assets: super::assets::Assets,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     #[must_use]
     pub fn new(store: Arc<dyn Store>, leptos_options: LeptosOptions) -> Self {
+        Self::serving(store, leptos_options, false)
+    }
+
+    /// The state of a server whose session cookies carry `Secure` when
+    /// `secure_cookies` (behind TLS).
+    #[must_use]
+    pub fn serving(
+        store: Arc<dyn Store>,
+        leptos_options: LeptosOptions,
+        secure_cookies: bool,
+    ) -> Self {
         let ingest = super::ingest::Ingest::start(&store);
         let live = super::live::LiveHub::start(&store);
         let assets = super::assets::Assets::new(
             std::path::Path::new(&*leptos_options.site_root).join(&*leptos_options.site_pkg_dir),
         );
-        Self {
+        Self(Arc::new(Shared {
             assets,
             live,
             store,
             leptos_options,
             hasher: super::auth::passwords::PasswordHasher::new(),
-            secure_cookies: false,
+            secure_cookies,
             ingest,
             started_at: muster_store::now(),
             demo: Arc::default(),
-        }
+        }))
     }
 
     /// The state provided to server functions and SSR through Leptos' context.
