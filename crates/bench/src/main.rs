@@ -283,14 +283,15 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
         let sat = load::saturate(&server.heartbeat_url(), &nodes, plan).await;
         let mid = server.usage();
         eprintln!("{db}: offered load…");
-        let db_before = target::postgres_cpu_seconds();
+        // PostgreSQL's own processes, where it runs on this machine.
+        let db_before = (db == "postgres").then(target::postgres_cpu_seconds);
         let lat = load::offered(&server.heartbeat_url(), &nodes, plan).await;
-        let db_used = target::postgres_cpu_seconds() - db_before;
+        let db_used = db_before.map(|before| target::postgres_cpu_seconds() - before);
         let after = server.usage();
         let usage = target::UsageDelta::between(&before, &mid, &after, plan.duration);
         let beats = lat.ok.max(1) as f64;
         let server_us = usage.load_cpu_percent / 100.0 * plan.duration.as_secs_f64() * 1e6 / beats;
-        costs.push(if db == "postgres" {
+        costs.push(if let Some(db_used) = db_used {
             format!(
                 "{db}: CPU per heartbeat at {} offered/s: server {server_us:.0} µs, database {:.0} µs (every postgres process on this machine)",
                 plan.rate,

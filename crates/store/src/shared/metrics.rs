@@ -21,9 +21,9 @@ macro_rules! metric_fns {
                 .map(|(name, value)| (name.as_str(), *value))
                 .collect();
             let sql = format!(
-                "INSERT INTO cluster_metrics (cluster_id, node_id, recorded_at, extra, {}) VALUES ({})",
+                "INSERT INTO cluster_metrics (cluster_id, node_id, recorded_at, extra, {}) VALUES {}",
                 STANDARD_METRICS.join(", "),
-                (1..=4 + STANDARD_METRICS.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", "),
+                $crate::shared::value_tuples(d::NUMBERED_PARAMS, 1, 4 + STANDARD_METRICS.len()),
             );
             let mut q = sqlx::query(&sql)
                 .bind(cluster_id.as_str())
