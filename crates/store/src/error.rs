@@ -37,6 +37,20 @@ impl StoreError {
             message: message.to_string(),
         }
     }
+
+    /// Whether the connection the error came from may be unusable (and
+    /// should be replaced rather than used again).
+    pub(crate) fn lost_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::Other(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

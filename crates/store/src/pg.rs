@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -23,7 +24,7 @@ pub(crate) mod dialect {
     use sqlx::types::Json;
 
     use crate::StoreError;
-    use crate::shared::batch::Col;
+    use crate::shared::batch::{NodeRow, SampleRow, deliver_pending, json_param, stored_processes};
 
     pub type Row = sqlx::postgres::PgRow;
     pub type Conn = sqlx::PgConnection;
@@ -46,13 +47,6 @@ pub(crate) mod dialect {
     /// Begins a write transaction and tells row-level security it may see
     /// everything, in one round trip.
     pub const BEGIN_WRITE: &str = "BEGIN; SELECT set_config('muster.scope', '*', true)";
-
-    /// Begins a heartbeat batch, which commits without waiting for the WAL
-    /// flush: on a database crash the last fraction of a second of samples
-    /// may be lost (as SQLite's `synchronous = NORMAL` allows on power loss),
-    /// never a torn or partial batch. Everything else commits durably.
-    pub const BEGIN_BATCH: &str =
-        "BEGIN; SELECT set_config('muster.scope', '*', true); SET LOCAL synchronous_commit = off";
 
     /// Whether generated statements number their placeholders (`$N`).
     pub const NUMBERED_PARAMS: bool = true;
@@ -118,26 +112,6 @@ pub(crate) mod dialect {
         format!("{column} = ANY (ARRAY(SELECT json_array_elements_text({param}::json)))")
     }
 
-    /// The JSON array of objects in parameter `param` as a table `alias`
-    /// whose columns are the objects' keys.
-    pub fn json_rows(param: &str, alias: &str, cols: &[(&str, Col)]) -> String {
-        let cols: Vec<String> = cols
-            .iter()
-            .map(|(name, col)| {
-                let ty = match col {
-                    Col::Text => "text",
-                    Col::Time => "timestamptz",
-                    Col::Real => "double precision",
-                };
-                format!("{name} {ty}")
-            })
-            .collect();
-        format!(
-            "json_to_recordset({param}::json) AS {alias}({})",
-            cols.join(", ")
-        )
-    }
-
     /// The entries of the JSON object `expr` as a table `alias(key, value)`,
     /// values as text.
     pub fn json_entries(expr: &str, alias: &str) -> String {
@@ -156,7 +130,7 @@ pub(crate) mod dialect {
     /// a transaction that notifies holds a database-wide lock through its
     /// commit, and heartbeat batches would commit one at a time.
     pub async fn commit_and_publish(
-        tx: sqlx::Transaction<'static, Db>,
+        tx: sqlx::Transaction<'_, Db>,
         feed: &crate::changes::Feed,
         changes: Vec<crate::changes::Change>,
     ) -> Result<(), StoreError> {
@@ -184,6 +158,99 @@ pub(crate) mod dialect {
         Ok(())
     }
 
+    /// Writes a heartbeat batch's node rows and samples, and marks the
+    /// pending operations of the `answered` nodes delivered, in one
+    /// statement (each a column of arrays, one statement whatever the
+    /// batch's size): the operations' rows, for
+    /// [`delivered_from_rows`](super). A statement costs PostgreSQL more than
+    /// the rows it writes (locks, executor start-up, a round trip), so a
+    /// batch is four: begin, read the states, this, commit.
+    ///
+    /// A row that keeps its status and health sets them to what they are;
+    /// PostgreSQL sees the indexed columns unchanged, and the update stays
+    /// HOT.
+    pub async fn write_batch(
+        conn: &mut Conn,
+        rows: &[(NodeRow<'_, Time>, bool)],
+        samples: &[SampleRow<'_, Time>],
+        answered: &std::collections::BTreeSet<&str>,
+        now: Time,
+    ) -> Result<Vec<Row>, StoreError> {
+        use muster_domain::metrics::STANDARD_METRICS;
+        if rows.is_empty() && samples.is_empty() && answered.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metrics = STANDARD_METRICS.join(", ");
+        let metric_arrays: Vec<String> = (0..STANDARD_METRICS.len())
+            .map(|k| format!("${}::float8[]", 15 + k))
+            .collect();
+        let sql = format!(
+            "WITH v AS (
+                SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int8[], $4::float8[], $5::float8[],
+                    $6::float8[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[])
+                  AS v(id, at, seq, cpu, mem, disk, sampled, system_info, processes, status, health)
+             ), nodes AS (
+                UPDATE cluster_nodes n SET updated_at = v.at, last_heartbeat_at = v.at, last_seq = v.seq,
+                    last_cpu_percent = v.cpu, last_memory_percent = v.mem, last_disk_percent = v.disk,
+                    last_sample_at = v.sampled, system_info = v.system_info, processes = v.processes,
+                    status = COALESCE(v.status, n.status),
+                    health_status = COALESCE(v.health, n.health_status),
+                    status_changed_at = CASE WHEN v.status IS NULL OR n.status = v.status
+                        THEN n.status_changed_at ELSE v.at END
+                FROM v WHERE n.id = v.id
+             ), samples AS (
+                INSERT INTO cluster_metrics (cluster_id, node_id, recorded_at, {metrics})
+                SELECT * FROM unnest($12::text[], $13::text[], $14::timestamptz[], {})
+             )
+             {}",
+            metric_arrays.join(", "),
+            deliver_pending("$22", "node_id = ANY ($23::text[])"),
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(rows.iter().map(|(r, _)| r.id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(r, _)| r.at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(r, _)| r.seq).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(r, _)| r.cpu).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(r, _)| r.mem).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(r, _)| r.disk).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(r, _)| r.sampled).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|(r, _)| json_param(r.system))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|(r, _)| stored_processes(r.processes))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|(r, j)| j.then_some(r.status))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|(r, j)| j.then_some(r.health))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(samples.iter().map(|s| s.cluster).collect::<Vec<_>>())
+            .bind(samples.iter().map(|s| s.node).collect::<Vec<_>>())
+            .bind(samples.iter().map(|s| s.at).collect::<Vec<_>>());
+        for name in STANDARD_METRICS {
+            q = q.bind(
+                samples
+                    .iter()
+                    .map(|s| s.metrics.iter().find(|(n, _)| *n == name).map(|&(_, v)| v))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Ok(q.bind(now)
+            .bind(answered.iter().copied().collect::<Vec<_>>())
+            .fetch_all(conn)
+            .await?)
+    }
+
     /// How JSON documents are bound.
     pub type JsonValue = Json<serde_json::Value>;
 
@@ -201,8 +268,10 @@ use dialect as d;
 
 pub struct PgStore {
     pool: PgPool,
-    /// Write transactions share the one pool on PostgreSQL.
+    /// Write transactions share the one pool on PostgreSQL…
     writer: PgPool,
+    /// …except heartbeat batches, which have a connection of their own.
+    heartbeats: HeartbeatLine,
     /// Committed changes: this replica's own, and the others' as its
     /// listener receives them.
     feed: crate::changes::Feed,
@@ -290,6 +359,7 @@ impl PgStore {
             StoreError::Unavailable(format!("cannot migrate {shown}: {}", one_line(&e)))
         })?;
         let set_role = format!("SET ROLE {request_role}");
+        let heartbeat_role = set_role.clone();
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // No ping before each use: a heartbeat batch is a handful of
@@ -304,7 +374,7 @@ impl PgStore {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| {
                 StoreError::Unavailable(format!(
@@ -324,13 +394,103 @@ impl PgStore {
         let listener = listen_for_changes(pool.clone(), feed.clone(), origin.clone()).await?;
         let publisher = tokio::spawn(publish_changes(pool.clone(), feed.clone(), outbox, origin))
             .abort_handle();
+        let heartbeats = HeartbeatLine::new(options, heartbeat_role);
         Ok(Self {
             writer: pool.clone(),
+            heartbeats,
             pool,
             feed,
             listener,
             publisher,
         })
+    }
+}
+
+/// The connection heartbeat batches are written on: one, kept open, as the
+/// request role, that never waits for the WAL flush (a batch may lose its
+/// last fraction of a second to a database crash, as SQLite's
+/// `synchronous = NORMAL` may to a power cut; never a torn batch). The
+/// server writes one batch at a time. Held here rather than taken from a
+/// pool: a pooled connection goes back to its pool in a task of its own,
+/// which under load waits its turn behind the HTTP requests, and the next
+/// batch waited for it (about 0.6 ms of a 3 ms batch); from the shared pool
+/// the batches went round all sixteen backends, each with cold caches.
+struct HeartbeatLine {
+    options: PgConnectOptions,
+    set_role: String,
+    conn: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
+    /// Set when a batch failed: the connection is replaced before the next.
+    broken: AtomicBool,
+}
+
+/// The heartbeat connection, held for one batch.
+struct HeldLine<'a> {
+    conn: tokio::sync::MappedMutexGuard<'a, sqlx::PgConnection>,
+    broken: &'a AtomicBool,
+}
+
+impl std::ops::Deref for HeldLine<'_> {
+    type Target = sqlx::PgConnection;
+    fn deref(&self) -> &sqlx::PgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for HeldLine<'_> {
+    fn deref_mut(&mut self) -> &mut sqlx::PgConnection {
+        &mut self.conn
+    }
+}
+
+impl HeldLine<'_> {
+    /// Opens a new connection for the next batch (as a pooled
+    /// connection's `close_on_drop` does).
+    fn close_on_drop(&mut self) {
+        self.broken.store(true, Ordering::Relaxed);
+    }
+}
+
+impl HeartbeatLine {
+    fn new(options: PgConnectOptions, set_role: String) -> Self {
+        Self {
+            options,
+            set_role,
+            conn: tokio::sync::Mutex::new(None),
+            broken: AtomicBool::new(false),
+        }
+    }
+
+    /// The connection, opened first where there is none (or the last
+    /// batch failed); waits while another batch holds it.
+    async fn acquire(&self) -> Result<HeldLine<'_>, sqlx::Error> {
+        let mut slot = self.conn.lock().await;
+        if self.broken.swap(false, Ordering::Relaxed)
+            && let Some(old) = slot.take()
+        {
+            let _ = old.close().await;
+        }
+        if slot.is_none() {
+            let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, self.options.connect())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            sqlx::query(&self.set_role).execute(&mut conn).await?;
+            sqlx::query("SET synchronous_commit = off")
+                .execute(&mut conn)
+                .await?;
+            *slot = Some(conn);
+        }
+        let conn = tokio::sync::MutexGuard::try_map(slot, Option::as_mut)
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        Ok(HeldLine {
+            conn,
+            broken: &self.broken,
+        })
+    }
+
+    async fn close(&self) {
+        if let Some(conn) = self.conn.lock().await.take() {
+            let _ = conn.close().await;
+        }
     }
 }
 

@@ -21,7 +21,9 @@ pub(crate) mod dialect {
     use sqlx::Row as _;
 
     use crate::StoreError;
-    use crate::shared::batch::Col;
+    use crate::shared::batch::{
+        NodeRow, SampleRow, deliver_pending, json_param, sample_columns, stored_processes,
+    };
 
     pub type Row = sqlx::sqlite::SqliteRow;
     pub type Conn = sqlx::SqliteConnection;
@@ -40,9 +42,6 @@ pub(crate) mod dialect {
     pub const FOR_UPDATE: &str = "";
 
     pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
-
-    /// SQLite already commits heartbeat batches with `synchronous = NORMAL`.
-    pub const BEGIN_BATCH: &str = BEGIN_WRITE;
 
     /// Whether generated statements number their placeholders. SQLite binds
     /// plain `?` in order; a statement with thousands of `$N` would spend its
@@ -111,11 +110,11 @@ pub(crate) mod dialect {
 
     /// The JSON array of objects in parameter `param` as a table `alias`
     /// whose columns are the objects' keys.
-    pub fn json_rows(param: &str, alias: &str, cols: &[(&str, Col)]) -> String {
+    pub fn json_rows(param: &str, alias: &str, cols: &[&str]) -> String {
         let cols: Vec<String> = cols
             .iter()
             // Every value is read as the SQL value it holds.
-            .map(|(name, _)| format!("j ->> '{name}' AS {name}"))
+            .map(|name| format!("j ->> '{name}' AS {name}"))
             .collect();
         // Each element is read once (the LIMIT keeps the inner query from
         // being merged into the outer, which would read it per column).
@@ -139,7 +138,7 @@ pub(crate) mod dialect {
     /// Commits, then hands the changes to this process's subscribers (the
     /// only ones there are: one server owns a SQLite database).
     pub async fn commit_and_publish(
-        tx: sqlx::Transaction<'static, Db>,
+        tx: sqlx::Transaction<'_, Db>,
         feed: &crate::changes::Feed,
         changes: Vec<crate::changes::Change>,
     ) -> Result<(), StoreError> {
@@ -153,6 +152,113 @@ pub(crate) mod dialect {
     pub async fn publish_now(feed: &crate::changes::Feed, changes: Vec<crate::changes::Change>) {
         let _in_order = feed.in_order().await;
         feed.publish(changes.into());
+    }
+
+    /// Writes a heartbeat batch's node rows and samples, and marks the
+    /// pending operations of the `answered` nodes delivered: the operations'
+    /// rows, for [`delivered_from_rows`](super).
+    pub async fn write_batch(
+        conn: &mut Conn,
+        rows: &[(NodeRow<'_, Time>, bool)],
+        samples: &[SampleRow<'_, Time>],
+        answered: &std::collections::BTreeSet<&str>,
+        now: Time,
+    ) -> Result<Vec<Row>, StoreError> {
+        update_node_rows(conn, rows).await?;
+        insert_samples(conn, samples).await?;
+        if answered.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = deliver_pending("$1", &in_json_list("node_id", "$2"));
+        Ok(sqlx::query(&sql)
+            .bind(now)
+            .bind(json_param(answered))
+            .fetch_all(conn)
+            .await?)
+    }
+
+    /// Writes the batch's node rows, up to 128 per statement (bound values:
+    /// rows of kilobytes cost SQLite far more to read from JSON). Rows whose
+    /// status and health stay as they were leave those columns out of the
+    /// statement, so their indexes are not rewritten on every heartbeat.
+    async fn update_node_rows(
+        conn: &mut Conn,
+        rows: &[(NodeRow<'_, Time>, bool)],
+    ) -> Result<(), StoreError> {
+        // VALUES columns are named column1….
+        const SAMPLE: &str = "updated_at = v.column2, last_heartbeat_at = v.column2, last_seq = v.column3,
+            last_cpu_percent = v.column4, last_memory_percent = v.column5, last_disk_percent = v.column6,
+            last_sample_at = v.column7, system_info = v.column8, processes = v.column9";
+        const JUDGED: &str = ", status = v.column10, health_status = v.column11,
+            status_changed_at = CASE WHEN cluster_nodes.status = v.column10
+                THEN cluster_nodes.status_changed_at ELSE v.column2 END";
+        let (judged, steady): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, judged)| *judged);
+        for (rows, with_status) in [(steady, false), (judged, true)] {
+            let (width, set) = if with_status { (11, JUDGED) } else { (9, "") };
+            for (piece, size) in crate::shared::pieces(&rows) {
+                let sql = format!(
+                    "UPDATE cluster_nodes SET {SAMPLE}{set} FROM (VALUES {}) AS v WHERE cluster_nodes.id = v.column1",
+                    crate::shared::value_tuples(NUMBERED_PARAMS, size, width)
+                );
+                let mut q = sqlx::query(&sql);
+                for (row, _) in piece {
+                    q = q
+                        .bind(Some(row.id))
+                        .bind(row.at)
+                        .bind(row.seq)
+                        .bind(row.cpu)
+                        .bind(row.mem)
+                        .bind(row.disk)
+                        .bind(row.sampled)
+                        .bind(json_param(row.system))
+                        .bind(stored_processes(row.processes));
+                    if with_status {
+                        q = q.bind(row.status).bind(row.health);
+                    }
+                }
+                if let Some((pad, _)) = piece.first() {
+                    // Rows with no id update nothing.
+                    for _ in piece.len()..size {
+                        q = q
+                            .bind(None::<&str>)
+                            .bind(pad.at)
+                            .bind(pad.seq)
+                            .bind(pad.cpu)
+                            .bind(pad.mem)
+                            .bind(pad.disk)
+                            .bind(pad.sampled)
+                            .bind(None::<String>)
+                            .bind(None::<String>);
+                        if with_status {
+                            q = q.bind(pad.status).bind(pad.health);
+                        }
+                    }
+                }
+                q.execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts a batch's metric samples in one statement, a row each.
+    async fn insert_samples(
+        conn: &mut Conn,
+        rows: &[SampleRow<'_, Time>],
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let metrics = muster_domain::metrics::STANDARD_METRICS.join(", ");
+        let sql = format!(
+            "INSERT INTO cluster_metrics (cluster_id, node_id, recorded_at, {metrics})
+             SELECT v.cluster, v.node, v.at, {metrics} FROM {}",
+            json_rows("$1", "v", &sample_columns()),
+        );
+        sqlx::query(&sql)
+            .bind(json_param(rows))
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     /// How JSON documents are bound.
@@ -178,6 +284,8 @@ pub struct SqliteStore {
     /// steps of milliseconds), and the connection's page cache stays warm (a
     /// connection drops its cache whenever another one has written).
     writer: SqlitePool,
+    /// Heartbeat batches are written on the writer's connection too.
+    heartbeats: SqlitePool,
     /// Set by the checkpointer when the WAL should start over; the writer
     /// does that between two heartbeat batches (see [`checkpoint_wal`]).
     restart_due: Arc<AtomicBool>,
@@ -365,6 +473,7 @@ impl SqliteStore {
         };
         Ok(Self {
             pool,
+            heartbeats: writer.clone(),
             writer,
             restart_due,
             feed: crate::changes::Feed::new(),

@@ -1,19 +1,11 @@
-//! What a heartbeat batch writes and reads in few statements: its metric
-//! samples go to the database as one JSON parameter, and what it needs of its
-//! nodes and clusters comes back as one JSON value rather than a row per node.
+//! What a heartbeat batch writes and reads in few statements: what it needs
+//! of its nodes and clusters comes back as one JSON value rather than a row
+//! per node, and each backend writes its rows in as few statements as it can
+//! (`write_batch` in each dialect).
 
 use muster_domain::protocol::{ProcessSample, SystemInfo};
 use muster_domain::{HealthStatus, NodeStatus};
 use serde::{Deserialize, Serialize};
-
-/// How a column of rows read from a JSON parameter is typed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Col {
-    Text,
-    Time,
-    /// A floating-point number.
-    Real,
-}
 
 /// A node row as one heartbeat leaves it. `T` is the backend's time type.
 pub(crate) struct NodeRow<'a, T> {
@@ -30,16 +22,13 @@ pub(crate) struct NodeRow<'a, T> {
     pub health: &'static str,
 }
 
-/// The columns of [`SampleRow`]: where it was taken, then the standard
-/// metrics, each in the column of its name.
-pub(crate) fn sample_columns() -> Vec<(&'static str, Col)> {
-    let place = [
-        ("cluster", Col::Text),
-        ("node", Col::Text),
-        ("at", Col::Time),
-    ];
-    let metrics = muster_domain::metrics::STANDARD_METRICS.map(|name| (name, Col::Real));
-    place.into_iter().chain(metrics).collect()
+/// The keys of a [`SampleRow`]'s JSON object: where it was taken, then the
+/// standard metrics, each under its own name.
+pub(crate) fn sample_columns() -> Vec<&'static str> {
+    ["cluster", "node", "at"]
+        .into_iter()
+        .chain(muster_domain::metrics::STANDARD_METRICS)
+        .collect()
 }
 
 /// One heartbeat's sample: one row, as a JSON object of [`sample_columns`].
@@ -62,6 +51,18 @@ impl<T: Serialize> Serialize for SampleRow<'_, T> {
         }
         map.end()
     }
+}
+
+/// The statement that marks delivered, at `now`, the pending agent-side
+/// operations of the nodes `nodes` (a condition on `node_id`) and returns
+/// them for the heartbeat answers. The status test is written as the partial
+/// index's, so that index (nearly always empty) answers it.
+pub(crate) fn deliver_pending(now: &str, nodes: &str) -> String {
+    format!(
+        "UPDATE operations SET status = 'delivered', delivered_at = {now}
+         WHERE status IN ('pending', 'delivered') AND status = 'pending' AND {nodes}
+         RETURNING id, node_id, operation, params, forced, term"
+    )
 }
 
 /// What a batch needs of a node before writing its heartbeats, read from an

@@ -39,10 +39,20 @@ macro_rules! ingest_methods {
                 // heartbeats that change no status without waiting on any
                 // lock; the rest follow in a pass that locks their clusters.
                 let mut exclusive = !d::CONCURRENT_WRITERS;
+                let mut conn = self.heartbeats.acquire().await?;
                 while !pending.is_empty() {
-                    pending = write_heartbeats(&self.writer, batch, &pending, exclusive, &mut results).await?;
+                    match write_heartbeats(&mut conn, batch, &pending, exclusive, &mut results).await {
+                        Ok(left) => pending = left,
+                        Err(e) => {
+                            if e.lost_connection() {
+                                conn.close_on_drop();
+                            }
+                            return Err(e);
+                        }
+                    }
                     exclusive = true;
                 }
+                drop(conn);
                 self.after_batch().await;
                 Ok(results
                     .into_iter()
@@ -197,7 +207,7 @@ macro_rules! ingest_fns {
         /// (the cluster is judged again), and nodes another transaction holds.
         #[allow(clippy::too_many_lines)]
         async fn write_heartbeats(
-            pool: &d::Pool,
+            conn: &mut d::Conn,
             batch: &[$crate::HeartbeatWrite],
             indices: &[usize],
             exclusive: bool,
@@ -206,7 +216,7 @@ macro_rules! ingest_fns {
             use muster_domain::cluster_state::{node_health_event, node_status_event};
             use muster_domain::NodeStatus;
             use $crate::shared::batch::{NodeRow, SampleRow};
-            let mut tx = begin_write_with(pool, d::BEGIN_BATCH).await?;
+            let mut tx = begin_write_on(conn).await?;
             let cluster_ids: std::collections::BTreeSet<&str> =
                 indices.iter().map(|&i| batch[i].cluster_id.as_str()).collect();
             let node_ids: std::collections::BTreeSet<&str> =
@@ -326,9 +336,10 @@ macro_rules! ingest_fns {
                 }
                 acked.push((i, hb.request.seq));
             }
-
-            update_node_rows(&mut tx, &rows).await?;
-            insert_samples(&mut tx, &samples).await?;
+            let answered: std::collections::BTreeSet<&str> =
+                acked.iter().map(|&(i, _)| batch[i].node_id.as_str()).collect();
+            let handed = d::write_batch(&mut tx, &rows, &samples, &answered, d::time($crate::now())).await?;
+            let mut delivered = delivered_from_rows(&handed)?;
             if !judged.is_empty() {
                 let ids: std::collections::BTreeSet<&str> = judged.iter().map(|j| j.hb.node_id.as_str()).collect();
                 let full: std::collections::HashMap<String, muster_domain::Node> =
@@ -363,9 +374,6 @@ macro_rules! ingest_fns {
                     }
                 }
             }
-            let answered: std::collections::BTreeSet<&str> =
-                acked.iter().map(|&(i, _)| batch[i].node_id.as_str()).collect();
-            let mut delivered = deliver_operations(&mut tx, &answered, $crate::now()).await?;
             commit(tx).await?;
             for (i, ack_seq) in acked {
                 let hb = &batch[i];
@@ -470,88 +478,6 @@ macro_rules! ingest_fns {
                 ));
             }
             Ok(out)
-        }
-
-        /// Writes the batch's node rows, up to 128 per statement (bound
-        /// values: rows of kilobytes cost SQLite far more to read from JSON).
-        /// Rows whose status and health stay as they were leave those columns
-        /// alone, so their indexes are not rewritten on every heartbeat.
-        async fn update_node_rows(
-            conn: &mut d::Conn,
-            rows: &[($crate::shared::batch::NodeRow<'_, d::Time>, bool)],
-        ) -> Result<(), $crate::StoreError> {
-            // VALUES columns are named column1… on both databases.
-            const SAMPLE: &str = "updated_at = v.column2, last_heartbeat_at = v.column2, last_seq = v.column3,
-                last_cpu_percent = v.column4, last_memory_percent = v.column5, last_disk_percent = v.column6,
-                last_sample_at = v.column7, system_info = v.column8, processes = v.column9";
-            const JUDGED: &str = ", status = v.column10, health_status = v.column11,
-                status_changed_at = CASE WHEN cluster_nodes.status = v.column10
-                    THEN cluster_nodes.status_changed_at ELSE v.column2 END";
-            let (judged, steady): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, judged)| *judged);
-            for (rows, with_status) in [(steady, false), (judged, true)] {
-                let (width, set) = if with_status { (11, JUDGED) } else { (9, "") };
-                for (piece, size) in $crate::shared::pieces(&rows) {
-                    let sql = format!(
-                        "UPDATE cluster_nodes SET {SAMPLE}{set} FROM (VALUES {}) AS v WHERE cluster_nodes.id = v.column1",
-                        $crate::shared::value_tuples(d::NUMBERED_PARAMS, size, width)
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for (row, _) in piece {
-                        q = q
-                            .bind(Some(row.id))
-                            .bind(row.at)
-                            .bind(row.seq)
-                            .bind(row.cpu)
-                            .bind(row.mem)
-                            .bind(row.disk)
-                            .bind(row.sampled)
-                            .bind($crate::shared::batch::json_param(row.system))
-                            .bind($crate::shared::batch::stored_processes(row.processes));
-                        if with_status {
-                            q = q.bind(row.status).bind(row.health);
-                        }
-                    }
-                    if let Some((pad, _)) = piece.first() {
-                        // Rows with no id update nothing.
-                        for _ in piece.len()..size {
-                            q = q
-                                .bind(None::<&str>)
-                                .bind(pad.at)
-                                .bind(pad.seq)
-                                .bind(pad.cpu)
-                                .bind(pad.mem)
-                                .bind(pad.disk)
-                                .bind(pad.sampled)
-                                .bind(None::<String>)
-                                .bind(None::<String>);
-                            if with_status {
-                                q = q.bind(pad.status).bind(pad.health);
-                            }
-                        }
-                    }
-                    q.execute(&mut *conn).await?;
-                }
-            }
-            Ok(())
-        }
-
-        /// Inserts a batch's metric samples in one statement, a row each.
-        async fn insert_samples(
-            conn: &mut d::Conn,
-            rows: &[$crate::shared::batch::SampleRow<'_, d::Time>],
-        ) -> Result<(), $crate::StoreError> {
-            if rows.is_empty() {
-                return Ok(());
-            }
-            let columns = $crate::shared::batch::sample_columns();
-            let metrics = muster_domain::metrics::STANDARD_METRICS.join(", ");
-            let sql = format!(
-                "INSERT INTO cluster_metrics (cluster_id, node_id, recorded_at, {metrics})
-                 SELECT v.cluster, v.node, v.at, {metrics} FROM {}",
-                d::json_rows("$1", "v", &columns),
-            );
-            sqlx::query(&sql).bind($crate::shared::batch::json_param(rows)).execute(&mut *conn).await?;
-            Ok(())
         }
 
         /// A sample for a minute (or hour) the rollup job has already passed

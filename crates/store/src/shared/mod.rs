@@ -141,6 +141,7 @@ macro_rules! impl_store {
                     self.stop_feed();
                     self.pool.close().await;
                     self.writer.close().await;
+                    self.heartbeats.close().await;
                 })
             }
 

@@ -527,35 +527,17 @@ macro_rules! operation_fns {
             }
         }
 
-        /// Hands the waiting agent-side operations of `nodes` to their
-        /// heartbeat answers, marking them delivered.
-        async fn deliver_operations(
-            conn: &mut d::Conn,
-            nodes: &std::collections::BTreeSet<&str>,
-            now: chrono::DateTime<chrono::Utc>,
+        /// The agent-side operations a heartbeat batch marked delivered
+        /// (the rows of [`deliver_pending`](crate::shared::batch::deliver_pending)),
+        /// by node, oldest first, for the nodes' answers.
+        fn delivered_from_rows(
+            rows: &[d::Row],
         ) -> Result<std::collections::HashMap<String, Vec<muster_domain::protocol::PendingOperation>>, $crate::StoreError> {
             use sqlx::Row as _;
             let mut out: std::collections::HashMap<String, Vec<muster_domain::protocol::PendingOperation>> =
                 std::collections::HashMap::new();
-            if nodes.is_empty() {
-                return Ok(out);
-            }
-            // The status test is written as the partial index's, so the
-            // index (nearly always empty) answers it.
-            let sql = format!(
-                "UPDATE operations SET status = 'delivered', delivered_at = $1
-                 WHERE status IN ('pending', 'delivered') AND status = 'pending'
-                   AND {}
-                 RETURNING id, node_id, operation, params, forced, term",
-                d::in_json_list("node_id", "$2")
-            );
-            let rows = sqlx::query(&sql)
-                .bind(d::time(now))
-                .bind($crate::shared::batch::json_param(nodes))
-                .fetch_all(&mut *conn)
-                .await?;
             let mut found = Vec::with_capacity(rows.len());
-            for row in &rows {
+            for row in rows {
                 found.push((row.try_get::<i64, _>("id")?, row));
             }
             // Oldest first, as they were queued.

@@ -5,21 +5,22 @@ macro_rules! rows {
     () => {
         use $crate::shared::{int, parse};
 
-        /// Begins a write transaction that may touch every row.
+        /// Begins a write transaction that may touch every row, telling
+        /// row-level security (where there is any) so in the same round trip.
         async fn begin_write(
             pool: &d::Pool,
         ) -> Result<sqlx::Transaction<'static, d::Db>, $crate::StoreError> {
-            begin_write_with(pool, d::BEGIN_WRITE).await
+            let tx = pool.begin_with(d::BEGIN_WRITE).await?;
+            // What an abandoned transaction noted never happened.
+            let _ = $crate::changes::take_notes();
+            Ok(tx)
         }
 
-        /// Begins a write transaction with `statement`, which tells
-        /// row-level security (where there is any) that it may touch every row.
-        async fn begin_write_with(
-            pool: &d::Pool,
-            statement: &'static str,
-        ) -> Result<sqlx::Transaction<'static, d::Db>, $crate::StoreError> {
-            let tx = pool.begin_with(statement).await?;
-            // What an abandoned transaction noted never happened.
+        /// [`begin_write`] on a connection the caller holds.
+        async fn begin_write_on(
+            conn: &mut d::Conn,
+        ) -> Result<sqlx::Transaction<'_, d::Db>, $crate::StoreError> {
+            let tx = sqlx::Connection::begin_with(conn, d::BEGIN_WRITE).await?;
             let _ = $crate::changes::take_notes();
             Ok(tx)
         }
@@ -184,7 +185,7 @@ macro_rules! rows {
         /// clusters and nodes its events concern (as committed), the events,
         /// its samples, and whether access changed.
         async fn commit(
-            mut tx: sqlx::Transaction<'static, d::Db>,
+            mut tx: sqlx::Transaction<'_, d::Db>,
         ) -> Result<(), $crate::StoreError> {
             let Some((notes, feed)) = $crate::changes::take_notes().filter(|(n, _)| !n.is_empty()) else {
                 tx.commit().await?;
