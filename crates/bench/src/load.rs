@@ -106,6 +106,15 @@ impl Outcome {
     pub fn quantile_ms(&mut self, q: f64) -> f64 {
         quantile_ms(&mut self.latencies_us, q)
     }
+
+    /// Adds another run's requests and time to this one's.
+    pub fn absorb(&mut self, other: Self) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.behind += other.behind;
+        self.elapsed += other.elapsed;
+        self.latencies_us.extend(other.latencies_us);
+    }
 }
 
 /// The `q` quantile of latencies in microseconds, in milliseconds (NaN for
@@ -286,10 +295,19 @@ pub struct Row {
     lat_errors: u64,
     behind: u64,
     usage: Option<UsageDelta>,
+    /// The bare endpoint's rate this row's maximum is compared with.
+    ceiling: f64,
 }
 
 impl Row {
-    pub fn new(name: &str, sat: &Outcome, lat: &Outcome, usage: Option<UsageDelta>) -> Self {
+    /// A row whose maximum is compared with `ceiling` heartbeats/s.
+    pub fn new(
+        name: &str,
+        sat: &Outcome,
+        lat: &Outcome,
+        usage: Option<UsageDelta>,
+        ceiling: f64,
+    ) -> Self {
         let (mut sat_l, mut lat_l) = (
             Outcome {
                 latencies_us: sat.latencies_us.clone(),
@@ -312,11 +330,12 @@ impl Row {
             lat_errors: lat.errors,
             behind: lat.behind,
             usage,
+            ceiling,
         }
     }
 }
 
-pub fn print(rows: &[Row], ceiling: f64) {
+pub fn print(rows: &[Row]) {
     println!();
     println!(
         "{:<24} {:>12} {:>8} {:>8} {:>7} | {:>12} {:>8} {:>8} {:>7} {:>7} | {:>8} {:>8} {:>9} {:>9} | {:>8}",
@@ -369,7 +388,7 @@ pub fn print(rows: &[Row], ceiling: f64) {
             cpu_loaded,
             rss,
             peak,
-            100.0 * r.sat_rate / ceiling.max(1e-9)
+            100.0 * r.sat_rate / r.ceiling.max(1e-9)
         );
     }
     println!();

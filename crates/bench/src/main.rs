@@ -231,6 +231,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// How many windows a target's saturation run is cut into, each after a
+/// window of the same load on the bare endpoint: this machine's speed drifts
+/// by a third between minutes, and a ceiling measured once, minutes away,
+/// moved the ratio as much.
+const SATURATION_WINDOWS: u32 = 4;
+
+/// A target's saturation run, in [`SATURATION_WINDOWS`] windows that each
+/// follow one of the bare endpoint's: the target's outcome, the server's CPU
+/// ticks over its windows, and the bare endpoint's outcome in its windows.
+async fn saturate_alternating(
+    server: &target::Muster,
+    bare: (&str, &Arc<Vec<load::VirtualNode>>),
+    nodes: &Arc<Vec<load::VirtualNode>>,
+    plan: &load::Plan,
+) -> (load::Outcome, u64, load::Outcome) {
+    let window = load::Plan {
+        duration: plan.duration / SATURATION_WINDOWS,
+        ..plan.clone()
+    };
+    let (mut sat, mut ticks, mut paired) = (load::Outcome::default(), 0, load::Outcome::default());
+    for _ in 0..SATURATION_WINDOWS {
+        paired.absorb(load::saturate(bare.0, bare.1, &window).await);
+        let before = server.usage();
+        sat.absorb(load::saturate(&server.heartbeat_url(), nodes, &window).await);
+        ticks += server.usage().ticks_since(&before);
+    }
+    (sat, ticks, paired)
+}
+
 #[allow(clippy::cast_precision_loss)]
 async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> {
     let server_bin = servers.server_bin()?;
@@ -250,13 +279,21 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
     let mut costs = Vec::new();
 
     let bare = target::Bare::start().await?;
-    let nodes: Vec<load::VirtualNode> = (0..plan.nodes).map(load::VirtualNode::bare).collect();
-    let nodes = Arc::new(nodes);
-    let sat = load::saturate(&bare.url, &nodes, plan).await;
-    let lat = load::offered(&bare.url, &nodes, plan).await;
-    rows.push(load::Row::new("bare axum (parse only)", &sat, &lat, None));
+    let bare_nodes: Vec<load::VirtualNode> = (0..plan.nodes).map(load::VirtualNode::bare).collect();
+    let bare_nodes = Arc::new(bare_nodes);
+    let sat = load::saturate(&bare.url, &bare_nodes, plan).await;
+    let lat = load::offered(&bare.url, &bare_nodes, plan).await;
     let ceiling = sat.per_second();
-    drop(bare);
+    rows.push(load::Row::new(
+        "bare axum (parse only)",
+        &sat,
+        &lat,
+        None,
+        ceiling,
+    ));
+    // The bare endpoint keeps serving: each target's maximum is compared
+    // with the bare rate measured in windows alternating with its own.
+    let mut pairings = Vec::new();
 
     for db in servers.databases() {
         let server = target::Muster::start(&server_bin, db, &servers.postgres_url).await?;
@@ -278,9 +315,16 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
             first.per_second(),
             first.errors
         ));
-        eprintln!("{db}: saturating…");
-        let before = server.usage();
-        let sat = load::saturate(&server.heartbeat_url(), &nodes, plan).await;
+        eprintln!("{db}: saturating, in windows alternating with the bare endpoint…");
+        let (sat, sat_ticks, paired) =
+            saturate_alternating(&server, (&bare.url, &bare_nodes), &nodes, plan).await;
+        pairings.push(format!(
+            "{db}: saturated in {SATURATION_WINDOWS} windows of {:.0} s, each after one of the bare endpoint: {:.0}/s against the bare {:.0}/s in its windows ({:.0} %)",
+            plan.duration.as_secs_f64() / f64::from(SATURATION_WINDOWS),
+            sat.per_second(),
+            paired.per_second(),
+            100.0 * sat.per_second() / paired.per_second().max(1e-9)
+        ));
         let mid = server.usage();
         eprintln!("{db}: offered load…");
         // PostgreSQL's own processes, where it runs on this machine.
@@ -288,7 +332,8 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
         let lat = load::offered(&server.heartbeat_url(), &nodes, plan).await;
         let db_used = db_before.map(|before| target::postgres_cpu_seconds() - before);
         let after = server.usage();
-        let usage = target::UsageDelta::between(&before, &mid, &after, plan.duration);
+        let usage =
+            target::UsageDelta::between((sat_ticks, sat.elapsed), &mid, &after, plan.duration);
         let beats = lat.ok.max(1) as f64;
         let server_us = usage.load_cpu_percent / 100.0 * plan.duration.as_secs_f64() * 1e6 / beats;
         costs.push(if let Some(db_used) = db_used {
@@ -308,11 +353,13 @@ async fn heartbeats(plan: &load::Plan, servers: &Servers) -> Result<(), String> 
             &sat,
             &lat,
             Some(usage),
+            paired.per_second(),
         ));
         server.stop().await;
     }
-    load::print(&rows, ceiling);
-    for line in costs.into_iter().chain(onlines) {
+    drop(bare);
+    load::print(&rows);
+    for line in pairings.into_iter().chain(costs).chain(onlines) {
         println!("{line}");
     }
     Ok(())
@@ -372,7 +419,7 @@ async fn live_stream(plan: &load::Plan, clients: usize, servers: &Servers) -> Re
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = server.usage();
         let mut delivery = open.finish().await;
-        let usage = target::UsageDelta::between(&before, &before, &after, plan.duration);
+        let usage = target::UsageDelta::between((0, plan.duration), &before, &after, plan.duration);
         let (p50, p99) = (delivery.quantile_ms(0.50), delivery.quantile_ms(0.99));
         println!(
             "{:<22} {:>9.0} {:>7.1}ms {:>11} {:>9.1}ms {:>9.1}ms {:>9} {:>8.0} {:>9.0} {:>10.1}",

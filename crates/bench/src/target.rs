@@ -83,6 +83,11 @@ impl Usage {
     pub fn rss_kib(&self) -> u64 {
         self.rss_kib
     }
+
+    /// CPU ticks used since the reading `earlier`.
+    pub fn ticks_since(&self, earlier: &Self) -> u64 {
+        self.cpu_ticks.saturating_sub(earlier.cpu_ticks)
+    }
 }
 
 /// The server's share of a core over each run, and its memory at the end.
@@ -96,15 +101,22 @@ pub struct UsageDelta {
 
 impl UsageDelta {
     #[allow(clippy::cast_precision_loss)]
-    pub fn between(before: &Usage, mid: &Usage, after: &Usage, run: Duration) -> Self {
+    /// From the CPU ticks of the saturation runs (`saturated` ticks over
+    /// `saturated_for`), and the readings before and after the run of
+    /// `run` at the offered load.
+    pub fn between(
+        (saturated, saturated_for): (u64, Duration),
+        mid: &Usage,
+        after: &Usage,
+        run: Duration,
+    ) -> Self {
         let ticks_per_s = clock_ticks();
-        let pct = |a: &Usage, b: &Usage| {
-            (b.cpu_ticks.saturating_sub(a.cpu_ticks)) as f64 / ticks_per_s / run.as_secs_f64()
-                * 100.0
+        let pct = |ticks: u64, over: Duration| {
+            ticks as f64 / ticks_per_s / over.as_secs_f64().max(1e-9) * 100.0
         };
         Self {
-            saturation_cpu_percent: pct(before, mid),
-            load_cpu_percent: pct(mid, after),
+            saturation_cpu_percent: pct(saturated, saturated_for),
+            load_cpu_percent: pct(after.ticks_since(mid), run),
             rss_mib: after.rss_kib as f64 / 1024.0,
             peak_mib: after.peak_kib as f64 / 1024.0,
         }
