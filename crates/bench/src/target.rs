@@ -100,23 +100,19 @@ pub struct UsageDelta {
 }
 
 impl UsageDelta {
-    #[allow(clippy::cast_precision_loss)]
     /// From the CPU ticks of the saturation runs (`saturated` ticks over
     /// `saturated_for`), and the readings before and after the run of
     /// `run` at the offered load.
+    #[allow(clippy::cast_precision_loss)]
     pub fn between(
         (saturated, saturated_for): (u64, Duration),
         mid: &Usage,
         after: &Usage,
         run: Duration,
     ) -> Self {
-        let ticks_per_s = clock_ticks();
-        let pct = |ticks: u64, over: Duration| {
-            ticks as f64 / ticks_per_s / over.as_secs_f64().max(1e-9) * 100.0
-        };
         Self {
-            saturation_cpu_percent: pct(saturated, saturated_for),
-            load_cpu_percent: pct(after.ticks_since(mid), run),
+            saturation_cpu_percent: ticks_percent(saturated, saturated_for),
+            load_cpu_percent: cpu_percent(mid, after, run),
             rss_mib: after.rss_kib as f64 / 1024.0,
             peak_mib: after.peak_kib as f64 / 1024.0,
         }
@@ -134,10 +130,14 @@ fn clock_ticks() -> f64 {
 }
 
 /// The CPU `pid` used between two readings, as a share of one core.
-#[allow(clippy::cast_precision_loss)]
 pub fn cpu_percent(before: &Usage, after: &Usage, over: Duration) -> f64 {
-    after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / clock_ticks() / over.as_secs_f64()
-        * 100.0
+    ticks_percent(after.ticks_since(before), over)
+}
+
+/// `ticks` of CPU time over `over`, as a share of one core.
+#[allow(clippy::cast_precision_loss)]
+fn ticks_percent(ticks: u64, over: Duration) -> f64 {
+    ticks as f64 / clock_ticks() / over.as_secs_f64().max(1e-9) * 100.0
 }
 
 /// Seconds of CPU time every process of a PostgreSQL server on this machine
