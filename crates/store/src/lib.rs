@@ -577,10 +577,9 @@ pub struct RollupReport {
     pub rollups_deleted: u64,
 }
 
-/// The stretch of samples a single transaction of the metrics job rolls up
-/// on SQLite, where heartbeats wait for it: at 5,000 heartbeats/s, 17,500
-/// samples, read in the order they were written.
-const ROLLUP_SLICE: chrono::Duration = chrono::Duration::milliseconds(500);
+/// Finished rollups a single transaction of the metrics job writes on
+/// SQLite, where heartbeats wait for it (a few milliseconds' work).
+const ROLLUPS_PER_WRITE: usize = 1_000;
 /// Expired samples or rollups a single transaction of the metrics job deletes on SQLite.
 const DELETES_PER_WRITE: u64 = 10_000;
 

@@ -505,7 +505,10 @@ macro_rules! ingest_fns {
                 return Ok(());
             }
             let minute = bucket_start(at, MetricStep::Minute);
-            let sql = raw_to_minutes("node_id = $1 AND recorded_at >= $2 AND recorded_at < $3", ROLLUP_REPLACES);
+            let sql = insert_rollups(
+                MetricStep::Minute,
+                &minute_aggregates("node_id = $1 AND recorded_at >= $2 AND recorded_at < $3"),
+            );
             sqlx::query(&sql)
                 .bind(node_id.as_str())
                 .bind(d::time(minute))
@@ -516,7 +519,11 @@ macro_rules! ingest_fns {
                 return Ok(());
             }
             let hour = bucket_start(at, MetricStep::Hour);
-            sqlx::query(&minutes_to_hours("node_id = $1 AND bucket_start >= $2 AND bucket_start < $3"))
+            let sql = insert_rollups(
+                MetricStep::Hour,
+                &hour_aggregates("node_id = $1 AND bucket_start >= $2 AND bucket_start < $3"),
+            );
+            sqlx::query(&sql)
             .bind(node_id.as_str())
             .bind(d::time(hour))
             .bind(d::time(hour + chrono::Duration::hours(1)))

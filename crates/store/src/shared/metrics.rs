@@ -1,5 +1,17 @@
 //! Metric samples and their rollups.
 
+/// One finished rollup, read on a reader and written by the writer.
+pub(crate) struct RolledUp {
+    pub cluster_id: String,
+    pub node_id: String,
+    pub name: String,
+    pub bucket: chrono::DateTime<chrono::Utc>,
+    pub min: f64,
+    pub max: f64,
+    pub avg: f64,
+    pub count: i64,
+}
+
 macro_rules! metric_fns {
     () => {
         /// Writes one sample of several metrics as one row: the standard
@@ -46,21 +58,25 @@ macro_rules! rollup_fns {
         const ROLLUP_REPLACES: &str = "min_value = excluded.min_value, max_value = excluded.max_value,
             avg_value = excluded.avg_value, sample_count = excluded.sample_count";
 
-        /// A conflicting rollup (aliased `r`) is merged with the one computed:
-        /// the two together as one. (SQLite's two-argument `min` and `max`.)
-        const ROLLUP_MERGES: &str = "min_value = min(r.min_value, excluded.min_value),
-            max_value = max(r.max_value, excluded.max_value),
-            avg_value = (r.avg_value * r.sample_count + excluded.avg_value * excluded.sample_count)
-                / (r.sample_count + excluded.sample_count),
-            sample_count = r.sample_count + excluded.sample_count";
+        /// The statement that writes the rollups of `step` an aggregate
+        /// query selects (cluster_id, node_id, name, b, lo, hi, avg, n),
+        /// replacing any already there.
+        fn insert_rollups(step: muster_domain::metrics::MetricStep, aggregates: &str) -> String {
+            format!(
+                "INSERT INTO cluster_metric_rollups
+                    (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
+                 SELECT cluster_id, node_id, name, '{}', b, lo, hi, avg, n FROM ({aggregates}) AS a WHERE true
+                 ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET {ROLLUP_REPLACES}",
+                step.as_str()
+            )
+        }
 
-        /// The statement that rolls the raw samples matching `samples` (a
-        /// condition on `cluster_metrics`) up into minute rollups, a row per
-        /// node, metric and minute, with `conflict` setting what becomes of
-        /// one already there. The standard metrics' columns are aggregated
+        /// The query that rolls the raw samples matching `samples` (a
+        /// condition on `cluster_metrics`) up into minutes: a row per node,
+        /// metric and minute. The standard metrics' columns are aggregated
         /// in one pass over the samples and then turned into a row per
         /// name; names in `extra` are read from the samples that have any.
-        fn raw_to_minutes(samples: &str, conflict: &str) -> String {
+        fn minute_aggregates(samples: &str) -> String {
             use muster_domain::metrics::STANDARD_METRICS;
             let bucket = d::minute_of("recorded_at");
             let mut aggregates = Vec::with_capacity(STANDARD_METRICS.len());
@@ -76,9 +92,7 @@ macro_rules! rollup_fns {
                 format!("CASE k.column1{arms} END")
             };
             format!(
-                "INSERT INTO cluster_metric_rollups AS r
-                    (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
-                 SELECT cluster_id, node_id, name, '1m', b, lo, hi, total / n, n FROM (
+                "SELECT cluster_id, node_id, name, b, lo, hi, total / n AS avg, n FROM (
                     SELECT g.cluster_id, g.node_id, k.column2 AS name, g.b,
                         {} AS lo, {} AS hi, {} AS total, {} AS n
                     FROM (SELECT cluster_id, node_id, {bucket} AS b, {}
@@ -91,8 +105,7 @@ macro_rules! rollup_fns {
                     FROM (SELECT cluster_id, node_id, recorded_at, extra FROM cluster_metrics
                           WHERE extra IS NOT NULL AND {samples}) AS c, {}
                     GROUP BY c.cluster_id, c.node_id, e.key, {}
-                 ) AS u WHERE n > 0
-                 ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET {conflict}",
+                 ) AS u WHERE n > 0",
                 pick("lo"),
                 pick("hi"),
                 pick("total"),
@@ -105,20 +118,16 @@ macro_rules! rollup_fns {
             )
         }
 
-        /// The statement that rolls the minute rollups matching `minutes` (a
-        /// condition on `cluster_metric_rollups`) up into hour rollups,
-        /// replacing any already there.
-        fn minutes_to_hours(minutes: &str) -> String {
+        /// The query that rolls the minute rollups matching `minutes` (a
+        /// condition on `cluster_metric_rollups`) up into hours.
+        fn hour_aggregates(minutes: &str) -> String {
             let bucket = d::hour_of("bucket_start");
             format!(
-                "INSERT INTO cluster_metric_rollups
-                    (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
-                 SELECT cluster_id, node_id, name, '1h', {bucket}, MIN(min_value), MAX(max_value),
-                    SUM(avg_value * sample_count) / SUM(sample_count), SUM(sample_count)
+                "SELECT cluster_id, node_id, name, {bucket} AS b, MIN(min_value) AS lo, MAX(max_value) AS hi,
+                    SUM(avg_value * sample_count) / SUM(sample_count) AS avg, CAST(SUM(sample_count) AS BIGINT) AS n
                  FROM cluster_metric_rollups
                  WHERE step = '1m' AND {minutes}
-                 GROUP BY cluster_id, node_id, name, {bucket}
-                 ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET {ROLLUP_REPLACES}"
+                 GROUP BY cluster_id, node_id, name, {bucket}"
             )
         }
 
@@ -156,23 +165,22 @@ macro_rules! rollup_fns {
 
         /// Rolls the minutes from `from` to `until` up. Where heartbeats
         /// run side by side with it (PostgreSQL), in `tx`. With one writer
-        /// (SQLite) a minute of 5,000 busy nodes is millions of samples, and
-        /// rolling them up in one transaction held every heartbeat for
-        /// seconds: there it goes a slice of time per transaction (read in
-        /// the order samples were written), each slice merged into the
-        /// minute's rollups. Samples of
+        /// (SQLite), the samples are read and aggregated on a reader
+        /// connection, which takes no lock, and only the finished rollups go
+        /// through the writer (see [`roll_up_through_reader`]). Samples of
         /// these minutes written meanwhile (replayed by an agent) have their
         /// nodes' minutes rolled up again in the transaction this returns,
         /// which the caller finishes.
         async fn roll_up_minutes(
-            writer: &d::Pool,
+            (reader, writer): (&d::Pool, &d::Pool),
             mut tx: sqlx::Transaction<'static, d::Db>,
             from: chrono::DateTime<chrono::Utc>,
             until: chrono::DateTime<chrono::Utc>,
         ) -> Result<(u64, sqlx::Transaction<'static, d::Db>), $crate::StoreError> {
+            use muster_domain::metrics::MetricStep;
             let between = "recorded_at >= $1 AND recorded_at < $2";
             if d::CONCURRENT_WRITERS {
-                let rows = sqlx::query(&raw_to_minutes(between, ROLLUP_REPLACES))
+                let rows = sqlx::query(&insert_rollups(MetricStep::Minute, &minute_aggregates(between)))
                     .bind(d::time(from))
                     .bind(d::time(until))
                     .execute(&mut *tx)
@@ -183,37 +191,14 @@ macro_rules! rollup_fns {
             let written_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM cluster_metrics")
                 .fetch_one(&mut *tx)
                 .await?;
-            // Slices of a run that stopped half way are merged into nothing twice.
-            sqlx::query("DELETE FROM cluster_metric_rollups WHERE step = '1m' AND bucket_start >= $1")
-                .bind(d::time(from))
-                .execute(&mut *tx)
-                .await?;
             commit(tx).await?;
-            let merge = raw_to_minutes(between, ROLLUP_MERGES);
-            let mut rows = 0;
-            let mut start = from;
-            loop {
-                let mut tx = begin_write(writer).await?;
-                // Each slice starts at a sample: stretches without any take no time.
-                let first = sqlx::query("SELECT MIN(recorded_at) AS t FROM cluster_metrics WHERE recorded_at >= $1 AND recorded_at < $2")
-                    .bind(d::time(start))
-                    .bind(d::time(until))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let Some(first) = d::get_opt_time(&first, "t")? else {
-                    commit(tx).await?;
-                    break;
-                };
-                let end = (first + $crate::ROLLUP_SLICE).min(until);
-                rows += sqlx::query(&merge)
-                    .bind(d::time(first))
-                    .bind(d::time(end))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                commit(tx).await?;
-                start = end;
-            }
+            let rows = roll_up_through_reader(
+                (reader, writer),
+                MetricStep::Minute,
+                ("SELECT MIN(recorded_at) AS t FROM cluster_metrics WHERE recorded_at >= $1 AND recorded_at < $2", &minute_aggregates(between)),
+                (from, until),
+            )
+            .await?;
             let mut tx = begin_write(writer).await?;
             // By row id: only what was written since the job began is read.
             let late: Vec<String> = sqlx::query_scalar(
@@ -227,7 +212,7 @@ macro_rules! rollup_fns {
             .await?;
             if !late.is_empty() {
                 let nodes = format!("{} AND {between}", d::in_json_list("node_id", "$3"));
-                sqlx::query(&raw_to_minutes(&nodes, ROLLUP_REPLACES))
+                sqlx::query(&insert_rollups(MetricStep::Minute, &minute_aggregates(&nodes)))
                     .bind(d::time(from))
                     .bind(d::time(until))
                     .bind($crate::shared::batch::json_param(&late))
@@ -235,6 +220,143 @@ macro_rules! rollup_fns {
                     .await?;
             }
             Ok((rows, tx))
+        }
+
+        /// Rolls the minutes from `from` to `until` up into hours: in `tx`
+        /// where heartbeats run side by side with it (PostgreSQL), or
+        /// through a reader (SQLite; see [`roll_up_through_reader`]), after
+        /// committing `tx` so that the reader sees its minutes. Returns the
+        /// transaction the caller finishes.
+        async fn roll_up_hours(
+            (reader, writer): (&d::Pool, &d::Pool),
+            mut tx: sqlx::Transaction<'static, d::Db>,
+            from: chrono::DateTime<chrono::Utc>,
+            until: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(u64, sqlx::Transaction<'static, d::Db>), $crate::StoreError> {
+            use muster_domain::metrics::MetricStep;
+            let between = "bucket_start >= $1 AND bucket_start < $2";
+            if d::CONCURRENT_WRITERS {
+                let rows = sqlx::query(&insert_rollups(MetricStep::Hour, &hour_aggregates(between)))
+                    .bind(d::time(from))
+                    .bind(d::time(until))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                return Ok((rows, tx));
+            }
+            commit(tx).await?;
+            let rows = roll_up_through_reader(
+                (reader, writer),
+                MetricStep::Hour,
+                (
+                    "SELECT MIN(bucket_start) AS t FROM cluster_metric_rollups
+                     WHERE step = '1m' AND bucket_start >= $1 AND bucket_start < $2",
+                    &hour_aggregates(between),
+                ),
+                (from, until),
+            )
+            .await?;
+            Ok((rows, begin_write(writer).await?))
+        }
+
+        /// Rolls what lies between `from` and `until` up into buckets of
+        /// `step`, a bucket at a time, with one writer (SQLite): `next` (an
+        /// SQL query for the first source time from `$1` to before `$2`,
+        /// aliased `t`) finds the next bucket with data, so empty stretches
+        /// cost nothing, and `aggregates` (for a bucket from `$1` to `$2`)
+        /// is read on a reader connection, which takes no lock. The writer,
+        /// which every heartbeat waits for, only writes the finished rollups,
+        /// [`ROLLUPS_PER_WRITE`](crate::ROLLUPS_PER_WRITE) per transaction.
+        /// (Aggregating in write transactions held the writer for as long
+        /// as the reading took, a second or more at 5,000 nodes.) Each
+        /// bucket is complete when written, so a run that stops half way is
+        /// simply done again.
+        async fn roll_up_through_reader(
+            (reader, writer): (&d::Pool, &d::Pool),
+            step: muster_domain::metrics::MetricStep,
+            (next, aggregates): (&str, &str),
+            (from, until): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+        ) -> Result<u64, $crate::StoreError> {
+            use futures::TryStreamExt as _;
+            use muster_domain::metrics::bucket_start;
+            use sqlx::Row as _;
+            let width = step.width().unwrap_or(chrono::Duration::minutes(1));
+            let mut conn = reader.acquire().await?;
+            let mut written = 0;
+            let mut start = from;
+            let mut batch: Vec<$crate::shared::metrics::RolledUp> = Vec::with_capacity($crate::ROLLUPS_PER_WRITE);
+            loop {
+                let row = sqlx::query(next)
+                    .bind(d::time(start))
+                    .bind(d::time(until))
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let Some(first) = d::get_opt_time(&row, "t")? else {
+                    break;
+                };
+                let bucket = bucket_start(first, step);
+                let end = (bucket + width).min(until);
+                let mut rows = sqlx::query(aggregates)
+                    .bind(d::time(bucket))
+                    .bind(d::time(end))
+                    .fetch(&mut *conn);
+                while let Some(row) = rows.try_next().await? {
+                    batch.push($crate::shared::metrics::RolledUp {
+                        cluster_id: row.try_get("cluster_id")?,
+                        node_id: row.try_get("node_id")?,
+                        name: row.try_get("name")?,
+                        bucket: d::get_time(&row, "b")?,
+                        min: row.try_get("lo")?,
+                        max: row.try_get("hi")?,
+                        avg: row.try_get("avg")?,
+                        count: row.try_get("n")?,
+                    });
+                    if batch.len() == $crate::ROLLUPS_PER_WRITE {
+                        written += write_rollups(writer, step, &batch).await?;
+                        batch.clear();
+                    }
+                }
+                drop(rows);
+                start = end;
+            }
+            if !batch.is_empty() {
+                written += write_rollups(writer, step, &batch).await?;
+            }
+            Ok(written)
+        }
+
+        /// Writes finished rollups of `step` in one write transaction,
+        /// replacing any already there.
+        async fn write_rollups(
+            writer: &d::Pool,
+            step: muster_domain::metrics::MetricStep,
+            rows: &[$crate::shared::metrics::RolledUp],
+        ) -> Result<u64, $crate::StoreError> {
+            let values = $crate::shared::value_tuples(d::NUMBERED_PARAMS, rows.len(), 8);
+            let sql = format!(
+                "INSERT INTO cluster_metric_rollups
+                    (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
+                 SELECT column1, column2, column3, '{}', column4, column5, column6, column7, column8
+                 FROM (VALUES {values}) AS v WHERE true
+                 ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET {ROLLUP_REPLACES}",
+                step.as_str()
+            );
+            let mut q = sqlx::query(&sql).persistent(rows.len() == $crate::ROLLUPS_PER_WRITE);
+            for r in rows {
+                q = q
+                    .bind(&r.cluster_id)
+                    .bind(&r.node_id)
+                    .bind(&r.name)
+                    .bind(d::time(r.bucket))
+                    .bind(r.min)
+                    .bind(r.max)
+                    .bind(r.avg)
+                    .bind(r.count);
+            }
+            let mut tx = begin_write(writer).await?;
+            let written = q.execute(&mut *tx).await?.rows_affected();
+            commit(tx).await?;
+            Ok(written)
         }
 
         /// Deletes the rows of `table` that `whole` deletes, in `tx`; or with
@@ -510,7 +632,7 @@ macro_rules! metric_methods {
                 let minute_end = bucket_start(now, MetricStep::Minute);
                 let from = watermark(&mut tx, MetricStep::Minute, "SELECT MIN(recorded_at) AS t FROM cluster_metrics").await?;
                 if let Some(from) = from.filter(|f| *f < minute_end) {
-                    let (minutes, open) = roll_up_minutes(&self.writer, tx, from, minute_end).await?;
+                    let (minutes, open) = roll_up_minutes((&self.pool, &self.writer), tx, from, minute_end).await?;
                     report.minutes = minutes;
                     tx = open;
                 }
@@ -525,13 +647,10 @@ macro_rules! metric_methods {
                 )
                 .await?;
                 if let Some(from) = from.filter(|f| *f < hour_end) {
-                    let sql = minutes_to_hours("bucket_start >= $1 AND bucket_start < $2");
-                    report.hours = sqlx::query(&sql)
-                        .bind(d::time(bucket_start(from, MetricStep::Hour)))
-                        .bind(d::time(hour_end))
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                    let from = bucket_start(from, MetricStep::Hour);
+                    let (hours, open) = roll_up_hours((&self.pool, &self.writer), tx, from, hour_end).await?;
+                    report.hours = hours;
+                    tx = open;
                 }
                 set_watermark(&mut tx, MetricStep::Hour, hour_end).await?;
 

@@ -16,7 +16,7 @@ mod ingest;
 #[macro_use]
 mod join;
 #[macro_use]
-mod metrics;
+pub(crate) mod metrics;
 #[macro_use]
 mod nodes;
 #[macro_use]
