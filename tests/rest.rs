@@ -1241,6 +1241,27 @@ async fn join_and_register(api: &Api) {
         heartbeat(Some(node_token.clone()), 1, json!(90.0)).await.1["ack_seq"],
         1
     );
+    // Agents' routes are served outside the browser's layers: a foreign
+    // Origin, refused on the rest of the API, does not stop a heartbeat.
+    let foreign = |path: &str, token: &str| {
+        api.http
+            .post(format!("{}{path}", api.base))
+            .header("origin", "https://elsewhere.example")
+            .header("authorization", format!("Bearer {token}"))
+            .json(&json!({}))
+            .send()
+    };
+    let res = foreign("/agent/heartbeat", &node_token)
+        .await
+        .expect("heartbeat");
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "judged by the heartbeat's own rules"
+    );
+    assert!(res.headers().get("set-cookie").is_none());
+    let res = foreign("/clusters", "any").await.expect("create cluster");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "the browser's layers");
     let (_, node) = api.get(&format!("/nodes/{node_id}")).await;
     assert_eq!(
         (node["status"].as_str(), node["health_status"].as_str()),

@@ -34,7 +34,7 @@ use crate::app::{App, shell};
 /// Builds the whole HTTP application for `state`.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let (api, _) = rest::router();
+    let rest::Routes { api, agents, .. } = rest::router();
     let context_state = state.clone();
     let provide_state = move || provide_context(context_state.clone());
     Router::new()
@@ -62,6 +62,11 @@ pub fn router(state: AppState) -> Router {
             state.secure_cookies,
         ))
         .layer(CompressionLayer::new())
+        // Agents authenticate with node and join tokens, never a session:
+        // their routes, added after the layers, skip the browser's (sessions,
+        // sign-in, same-origin, compression), which cost more than parsing a
+        // heartbeat.
+        .merge(Router::new().nest("/api/v1", agents))
         .with_state(state)
 }
 

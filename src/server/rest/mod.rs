@@ -53,8 +53,25 @@ pub async fn health_summary(
     Ok(Json(out))
 }
 
+/// The REST routes (relative to `/api/v1`) and the OpenAPI document
+/// describing them all.
+pub struct Routes {
+    /// Everything but the agents' routes.
+    pub api: axum::Router<AppState>,
+    /// What agents call, with node or join tokens and never a session
+    /// (`/agent/...`), kept apart so that they can be served outside the
+    /// browser's layers.
+    pub agents: axum::Router<AppState>,
+    pub doc: OpenApi,
+}
+
 /// The REST routes and the OpenAPI document describing them.
-pub fn router() -> (axum::Router<AppState>, OpenApi) {
+pub fn router() -> Routes {
+    let (agents, agents_doc) = OpenApiRouter::<AppState>::new()
+        .routes(routes!(agent::report_operation))
+        .routes(routes!(agent::register))
+        .routes(routes!(agent::heartbeat))
+        .split_for_parts();
     let (router, mut api) = OpenApiRouter::<AppState>::new()
         .routes(routes!(clusters::create_cluster, clusters::list_clusters))
         .routes(routes!(
@@ -88,7 +105,6 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
             operations::run_operation,
             operations::list_operations
         ))
-        .routes(routes!(agent::report_operation))
         .routes(routes!(events::export_events))
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
         .routes(routes!(tenants::list_templates))
@@ -105,9 +121,8 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         .routes(routes!(agent::create_join_token, agent::list_join_tokens))
         .routes(routes!(agent::rotate_join_token))
         .routes(routes!(agent::revoke_join_token))
-        .routes(routes!(agent::register))
-        .routes(routes!(agent::heartbeat))
         .split_for_parts();
+    api.merge(agents_doc);
     api.info.title = "Muster API".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();
     api.info.description = Some("Clusters, nodes, health, events and metrics. Errors answer {\"error\", \"message\", \"fields\"}.".into());
@@ -120,5 +135,9 @@ pub fn router() -> (axum::Router<AppState>, OpenApi) {
         )
         .fallback(|| async { AppError::new(ErrorCode::NotFound, "no such API route") })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES));
-    (router, api)
+    Routes {
+        api: router,
+        agents: agents.layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES)),
+        doc: api,
+    }
 }
