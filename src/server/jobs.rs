@@ -22,8 +22,10 @@ pub fn spawn_metrics_job(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>)
                 _ = tick.tick() => {}
                 _ = stop.changed() => break,
             }
+            let began = std::time::Instant::now();
             match store.roll_up_metrics(muster_store::now()).await {
                 Ok(Some(r)) if r != muster_store::RollupReport::default() => tracing::debug!(
+                    ms = began.elapsed().as_millis(),
                     minutes = r.minutes,
                     hours = r.hours,
                     raw_deleted = r.raw_deleted,

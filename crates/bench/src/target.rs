@@ -239,13 +239,21 @@ impl Muster {
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
+        let server_log = std::env::var("MUSTER_BENCH_SERVER_LOG").ok();
         let child = Command::new(bin)
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .current_dir(&dir)
             .env("DATABASE_URL", &url)
             .env("MUSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            // The server logs (to its stdout) nothing but warnings, unless
+            // MUSTER_BENCH_SERVER_LOG names a log filter: then everything it
+            // lets through is shown beside the benchmark's own output.
+            .env("RUST_LOG", server_log.as_deref().unwrap_or("warn"))
+            .stdout(if server_log.is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;

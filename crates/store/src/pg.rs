@@ -87,6 +87,15 @@ pub(crate) mod dialect {
     /// A cluster's retention in days, read from its `config` document.
     pub const RETENTION_DAYS: &str = "CAST(c.config->>'retention_days' AS INTEGER)";
 
+    /// Settings for the metrics job's transaction. Its aggregate of a
+    /// minute's samples (a group per node) sorted on disk at the default
+    /// `work_mem` and took twice as long (measured: 400 against 190 ms at
+    /// 5,000 nodes); and it stays on one core, leaving the other to
+    /// heartbeats rather than planning parallel workers.
+    pub const JOB_SETTINGS: Option<&str> = Some(
+        "SELECT set_config('work_mem', '64MB', true), set_config('max_parallel_workers_per_gather', '0', true)",
+    );
+
     /// Replicas share the database: one runs a background job at a time.
     pub const TRY_JOB_LOCK: Option<&str> = Some("SELECT pg_try_advisory_xact_lock($1)");
 

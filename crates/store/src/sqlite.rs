@@ -89,6 +89,9 @@ pub(crate) mod dialect {
     /// A cluster's retention in days, read from its `config` document.
     pub const RETENTION_DAYS: &str = "CAST(json_extract(c.config, '$.retention_days') AS INTEGER)";
 
+    /// The metrics job's transaction needs no settings of its own.
+    pub const JOB_SETTINGS: Option<&str> = None;
+
     /// Background jobs need no lock: SQLite has one writer, and one server.
     pub const TRY_JOB_LOCK: Option<&str> = None;
 

@@ -626,6 +626,9 @@ macro_rules! metric_methods {
                         return Ok(None);
                     }
                 }
+                if let Some(settings) = d::JOB_SETTINGS {
+                    sqlx::query(settings).execute(&mut *tx).await?;
+                }
                 let mut report = $crate::RollupReport::default();
 
                 // Minutes: from the raw samples of every complete minute not yet rolled up.
