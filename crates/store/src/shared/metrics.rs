@@ -59,7 +59,7 @@ macro_rules! rollup_fns {
             avg_value = excluded.avg_value, sample_count = excluded.sample_count";
 
         /// The statement that writes the rollups of `step` an aggregate
-        /// query selects (cluster_id, node_id, name, b, lo, hi, avg, n),
+        /// query selects (`cluster_id, node_id, name, b, lo, hi, avg, n`),
         /// replacing any already there.
         fn insert_rollups(step: muster_domain::metrics::MetricStep, aggregates: &str) -> String {
             format!(
