@@ -180,12 +180,7 @@ macro_rules! rollup_fns {
             use muster_domain::metrics::MetricStep;
             let between = "recorded_at >= $1 AND recorded_at < $2";
             if d::CONCURRENT_WRITERS {
-                let rows = sqlx::query(&insert_rollups(MetricStep::Minute, &minute_aggregates(between)))
-                    .bind(d::time(from))
-                    .bind(d::time(until))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let rows = roll_up_in(&mut tx, MetricStep::Minute, &minute_aggregates(between), (from, until)).await?;
                 return Ok((rows, tx));
             }
             let written_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM cluster_metrics")
@@ -222,6 +217,23 @@ macro_rules! rollup_fns {
             Ok((rows, tx))
         }
 
+        /// Writes the rollups of `step` that `aggregates` (for a stretch
+        /// from `$1` to `$2`) computes from `from` to `until`, in one
+        /// statement on `conn`.
+        async fn roll_up_in(
+            conn: &mut d::Conn,
+            step: muster_domain::metrics::MetricStep,
+            aggregates: &str,
+            (from, until): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+        ) -> Result<u64, $crate::StoreError> {
+            Ok(sqlx::query(&insert_rollups(step, aggregates))
+                .bind(d::time(from))
+                .bind(d::time(until))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
+        }
+
         /// Rolls the minutes from `from` to `until` up into hours: in `tx`
         /// where heartbeats run side by side with it (PostgreSQL), or
         /// through a reader (SQLite; see [`roll_up_through_reader`]), after
@@ -236,12 +248,7 @@ macro_rules! rollup_fns {
             use muster_domain::metrics::MetricStep;
             let between = "bucket_start >= $1 AND bucket_start < $2";
             if d::CONCURRENT_WRITERS {
-                let rows = sqlx::query(&insert_rollups(MetricStep::Hour, &hour_aggregates(between)))
-                    .bind(d::time(from))
-                    .bind(d::time(until))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let rows = roll_up_in(&mut tx, MetricStep::Hour, &hour_aggregates(between), (from, until)).await?;
                 return Ok((rows, tx));
             }
             commit(tx).await?;
