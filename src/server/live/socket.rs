@@ -259,6 +259,15 @@ async fn authenticate(
 
 /// The caller as they stand now; `None` when their session or token no
 /// longer holds or they were disabled.
+/// How long after opening a connection first checks its caller again: at
+/// random within the second half of [`RECHECK_EVERY`]. Connections opened
+/// together (every browser reconnecting after a restart, say) would
+/// otherwise all ask the database in the same moment every period, each
+/// forwarding nothing until its answer comes.
+fn first_recheck() -> Duration {
+    RECHECK_EVERY.mul_f64(rand::random_range(0.5..=1.0))
+}
+
 async fn recheck(store: &dyn Store, credentials: &Credentials) -> Result<Option<User>, StoreError> {
     match credentials {
         Credentials::Token { hash } => store.user_for_token(hash).await,
@@ -363,8 +372,8 @@ impl Connection {
         let mut stopping = hub.stopping();
         let store = state.store.clone();
         self.cluster_frames = self.target.cluster().map(|id| hub.follow_cluster(id));
-        let mut recheck_timer = tokio::time::interval(RECHECK_EVERY);
-        recheck_timer.reset();
+        let mut recheck_timer =
+            tokio::time::interval_at(tokio::time::Instant::now() + first_recheck(), RECHECK_EVERY);
         let first = self
             .resync(store.as_ref(), &mut socket, ResyncReason::Subscribed)
             .await;
@@ -575,5 +584,23 @@ impl Connection {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_rechecks_are_spread_over_the_second_half_of_the_period() {
+        let draws: Vec<Duration> = (0..1000).map(|_| first_recheck()).collect();
+        let earliest = draws.iter().min().copied().unwrap_or_default();
+        let latest = draws.iter().max().copied().unwrap_or_default();
+        assert!(earliest >= RECHECK_EVERY / 2, "{earliest:?}");
+        assert!(latest <= RECHECK_EVERY, "{latest:?}");
+        assert!(
+            latest.saturating_sub(earliest) > RECHECK_EVERY / 3,
+            "{earliest:?}..{latest:?}"
+        );
     }
 }
