@@ -175,7 +175,7 @@ impl Ingest {
 /// rose from 10 to 80–200 ms once a minute). Spread, they come at an even
 /// pace.
 fn token_lifetime() -> Duration {
-    TOKEN_TTL.mul_f64(rand::random_range(0.5..=1.0))
+    super::in_second_half_of(TOKEN_TTL)
 }
 
 /// Forgets the cached token of every node whose token is rotated, on any
@@ -235,24 +235,5 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_lifetimes_are_spread_over_the_second_half_of_the_ttl() {
-        let draws: Vec<Duration> = (0..1000).map(|_| token_lifetime()).collect();
-        let shortest = draws.iter().min().copied().unwrap_or_default();
-        let longest = draws.iter().max().copied().unwrap_or_default();
-        assert!(shortest >= TOKEN_TTL / 2, "{shortest:?}");
-        assert!(longest <= TOKEN_TTL, "{longest:?}");
-        // Spread across the range, not bunched at one lifetime.
-        assert!(
-            longest.saturating_sub(shortest) > TOKEN_TTL / 3,
-            "{shortest:?}..{longest:?}"
-        );
     }
 }

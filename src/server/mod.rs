@@ -141,6 +141,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     served
 }
 
+/// A duration drawn at random between half of `period` and all of it. Timers
+/// and cache lifetimes that would otherwise start together (a fleet's
+/// tokens resolved as it comes up, browsers reconnecting after a restart)
+/// use it so that they come due at an even pace rather than in one moment.
+#[must_use]
+pub fn in_second_half_of(period: std::time::Duration) -> std::time::Duration {
+    period.mul_f64(rand::random_range(0.5..=1.0))
+}
+
 /// How this process reaches itself: loopback when it listens everywhere.
 fn own_url(local: SocketAddr) -> String {
     let ip = match local.ip() {
@@ -177,4 +186,26 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn draws_are_spread_over_the_second_half_of_the_period() {
+        let period = Duration::from_mins(1);
+        let draws: Vec<Duration> = (0..1000)
+            .map(|_| super::in_second_half_of(period))
+            .collect();
+        let shortest = draws.iter().min().copied().unwrap_or_default();
+        let longest = draws.iter().max().copied().unwrap_or_default();
+        assert!(shortest >= period / 2, "{shortest:?}");
+        assert!(longest <= period, "{longest:?}");
+        // Spread across the range, not bunched at one value.
+        assert!(
+            longest.saturating_sub(shortest) > period / 3,
+            "{shortest:?}..{longest:?}"
+        );
+    }
 }
