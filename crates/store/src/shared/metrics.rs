@@ -340,13 +340,13 @@ macro_rules! rollup_fns {
             rows: &[$crate::shared::metrics::RolledUp],
         ) -> Result<u64, $crate::StoreError> {
             let values = $crate::shared::value_tuples(d::NUMBERED_PARAMS, rows.len(), 8);
-            let sql = format!(
-                "INSERT INTO cluster_metric_rollups
-                    (cluster_id, node_id, name, step, bucket_start, min_value, max_value, avg_value, sample_count)
-                 SELECT column1, column2, column3, '{}', column4, column5, column6, column7, column8
-                 FROM (VALUES {values}) AS v WHERE true
-                 ON CONFLICT (node_id, name, step, bucket_start) DO UPDATE SET {ROLLUP_REPLACES}",
-                step.as_str()
+            let sql = insert_rollups(
+                step,
+                &format!(
+                    "SELECT column1 AS cluster_id, column2 AS node_id, column3 AS name, column4 AS b,
+                        column5 AS lo, column6 AS hi, column7 AS avg, column8 AS n
+                     FROM (VALUES {values}) AS v"
+                ),
             );
             let mut q = sqlx::query(&sql).persistent(rows.len() == $crate::ROLLUPS_PER_WRITE);
             for r in rows {
