@@ -399,14 +399,16 @@ async fn live_stream(plan: &load::Plan, clients: usize, servers: &Servers) -> Re
         eprintln!("{db}: registering {} nodes…", plan.nodes);
         let (nodes, clusters) = server.register(plan.nodes).await?;
         let nodes = Arc::new(nodes);
-        // Every node reports once, so the run measures steady heartbeats.
-        let warm = load::Plan {
-            duration: Duration::from_secs_f64(
-                (f64::from(plan.nodes) / f64::from(plan.rate.max(1))).max(1.0) + 1.0,
-            ),
-            ..plan.clone()
-        };
-        let _ = load::offered(&server.heartbeat_url(), &nodes, &warm).await;
+        // Every node's first heartbeat changes its status (and its
+        // cluster's); all of them are answered before the clients connect,
+        // so the run measures the steady heartbeats of a fleet that is up.
+        let first = load::once_each(&server.heartbeat_url(), &nodes, plan.connections).await;
+        if first.errors > 0 {
+            return Err(format!(
+                "{db}: {} of {} nodes could not come online",
+                first.errors, plan.nodes
+            ));
+        }
         tokio::time::sleep(Duration::from_secs(1)).await;
         let idle = server.usage();
         eprintln!("{db}: connecting {clients} clients…");

@@ -41,6 +41,10 @@ const LAGS_ALLOWED: usize = 3;
 const LAG_WINDOW: Duration = Duration::from_mins(1);
 /// Largest message a client may send.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// What a connection reads from its socket at a time. Clients send only
+/// small subscription requests; the default (128 KiB) was most of a
+/// connection's memory.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct LiveQuery {
@@ -300,6 +304,7 @@ pub async fn live(
         Ok(connection) => match upgrade {
             Ok(upgrade) => upgrade
                 .max_message_size(MAX_REQUEST_BYTES)
+                .read_buffer_size(READ_BUFFER_BYTES)
                 .on_upgrade(move |socket| connection.run(state, socket))
                 .into_response(),
             Err(rejection) => rejection.into_response(),
