@@ -79,8 +79,9 @@ pub enum LiveMessage {
     EventCreated {
         event: Event,
     },
-    /// At most one per node per second: a later sample within the second
-    /// replaces an earlier one not yet sent.
+    /// About one per node per second: a sample recorded less than 750 ms
+    /// after the node's last one sent waits until then, and a later sample
+    /// replaces it meanwhile.
     MetricsSample {
         sample: NodeSample,
     },
