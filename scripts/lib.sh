@@ -19,6 +19,20 @@ OPENAPI_VALIDATOR_VERSION=0.9.0
 PY_TOOLS="$MUSTER_CACHE/py"
 BINARYEN_VERSION=132.0.0
 
+# Builds the release site: the server (`$CARGO_TARGET_DIR/release/muster`) and
+# the WASM split per page (`#[lazy_route]`), so a browser loads a page's code
+# when it first shows it. The split modules need the WASM built without
+# reference types (wasm-bindgen rewrites externref calls in the main module
+# only); the server's flags stay those of every other build.
+build_release_site() {
+  (
+    unset RUSTFLAGS
+    export CARGO_BUILD_RUSTFLAGS="--cfg erase_components"
+    export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg erase_components -C target-feature=-reference-types"
+    cd "$ROOT" && cargo leptos build --release --split
+  )
+}
+
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

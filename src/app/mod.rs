@@ -8,6 +8,8 @@ pub mod session;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
+#[cfg(not(debug_assertions))]
+use leptos_router::{Lazy, LazyRoute, lazy_route};
 use leptos_router::{ParamSegment, StaticSegment};
 
 use components::theme::{THEME_BOOT_SCRIPT, ThemeToggle};
@@ -147,19 +149,19 @@ fn Frame() -> impl IntoView {
         </header>
         <main id="main">
             <Routes fallback=|| view! { <NotFound /> }>
-                <Route path=StaticSegment("") view=OverviewPage />
+                <Route path=StaticSegment("") view=OverviewRoute() />
                 <Route path=StaticSegment("login") view=LoginPage />
-                <Route path=StaticSegment("clusters") view=ClustersPage />
-                <Route path=(StaticSegment("clusters"), ParamSegment("id")) view=ClusterPage />
-                <Route path=(StaticSegment("nodes"), ParamSegment("id")) view=NodePage />
-                <Route path=StaticSegment("processes") view=ProcessesPage />
-                <Route path=StaticSegment("events") view=EventsPage />
-                <Route path=StaticSegment("operations") view=OperationsPage />
-                <Route path=StaticSegment("simulation") view=SimulationPage />
-                <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage />
-                <Route path=(StaticSegment("admin"), StaticSegment("tenants")) view=TenantsPage />
-                <Route path=(StaticSegment("admin"), StaticSegment("templates")) view=TemplatesPage />
-                <Route path=(StaticSegment("admin"), StaticSegment("tokens")) view=TokensPage />
+                <Route path=StaticSegment("clusters") view=ClustersRoute() />
+                <Route path=(StaticSegment("clusters"), ParamSegment("id")) view=ClusterRoute() />
+                <Route path=(StaticSegment("nodes"), ParamSegment("id")) view=NodeRoute() />
+                <Route path=StaticSegment("processes") view=ProcessesRoute() />
+                <Route path=StaticSegment("events") view=EventsRoute() />
+                <Route path=StaticSegment("operations") view=OperationsRoute() />
+                <Route path=StaticSegment("simulation") view=SimulationRoute() />
+                <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersRoute() />
+                <Route path=(StaticSegment("admin"), StaticSegment("tenants")) view=TenantsRoute() />
+                <Route path=(StaticSegment("admin"), StaticSegment("templates")) view=TemplatesRoute() />
+                <Route path=(StaticSegment("admin"), StaticSegment("tokens")) view=TokensRoute() />
             </Routes>
         </main>
     }
@@ -180,4 +182,55 @@ fn NotFound() -> impl IntoView {
             </p>
         </section>
     }
+}
+
+/// Routes to pages whose code the browser loads when a page is first shown:
+/// in a release build (`cargo leptos build --release --split`) each is a WASM
+/// module of its own. Debug builds, which are not split (cargo-leptos'
+/// splitting breaks their WASM), route to the pages directly.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        // Braced, so the type leaves the value's name to the function below.
+        #[cfg(not(debug_assertions))]
+        struct $route {}
+
+        #[cfg(not(debug_assertions))]
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self {}
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+
+        #[cfg(not(debug_assertions))]
+        #[allow(non_snake_case)]
+        fn $route() -> Lazy<$route> {
+            Lazy::new()
+        }
+
+        #[cfg(debug_assertions)]
+        #[allow(non_snake_case)]
+        fn $route() -> impl Fn() -> AnyView + Clone + Send + 'static {
+            || view! { <$page /> }.into_any()
+        }
+    )*};
+}
+
+lazy_pages! {
+    OverviewRoute => OverviewPage,
+    ClustersRoute => ClustersPage,
+    ClusterRoute => ClusterPage,
+    NodeRoute => NodePage,
+    ProcessesRoute => ProcessesPage,
+    EventsRoute => EventsPage,
+    OperationsRoute => OperationsPage,
+    SimulationRoute => SimulationPage,
+    UsersRoute => UsersPage,
+    TenantsRoute => TenantsPage,
+    TemplatesRoute => TemplatesPage,
+    TokensRoute => TokensPage,
 }
