@@ -26,9 +26,10 @@ BINARYEN_VERSION=132.0.0
 # only); the server's flags stay those of every other build.
 build_release_site() {
   (
+    local flags="$RUSTFLAGS"
     unset RUSTFLAGS
-    export CARGO_BUILD_RUSTFLAGS="--cfg erase_components"
-    export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg erase_components -C target-feature=-reference-types"
+    export CARGO_BUILD_RUSTFLAGS="$flags"
+    export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags -C target-feature=-reference-types"
     cd "$ROOT" && cargo leptos build --release --split
   )
 }
