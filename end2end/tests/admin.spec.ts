@@ -11,7 +11,7 @@ test("an admin manages tenants, users and API tokens in the dashboard", async ({
   await signIn(page, "/admin/tenants");
   await expect(page.getByRole("heading", { name: "Tenants" })).toBeVisible();
   const tenant = `E2E Tenant ${suffix()}`;
-  await page.getByLabel("Name").fill(tenant);
+  await page.getByLabel("Name", { exact: true }).fill(tenant);
   await page.getByRole("button", { name: "Add tenant" }).click();
   await expect(page.getByRole("main").getByRole("status")).toContainText(`Created tenant ${tenant}.`);
   await expect(page.getByRole("table", { name: "Tenants" })).toContainText(tenant);
@@ -66,7 +66,7 @@ test("an admin manages tenants, users and API tokens in the dashboard", async ({
 
   // A token is shown once, works, and stops working when revoked.
   await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
-  await page.getByLabel("Name").fill("e2e script");
+  await page.getByLabel("Name", { exact: true }).fill("e2e script");
   await page.getByRole("button", { name: "Create token" }).click();
   const secret = page.locator("[data-token]");
   await expect(secret).toHaveText(/^mst_/);
@@ -103,7 +103,10 @@ test("a viewer sees no admin pages but manages their own tokens", async ({ page 
   const nav = page.getByRole("navigation", { name: "Main" });
   await expect(nav.getByRole("link", { name: "Overview" })).toBeVisible();
   await expect(nav.getByRole("link", { name: "Users" })).toHaveCount(0);
-  await page.getByLabel("Name").fill("viewer script");
+  // The page's code may still be loading (a lazy route in a release build)
+  // while the sign-in form, whose "Username" would match "Name", is shown.
+  await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
+  await page.getByLabel("Name", { exact: true }).fill("viewer script");
   await page.getByRole("button", { name: "Create token" }).click();
   await expect(page.locator("[data-token]")).toHaveText(/^mst_/);
 

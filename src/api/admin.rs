@@ -264,51 +264,51 @@ async fn context()
 }
 
 /// Every user (admins only).
-#[server(prefix = "/fn", endpoint = "list_users", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "list_users", input = super::codec::Json, output = super::codec::Json)]
 pub async fn list_users() -> Result<Vec<User>, AppError> {
     let (state, caller) = context().await?;
     ops::list_users(&state, &caller).await
 }
 
-#[server(prefix = "/fn", endpoint = "create_user", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "create_user", input = super::codec::Json, output = super::codec::Json)]
 pub async fn create_user(request: NewUserRequest) -> Result<User, AppError> {
     let (state, caller) = context().await?;
     ops::create_user(&state, &caller, request).await
 }
 
-#[server(prefix = "/fn", endpoint = "update_user", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "update_user", input = super::codec::Json, output = super::codec::Json)]
 pub async fn update_user(id: String, change: ChangeUser) -> Result<User, AppError> {
     let (state, caller) = context().await?;
     ops::update_user(&state, &caller, &id, change).await
 }
 
-#[server(prefix = "/fn", endpoint = "reset_password", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "reset_password", input = super::codec::Json, output = super::codec::Json)]
 pub async fn reset_password(id: String, password: String) -> Result<(), AppError> {
     let (state, caller) = context().await?;
     ops::reset_password(&state, &caller, &id, &password).await
 }
 
 /// The caller's own API tokens, revoked ones included.
-#[server(prefix = "/fn", endpoint = "list_api_tokens", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "list_api_tokens", input = super::codec::Json, output = super::codec::Json)]
 pub async fn list_api_tokens() -> Result<Vec<ApiToken>, AppError> {
     let (state, caller) = context().await?;
     ops::list_tokens(&state, &caller).await
 }
 
-#[server(prefix = "/fn", endpoint = "create_api_token", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "create_api_token", input = super::codec::Json, output = super::codec::Json)]
 pub async fn create_api_token(name: String) -> Result<CreatedToken, AppError> {
     let (state, caller) = context().await?;
     ops::create_token(&state, &caller, &name).await
 }
 
-#[server(prefix = "/fn", endpoint = "revoke_api_token", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "revoke_api_token", input = super::codec::Json, output = super::codec::Json)]
 pub async fn revoke_api_token(id: String) -> Result<(), AppError> {
     let (state, caller) = context().await?;
     ops::revoke_token(&state, &caller, &id).await
 }
 
 /// The environment templates clusters start from.
-#[server(prefix = "/fn", endpoint = "list_templates", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "list_templates", input = super::codec::Json, output = super::codec::Json)]
 pub async fn list_templates() -> Result<Vec<ConfigTemplate>, AppError> {
     let (state, _caller) = context().await?;
     Ok(state.store.list_templates().await?)

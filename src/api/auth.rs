@@ -5,7 +5,7 @@ use muster_domain::users::User;
 
 use super::AppError;
 
-#[server(prefix = "/fn", endpoint = "sign_in")]
+#[server(prefix = "/fn", endpoint = "sign_in", output = super::codec::Json)]
 pub async fn sign_in(username: String, password: String) -> Result<User, AppError> {
     use crate::server::rest::auth::{ClientAddr, SignIn, authenticate};
     use axum::extract::FromRequestParts as _;
@@ -23,7 +23,7 @@ pub async fn sign_in(username: String, password: String) -> Result<User, AppErro
     }
 }
 
-#[server(prefix = "/fn", endpoint = "sign_out")]
+#[server(prefix = "/fn", endpoint = "sign_out", output = super::codec::Json)]
 pub async fn sign_out() -> Result<(), AppError> {
     use axum::extract::FromRequestParts as _;
     let (state, mut parts) = crate::server::request_context()?;
@@ -34,7 +34,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 /// Who is signed in, if anyone.
-#[server(prefix = "/fn", endpoint = "current_user", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "current_user", input = super::codec::Json, output = super::codec::Json)]
 pub async fn current_user() -> Result<Option<User>, AppError> {
     use axum::extract::FromRequestParts as _;
     let (state, mut parts) = crate::server::request_context()?;

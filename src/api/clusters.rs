@@ -102,7 +102,7 @@ pub const MAX_TALLIED: usize = 200;
 #[cfg(feature = "ssr")]
 pub use server::{add_node, cluster_info, create, failover_view, tallies};
 
-#[server(prefix = "/fn", endpoint = "create_cluster", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "create_cluster", input = super::codec::Json, output = super::codec::Json)]
 pub async fn create_cluster(request: CreateClusterRequest) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -110,7 +110,7 @@ pub async fn create_cluster(request: CreateClusterRequest) -> Result<Cluster, Ap
     create(state.store.as_ref(), request, &caller.actor()).await
 }
 
-#[server(prefix = "/fn", endpoint = "list_clusters", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "list_clusters", input = super::codec::Json, output = super::codec::Json)]
 pub async fn list_clusters(query: ClusterQuery) -> Result<Page<Cluster>, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -126,7 +126,7 @@ pub struct ClusterName {
 
 /// The ids and names of the clusters the caller may see (the first
 /// thousand, by name).
-#[server(prefix = "/fn", endpoint = "cluster_names", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "cluster_names", input = super::codec::Json, output = super::codec::Json)]
 pub async fn cluster_names() -> Result<Vec<ClusterName>, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -147,7 +147,7 @@ pub async fn cluster_names() -> Result<Vec<ClusterName>, AppError> {
 
 /// A page of the clusters list, each cluster with its tally (one query for
 /// the page's nodes, one for its tenants).
-#[server(prefix = "/fn", endpoint = "list_cluster_rows", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "list_cluster_rows", input = super::codec::Json, output = super::codec::Json)]
 pub async fn list_cluster_rows(query: ClusterQuery) -> Result<Page<ClusterRow>, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -167,7 +167,7 @@ pub async fn list_cluster_rows(query: ClusterQuery) -> Result<Page<ClusterRow>, 
 
 /// The tallies of the given clusters the caller may see (others are left
 /// out), at most [`MAX_TALLIED`].
-#[server(prefix = "/fn", endpoint = "tally_clusters", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "tally_clusters", input = super::codec::Json, output = super::codec::Json)]
 pub async fn tally_clusters(ids: Vec<ClusterId>) -> Result<Vec<ClusterTally>, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -185,7 +185,7 @@ pub async fn tally_clusters(ids: Vec<ClusterId>) -> Result<Vec<ClusterTally>, Ap
     tallies(state.store.as_ref(), &caller.user, &ids).await
 }
 
-#[server(prefix = "/fn", endpoint = "get_cluster_info", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "get_cluster_info", input = super::codec::Json, output = super::codec::Json)]
 pub async fn get_cluster_info(id: ClusterId) -> Result<ClusterInfo, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -199,7 +199,7 @@ pub const MAX_HISTORY_NAMES: usize = 16;
 /// Several metrics' histories across a cluster's nodes, in the order of
 /// `names`: per minute up to a day and per hour beyond unless `step` says
 /// (`1m` or `1h`; raw samples of different nodes do not line up).
-#[server(prefix = "/fn", endpoint = "cluster_metric_history", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "cluster_metric_history", input = super::codec::Json, output = super::codec::Json)]
 pub async fn cluster_metric_history(
     id: ClusterId,
     names: Vec<String>,
@@ -241,7 +241,7 @@ pub async fn cluster_metric_history(
     Ok(out)
 }
 
-#[server(prefix = "/fn", endpoint = "update_cluster", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "update_cluster", input = super::codec::Json, output = super::codec::Json)]
 pub async fn update_cluster(id: ClusterId, update: ClusterUpdate) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -254,7 +254,7 @@ pub async fn update_cluster(id: ClusterId, update: ClusterUpdate) -> Result<Clus
         .await?)
 }
 
-#[server(prefix = "/fn", endpoint = "decommission_cluster", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "decommission_cluster", input = super::codec::Json, output = super::codec::Json)]
 pub async fn decommission_cluster(id: ClusterId, force: bool) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -269,7 +269,7 @@ pub async fn decommission_cluster(id: ClusterId, force: bool) -> Result<Cluster,
     Ok(state.store.get_cluster(&id).await?)
 }
 
-#[server(prefix = "/fn", endpoint = "get_failover_plan", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "get_failover_plan", input = super::codec::Json, output = super::codec::Json)]
 pub async fn get_failover_plan(id: ClusterId) -> Result<FailoverPlanView, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -277,7 +277,7 @@ pub async fn get_failover_plan(id: ClusterId) -> Result<FailoverPlanView, AppErr
     failover_view(state.store.as_ref(), &id).await
 }
 
-#[server(prefix = "/fn", endpoint = "add_cluster_node", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "add_cluster_node", input = super::codec::Json, output = super::codec::Json)]
 pub async fn add_cluster_node(id: ClusterId, node: NewNode) -> Result<AddedNode, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -286,7 +286,7 @@ pub async fn add_cluster_node(id: ClusterId, node: NewNode) -> Result<AddedNode,
     add_node(state.store.as_ref(), &id, &node, &caller.actor()).await
 }
 
-#[server(prefix = "/fn", endpoint = "create_tenant", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "create_tenant", input = super::codec::Json, output = super::codec::Json)]
 pub async fn create_tenant(name: String) -> Result<Tenant, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -295,7 +295,7 @@ pub async fn create_tenant(name: String) -> Result<Tenant, AppError> {
     Ok(state.store.create_tenant(&name, &caller.actor()).await?)
 }
 
-#[server(prefix = "/fn", endpoint = "list_tenants", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "list_tenants", input = super::codec::Json, output = super::codec::Json)]
 pub async fn list_tenants() -> Result<Vec<Tenant>, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -306,7 +306,7 @@ pub async fn list_tenants() -> Result<Vec<Tenant>, AppError> {
     Ok(tenants)
 }
 
-#[server(prefix = "/fn", endpoint = "place_tenant", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "place_tenant", input = super::codec::Json, output = super::codec::Json)]
 pub async fn place_tenant(id: ClusterId, tenant_id: String) -> Result<Tenant, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -317,7 +317,7 @@ pub async fn place_tenant(id: ClusterId, tenant_id: String) -> Result<Tenant, Ap
         .await?)
 }
 
-#[server(prefix = "/fn", endpoint = "remove_tenant", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "remove_tenant", input = super::codec::Json, output = super::codec::Json)]
 pub async fn remove_tenant(id: ClusterId, tenant_id: String) -> Result<(), AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use leptos::server_fn::codec::JsonEncoding;
+use super::codec::JsonText;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use muster_domain::FieldErrors;
 use serde::{Deserialize, Serialize};
@@ -110,7 +110,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {

@@ -13,7 +13,7 @@ pub struct FleetOverview {
 }
 
 /// The clusters and environment templates, for the overview page.
-#[server(prefix = "/fn", endpoint = "fleet_overview")]
+#[server(prefix = "/fn", endpoint = "fleet_overview", output = super::codec::Json)]
 pub async fn get_fleet_overview() -> Result<FleetOverview, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;

@@ -59,7 +59,7 @@ pub struct CreatedJoinToken {
 #[cfg(feature = "ssr")]
 pub use server::{create, rotate};
 
-#[server(prefix = "/fn", endpoint = "list_join_tokens", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "list_join_tokens", input = super::codec::Json, output = super::codec::Json)]
 pub async fn list_join_tokens(id: ClusterId) -> Result<Vec<JoinToken>, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -68,7 +68,7 @@ pub async fn list_join_tokens(id: ClusterId) -> Result<Vec<JoinToken>, AppError>
     Ok(state.store.list_join_tokens(&id).await?)
 }
 
-#[server(prefix = "/fn", endpoint = "create_join_token", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "create_join_token", input = super::codec::Json, output = super::codec::Json)]
 pub async fn create_join_token(
     id: ClusterId,
     request: NewJoinToken,
@@ -78,7 +78,7 @@ pub async fn create_join_token(
     create(state.store.as_ref(), &caller, &id, &request).await
 }
 
-#[server(prefix = "/fn", endpoint = "rotate_join_token", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "rotate_join_token", input = super::codec::Json, output = super::codec::Json)]
 pub async fn rotate_join_token(
     id: ClusterId,
     token_id: String,
@@ -88,7 +88,7 @@ pub async fn rotate_join_token(
     rotate(state.store.as_ref(), &caller, &id, &token_id).await
 }
 
-#[server(prefix = "/fn", endpoint = "revoke_join_token", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "revoke_join_token", input = super::codec::Json, output = super::codec::Json)]
 pub async fn revoke_join_token(id: ClusterId, token_id: String) -> Result<(), AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clusters;
+pub mod codec;
 pub mod error;
 pub mod events;
 pub mod fleet;

@@ -22,7 +22,7 @@ pub struct NodeInfo {
 /// Most status changes [`NodeInfo`] carries.
 pub const LIVENESS_EVENTS: u32 = 20;
 
-#[server(prefix = "/fn", endpoint = "get_node_info", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "get_node_info", input = super::codec::Json, output = super::codec::Json)]
 pub async fn get_node_info(id: NodeId) -> Result<NodeInfo, AppError> {
     use muster_domain::processes::{ProcessQuery, process_page};
     use muster_domain::query::EventQuery;
@@ -60,14 +60,14 @@ pub async fn get_node_info(id: NodeId) -> Result<NodeInfo, AppError> {
     })
 }
 
-#[server(prefix = "/fn", endpoint = "get_node", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "get_node", input = super::codec::Json, output = super::codec::Json)]
 pub async fn get_node(id: NodeId) -> Result<Node, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
     caller.see_node(state.store.as_ref(), &id).await
 }
 
-#[server(prefix = "/fn", endpoint = "update_node_status", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "update_node_status", input = super::codec::Json, output = super::codec::Json)]
 pub async fn update_node_status(id: NodeId, update: NodeStatusUpdate) -> Result<Node, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -80,7 +80,7 @@ pub async fn update_node_status(id: NodeId, update: NodeStatusUpdate) -> Result<
         .await?)
 }
 
-#[server(prefix = "/fn", endpoint = "promote_to_primary", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "promote_to_primary", input = super::codec::Json, output = super::codec::Json)]
 pub async fn promote_to_primary(id: NodeId, force: bool) -> Result<Cluster, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -97,7 +97,7 @@ pub async fn promote_to_primary(id: NodeId, force: bool) -> Result<Cluster, AppE
 }
 
 /// Decommissions the node (`remove` false) or deletes it from the inventory.
-#[server(prefix = "/fn", endpoint = "retire_node", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "retire_node", input = super::codec::Json, output = super::codec::Json)]
 pub async fn retire_node(id: NodeId, remove: bool) -> Result<(), AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -117,7 +117,7 @@ pub async fn retire_node(id: NodeId, remove: bool) -> Result<(), AppError> {
     Ok(())
 }
 
-#[server(prefix = "/fn", endpoint = "node_metric_history", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "node_metric_history", input = super::codec::Json, output = super::codec::Json)]
 pub async fn node_metric_history(
     id: NodeId,
     name: String,

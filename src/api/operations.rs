@@ -28,14 +28,14 @@ pub struct OperationAnswer {
     pub node_token: Option<String>,
 }
 
-#[server(prefix = "/fn", endpoint = "run_operation", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "run_operation", input = super::codec::Json, output = super::codec::Json)]
 pub async fn run_operation(request: OperationRequest) -> Result<OperationAnswer, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
     run(&state, &caller, request).await
 }
 
-#[server(prefix = "/fn", endpoint = "list_operations", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "list_operations", input = super::codec::Json, output = super::codec::Json)]
 pub async fn list_operations(query: OperationQuery) -> Result<Page<OperationRecord>, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;

@@ -10,7 +10,7 @@ use super::AppError;
 #[cfg(feature = "ssr")]
 pub use server::processes;
 
-#[server(prefix = "/fn", endpoint = "list_processes", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "list_processes", input = super::codec::Json, output = super::codec::Json)]
 pub async fn list_processes(query: ProcessQuery) -> Result<Page<ProcessRow>, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;

@@ -34,7 +34,7 @@ pub struct Simulation {
 
 /// Whether this server runs in demo mode (the Simulation page is there for
 /// its admins). Anyone may ask: it reads no database and tells nothing else.
-#[server(prefix = "/fn", endpoint = "demo_mode")]
+#[server(prefix = "/fn", endpoint = "demo_mode", output = super::codec::Json)]
 #[allow(clippy::unused_async)] // server functions are async by contract
 pub async fn demo_mode() -> Result<bool, AppError> {
     Ok(crate::server::AppState::from_context()?
@@ -43,7 +43,7 @@ pub async fn demo_mode() -> Result<bool, AppError> {
         .is_some())
 }
 
-#[server(prefix = "/fn", endpoint = "get_simulation")]
+#[server(prefix = "/fn", endpoint = "get_simulation", output = super::codec::Json)]
 pub async fn get_simulation() -> Result<Simulation, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;
@@ -72,7 +72,7 @@ pub async fn get_simulation() -> Result<Simulation, AppError> {
 
 /// Carries out a fault command (`fail primary:demo-production for=2m`,
 /// `heal all`, …); answers the names of the nodes it touched.
-#[server(prefix = "/fn", endpoint = "simulate_fault", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/fn", endpoint = "simulate_fault", input = super::codec::Json, output = super::codec::Json)]
 pub async fn simulate_fault(command: String) -> Result<Vec<String>, AppError> {
     let state = crate::server::AppState::from_context()?;
     let caller = crate::server::auth::caller::Caller::from_context().await?;

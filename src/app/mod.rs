@@ -149,7 +149,7 @@ fn Frame() -> impl IntoView {
         </header>
         <main id="main">
             <Routes fallback=|| view! { <NotFound /> }>
-                <Route path=StaticSegment("") view=OverviewRoute() />
+                <Route path=StaticSegment("") view=OverviewPage />
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("clusters") view=ClustersRoute() />
                 <Route path=(StaticSegment("clusters"), ParamSegment("id")) view=ClusterRoute() />
@@ -220,8 +220,11 @@ macro_rules! lazy_pages {
     )*};
 }
 
+// The overview stays in the main module with sign-in: it is where signing in
+// leads, so its code is fetched with the rest of the first page's instead of
+// as modules of its own (and what it shares with other pages is not split
+// into chunks the browser fetches one by one).
 lazy_pages! {
-    OverviewRoute => OverviewPage,
     ClustersRoute => ClustersPage,
     ClusterRoute => ClusterPage,
     NodeRoute => NodePage,

@@ -226,7 +226,7 @@ pub fn node_health_event(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::builtin_templates;
     use crate::ids::{ClusterId, NodeId};
@@ -235,13 +235,13 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
-    fn t() -> DateTime<Utc> {
+    pub(crate) fn t() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0)
             .single()
             .expect("t")
     }
 
-    fn cluster() -> Cluster {
+    pub(crate) fn cluster() -> Cluster {
         let [_, staging, _] = builtin_templates();
         Cluster {
             id: ClusterId::parse("cluster-a1b2c3d4-2026-01-21-12-00-00-e5f6g7h8").expect("id"),
@@ -264,7 +264,7 @@ mod tests {
         }
     }
 
-    fn node(c: &Cluster, seq: u32, status: NodeStatus) -> Node {
+    pub(crate) fn node(c: &Cluster, seq: u32, status: NodeStatus) -> Node {
         Node {
             id: NodeId::generate(&c.id, seq, &mut StdRng::seed_from_u64(u64::from(seq))),
             cluster_id: c.id.clone(),

@@ -12,7 +12,11 @@ use crate::{Cluster, ClusterId, Event, Node, NodeId};
 /// one node. `metrics_sample` messages come only with a cluster or a node:
 /// the whole fleet's samples are more than a browser wants.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(tag = "scope", rename_all = "snake_case")]
+#[serde(
+    tag = "scope",
+    rename_all = "snake_case",
+    try_from = "wire::SubscriptionFields"
+)]
 pub enum Subscription {
     #[default]
     All,
@@ -63,7 +67,7 @@ pub enum ResyncReason {
 
 /// A message from the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "wire::MessageFields")]
 pub enum LiveMessage {
     ClusterUpdated {
         cluster: Cluster,
@@ -109,6 +113,126 @@ pub enum LiveRequest {
     },
 }
 
+/// The written forms read back: each type's fields side by side, so that a
+/// reader parses every field straight into its type. Serde's derived reader
+/// for a tagged enum first buffers the whole message to find the tag, and
+/// then reads each field a second way (from the buffer); in the browser's
+/// WASM that is another copy of every cluster, node and event reader.
+mod wire {
+    use serde::Deserialize;
+
+    use super::{NodeSample, ResyncReason, Snapshot};
+    use crate::{Cluster, ClusterId, Event, Node, NodeId};
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Scope {
+        All,
+        Cluster,
+        Node,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct SubscriptionFields {
+        scope: Scope,
+        cluster_id: Option<ClusterId>,
+        node_id: Option<NodeId>,
+    }
+
+    impl TryFrom<SubscriptionFields> for super::Subscription {
+        type Error = String;
+
+        fn try_from(w: SubscriptionFields) -> Result<Self, String> {
+            Ok(match w.scope {
+                Scope::All => Self::All,
+                Scope::Cluster => Self::Cluster {
+                    cluster_id: w
+                        .cluster_id
+                        .ok_or_else(|| missing("cluster", "cluster_id"))?,
+                },
+                Scope::Node => Self::Node {
+                    node_id: w.node_id.ok_or_else(|| missing("node", "node_id"))?,
+                },
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        ClusterUpdated,
+        NodeUpdated,
+        NodeRemoved,
+        EventCreated,
+        MetricsSample,
+        Resync,
+        Error,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct MessageFields {
+        #[serde(rename = "type")]
+        kind: Kind,
+        cluster: Option<Cluster>,
+        node: Option<Node>,
+        node_id: Option<NodeId>,
+        cluster_id: Option<ClusterId>,
+        event: Option<Event>,
+        sample: Option<NodeSample>,
+        reason: Option<ResyncReason>,
+        subscription: Option<super::Subscription>,
+        snapshot: Option<Snapshot>,
+        error: Option<String>,
+        message: Option<String>,
+    }
+
+    impl TryFrom<MessageFields> for super::LiveMessage {
+        type Error = String;
+
+        fn try_from(w: MessageFields) -> Result<Self, String> {
+            use super::LiveMessage as M;
+            let need = |kind: &str, field: &str| missing(kind, field);
+            Ok(match w.kind {
+                Kind::ClusterUpdated => M::ClusterUpdated {
+                    cluster: w
+                        .cluster
+                        .ok_or_else(|| need("cluster_updated", "cluster"))?,
+                },
+                Kind::NodeUpdated => M::NodeUpdated {
+                    node: w.node.ok_or_else(|| need("node_updated", "node"))?,
+                },
+                Kind::NodeRemoved => M::NodeRemoved {
+                    node_id: w.node_id.ok_or_else(|| need("node_removed", "node_id"))?,
+                    cluster_id: w
+                        .cluster_id
+                        .ok_or_else(|| need("node_removed", "cluster_id"))?,
+                },
+                Kind::EventCreated => M::EventCreated {
+                    event: w.event.ok_or_else(|| need("event_created", "event"))?,
+                },
+                Kind::MetricsSample => M::MetricsSample {
+                    sample: w.sample.ok_or_else(|| need("metrics_sample", "sample"))?,
+                },
+                Kind::Resync => M::Resync {
+                    reason: w.reason.ok_or_else(|| need("resync", "reason"))?,
+                    subscription: w
+                        .subscription
+                        .ok_or_else(|| need("resync", "subscription"))?,
+                    snapshot: w.snapshot.ok_or_else(|| need("resync", "snapshot"))?,
+                },
+                Kind::Error => M::Error {
+                    error: w.error.ok_or_else(|| need("error", "error"))?,
+                    message: w.message.ok_or_else(|| need("error", "message"))?,
+                },
+            })
+        }
+    }
+
+    fn missing(kind: &str, field: &str) -> String {
+        format!("a `{kind}` needs the field `{field}`")
+    }
+}
+
 /// WebSocket close codes the server ends a stream with (4000–4999 are the
 /// application's).
 pub mod close {
@@ -149,6 +273,87 @@ mod tests {
             serde_json::from_str::<LiveRequest>(r#"{"type":"subscribe","scope":"galaxy"}"#)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn every_message_reads_back_as_written() {
+        use crate::cluster_state::tests::{cluster, node, t};
+        use crate::{EventCategory, NodeStatus, Severity};
+        let c = cluster();
+        let n = node(&c, 1, NodeStatus::Online);
+        let metrics = HostMetrics {
+            cpu_usage_percent: 12.5,
+            memory_usage_percent: 40.0,
+            disk_usage_percent: 70.25,
+            load_average: 0.5,
+            network_rx_mbps: 1.0,
+            network_tx_mbps: 2.0,
+            process_count: 120,
+        };
+        let messages = [
+            LiveMessage::ClusterUpdated { cluster: c.clone() },
+            LiveMessage::NodeUpdated { node: n.clone() },
+            LiveMessage::NodeRemoved {
+                node_id: n.id.clone(),
+                cluster_id: c.id.clone(),
+            },
+            LiveMessage::EventCreated {
+                event: Event {
+                    id: 7,
+                    cluster_id: Some(c.id.clone()),
+                    node_id: None,
+                    event_type: "cluster.created".into(),
+                    category: EventCategory::Lifecycle,
+                    severity: Severity::Info,
+                    message: "created".into(),
+                    details: serde_json::json!({"template": "staging"}),
+                    actor: "admin".into(),
+                    created_at: t(),
+                },
+            },
+            LiveMessage::MetricsSample {
+                sample: NodeSample {
+                    node_id: n.id.clone(),
+                    cluster_id: c.id.clone(),
+                    recorded_at: t(),
+                    metrics,
+                },
+            },
+            LiveMessage::Resync {
+                reason: ResyncReason::Lagged,
+                subscription: Subscription::Node {
+                    node_id: n.id.clone(),
+                },
+                snapshot: Snapshot {
+                    clusters: vec![c.clone()],
+                    nodes: vec![n],
+                    taken_at: t(),
+                },
+            },
+            LiveMessage::Resync {
+                reason: ResyncReason::Subscribed,
+                subscription: Subscription::Cluster { cluster_id: c.id },
+                snapshot: Snapshot::default(),
+            },
+        ];
+        for m in messages {
+            let text = serde_json::to_string(&m).expect("json");
+            assert_eq!(serde_json::from_str::<LiveMessage>(&text).expect(&text), m);
+        }
+    }
+
+    #[test]
+    fn a_message_without_its_fields_names_the_missing_one() {
+        let err = serde_json::from_str::<LiveMessage>(r#"{"type":"cluster_updated"}"#)
+            .expect_err("no cluster");
+        assert!(err.to_string().contains("`cluster`"), "{err}");
+        let err = serde_json::from_str::<LiveMessage>(
+            r#"{"type":"resync","reason":"lagged","snapshot":{"clusters":[],"nodes":[],"taken_at":"2026-04-01T00:00:00Z"},"subscription":{"scope":"node"}}"#,
+        )
+        .expect_err("no node id");
+        assert!(err.to_string().contains("`node_id`"), "{err}");
+        assert!(serde_json::from_str::<LiveMessage>(r#"{"type":"gossip"}"#).is_err());
+        assert!(serde_json::from_str::<LiveMessage>(r#"{"cluster":null}"#).is_err());
     }
 
     #[test]
