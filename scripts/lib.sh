@@ -19,17 +19,23 @@ OPENAPI_VALIDATOR_VERSION=0.9.0
 PY_TOOLS="$MUSTER_CACHE/py"
 BINARYEN_VERSION=132.0.0
 
+# The release site, kept apart from the debug one in target/site: a server
+# must be served the WASM of its own build (debug with debug), or hydration
+# fails.
+RELEASE_SITE="$ROOT/target/site-release"
+
 # Builds the release site: the server (`$CARGO_TARGET_DIR/release/muster`) and
-# the WASM split per page (`#[lazy_route]`), so a browser loads a page's code
-# when it first shows it. The split modules need the WASM built without
-# reference types (wasm-bindgen rewrites externref calls in the main module
-# only); the server's flags stay those of every other build.
+# the WASM split per page (`#[lazy_route]`) into $RELEASE_SITE, so a browser
+# loads a page's code when it first shows it. The split modules need the WASM
+# built without reference types (wasm-bindgen rewrites externref calls in the
+# main module only); the server's flags stay those of every other build.
 build_release_site() {
   (
     local flags="$RUSTFLAGS"
     unset RUSTFLAGS
     export CARGO_BUILD_RUSTFLAGS="$flags"
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags -C target-feature=-reference-types"
+    export LEPTOS_SITE_ROOT="$RELEASE_SITE"
     cd "$ROOT" && cargo leptos build --release --split
   )
 }

@@ -67,7 +67,11 @@ pub enum ResyncReason {
 
 /// A message from the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", try_from = "wire::MessageFields")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    try_from = "wire::MessageFields"
+)]
 pub enum LiveMessage {
     ClusterUpdated {
         cluster: Cluster,
