@@ -195,38 +195,41 @@ mod wire {
 
         fn try_from(w: MessageFields) -> Result<Self, String> {
             use super::LiveMessage as M;
-            let need = |kind: &str, field: &str| missing(kind, field);
             Ok(match w.kind {
                 Kind::ClusterUpdated => M::ClusterUpdated {
                     cluster: w
                         .cluster
-                        .ok_or_else(|| need("cluster_updated", "cluster"))?,
+                        .ok_or_else(|| missing("cluster_updated", "cluster"))?,
                 },
                 Kind::NodeUpdated => M::NodeUpdated {
-                    node: w.node.ok_or_else(|| need("node_updated", "node"))?,
+                    node: w.node.ok_or_else(|| missing("node_updated", "node"))?,
                 },
                 Kind::NodeRemoved => M::NodeRemoved {
-                    node_id: w.node_id.ok_or_else(|| need("node_removed", "node_id"))?,
+                    node_id: w
+                        .node_id
+                        .ok_or_else(|| missing("node_removed", "node_id"))?,
                     cluster_id: w
                         .cluster_id
-                        .ok_or_else(|| need("node_removed", "cluster_id"))?,
+                        .ok_or_else(|| missing("node_removed", "cluster_id"))?,
                 },
                 Kind::EventCreated => M::EventCreated {
-                    event: w.event.ok_or_else(|| need("event_created", "event"))?,
+                    event: w.event.ok_or_else(|| missing("event_created", "event"))?,
                 },
                 Kind::MetricsSample => M::MetricsSample {
-                    sample: w.sample.ok_or_else(|| need("metrics_sample", "sample"))?,
+                    sample: w
+                        .sample
+                        .ok_or_else(|| missing("metrics_sample", "sample"))?,
                 },
                 Kind::Resync => M::Resync {
-                    reason: w.reason.ok_or_else(|| need("resync", "reason"))?,
+                    reason: w.reason.ok_or_else(|| missing("resync", "reason"))?,
                     subscription: w
                         .subscription
-                        .ok_or_else(|| need("resync", "subscription"))?,
-                    snapshot: w.snapshot.ok_or_else(|| need("resync", "snapshot"))?,
+                        .ok_or_else(|| missing("resync", "subscription"))?,
+                    snapshot: w.snapshot.ok_or_else(|| missing("resync", "snapshot"))?,
                 },
                 Kind::Error => M::Error {
-                    error: w.error.ok_or_else(|| need("error", "error"))?,
-                    message: w.message.ok_or_else(|| need("error", "message"))?,
+                    error: w.error.ok_or_else(|| missing("error", "error"))?,
+                    message: w.message.ok_or_else(|| missing("error", "message"))?,
                 },
             })
         }
